@@ -1,0 +1,1 @@
+"""Limelight's headless engine: images, models, explanations and reports, with no Qt."""

@@ -1,0 +1,1 @@
+"""Limelight's PySide6 desktop application."""
