@@ -1,0 +1,148 @@
+"""Superpixels: split an image into the regions that LIME switches on and off, and map them to display size."""
+from functools import lru_cache
+
+import numpy as np
+from skimage.segmentation import felzenszwalb, find_boundaries, quickshift, relabel_sequential, slic
+
+from limelight.core.errors import ExplanationError
+
+#: Each method's parameters and their defaults; the GUI builds its settings panel from this.
+#: quickshift and slic follow the Python and R ``lime`` packages, so results are comparable.
+SEGMENTATION_DEFAULTS = {
+    "quickshift": {"kernel_size": 4, "max_dist": 200, "ratio": 0.2, "random_seed": 42},
+    "slic": {"n_segments": 50, "compactness": 10.0, "sigma": 0.0},
+    "felzenszwalb": {"scale": 100.0, "sigma": 0.5, "min_size": 50},
+    "grid": {"n_segments": 49},
+}
+
+
+def segment(image, *, method="quickshift", **params):
+    """Split an image into superpixels.
+
+    Parameters
+    ----------
+    image : ndarray of shape (rows, cols, 3), uint8
+        The image at the model's input resolution.
+    method : {"quickshift", "slic", "felzenszwalb", "grid"}
+        The segmentation algorithm. ``grid`` cuts a regular grid of square-ish cells, a quick look
+        that ignores the image content.
+    **params
+        The method's parameters; see ``SEGMENTATION_DEFAULTS[method]`` for names and defaults.
+
+    Returns
+    -------
+    ndarray of shape (rows, cols), int32
+        Superpixel labels, contiguous from 0.
+
+    Raises
+    ------
+    ExplanationError
+        For an unknown method or parameter, parameter values the algorithm rejects, or an image
+        that is not (rows, cols, 3) uint8.
+    """
+    if method not in SEGMENTATION_DEFAULTS:
+        raise ExplanationError(f"unknown segmentation method {method!r}; "
+                               f"choose one of {', '.join(SEGMENTATION_DEFAULTS)}.")
+    defaults = SEGMENTATION_DEFAULTS[method]
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ExplanationError(f"{method} has no parameter {', '.join(map(repr, unknown))}; "
+                               f"valid parameters are {', '.join(defaults)}.")
+    image = _check_image(image)
+    options = {**defaults, **params}
+    try:
+        if method == "quickshift":
+            seed = options.pop("random_seed")
+            labels = quickshift(image, rng=seed, **options)
+        elif method == "slic":
+            labels = slic(image, start_label=0, **options)
+        elif method == "felzenszwalb":
+            labels = felzenszwalb(image, **options)
+        else:
+            labels = _grid(image.shape[:2], options["n_segments"])
+    except (ValueError, TypeError) as exc:
+        raise ExplanationError(f"{method} cannot segment with {options}: {exc}; "
+                               f"try its defaults {defaults}.") from exc
+    # skimage may skip label values (slic after enforcing connectivity); LIME indexes by label.
+    labels, _, _ = relabel_sequential(np.asarray(labels))
+    return labels.astype(np.int32, copy=False)
+
+
+def segment_count(labels):
+    """Return the number of superpixels in a labelling that is contiguous from 0.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (rows, cols), int
+    """
+    return int(labels.max()) + 1 if labels.size else 0
+
+
+def upscale_labels(labels, shape):
+    """Resize a label image with nearest-neighbour sampling, as ``resize(order=0)`` does.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (rows, cols)
+        Labels (or any per-pixel values) at explanation resolution.
+    shape : tuple of int
+        The wanted (rows, cols), usually the displayed photo's.
+
+    Returns
+    -------
+    ndarray of shape `shape`, same dtype as `labels`
+    """
+    rows, cols = (int(n) for n in shape[:2])
+    row_index, col_index = _nearest_indices(labels.shape[0], labels.shape[1], rows, cols)
+    return labels[row_index[:, None], col_index[None, :]]
+
+
+def segment_boundaries(labels, *, mode="thick"):
+    """Return the pixels on the border between two superpixels.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (rows, cols), int
+    mode : {"thick", "inner", "outer", "subpixel"}
+        As in ``skimage.segmentation.find_boundaries``.
+
+    Returns
+    -------
+    ndarray of shape (rows, cols), bool
+    """
+    return find_boundaries(labels, mode=mode)
+
+
+@lru_cache(maxsize=32)
+def _nearest_indices(rows, cols, out_rows, out_cols):
+    # Index arrays are cached: a display re-renders at the same size on every slider move.
+    def axis(n_in, n_out):
+        # Sample each output pixel's centre in input coordinates (pixel-area alignment).
+        index = np.floor((np.arange(n_out) + 0.5) * (n_in / n_out)).astype(np.intp)
+        index = np.clip(index, 0, n_in - 1)
+        index.flags.writeable = False
+        return index
+    return axis(rows, out_rows), axis(cols, out_cols)
+
+
+def _grid(shape, n_segments):
+    rows, cols = shape
+    if int(n_segments) < 1:
+        raise ValueError("n_segments must be at least 1")
+    side = np.sqrt(rows * cols / int(n_segments))
+    grid_rows = int(np.clip(round(rows / side), 1, rows))
+    grid_cols = int(np.clip(round(cols / side), 1, cols))
+    row_cell = np.arange(rows) * grid_rows // rows
+    col_cell = np.arange(cols) * grid_cols // cols
+    return row_cell[:, None] * grid_cols + col_cell[None, :]
+
+
+def _check_image(image):
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ExplanationError(f"superpixels need an RGB image of shape (rows, cols, 3), got shape "
+                               f"{image.shape}; convert grayscale images with np.stack([gray] * 3, -1).")
+    if image.dtype != np.uint8:
+        raise ExplanationError(f"superpixels need a uint8 image, got {image.dtype}; "
+                               f"convert with np.clip(image, 0, 255).astype(np.uint8).")
+    return image
