@@ -63,8 +63,10 @@ def segment(image, *, method="quickshift", **params):
     except (ValueError, TypeError) as exc:
         raise ExplanationError(f"{method} cannot segment with {options}: {exc}; "
                                f"try its defaults {defaults}.") from exc
-    # skimage may skip label values (slic after enforcing connectivity); LIME indexes by label.
-    labels, _, _ = relabel_sequential(np.asarray(labels))
+    # skimage may skip label values (slic after enforcing connectivity) and LIME indexes by label.
+    # relabel_sequential keeps 0 fixed, so shift the smallest label to 0 first.
+    labels = np.asarray(labels)
+    labels, _, _ = relabel_sequential(labels - labels.min())
     return labels.astype(np.int32, copy=False)
 
 

@@ -1,0 +1,480 @@
+"""LIME for images: hide random sets of superpixels, watch the model's scores, fit a weighted linear model."""
+import os
+import time
+import warnings as _warnings
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import ClassVar, Mapping
+
+import numpy as np
+from sklearn.linear_model import Ridge
+from sklearn.metrics import pairwise_distances, r2_score
+from skimage.color import label2rgb
+from skimage.filters import gaussian
+from skimage.segmentation import relabel_sequential
+
+from limelight.core.errors import Cancelled, ExplanationError, ReportError
+from limelight.core.segmentation import segment_count
+
+#: The named hide modes besides "mean" and "blur", as RGB colours.
+HIDE_COLOURS = {"black": (0, 0, 0), "white": (255, 255, 255), "grey": (128, 128, 128)}
+HIDE_MODES = ("mean", "blur", *HIDE_COLOURS)
+
+# Blur strength for hide="blur", as a fraction of the image's longer side: strong enough to wipe
+# out a typical superpixel's texture (about 1/7 of the side with 50 superpixels).
+_BLUR_SIGMA = 0.05
+
+_SCALAR_FIELDS = ("intercepts", "scores", "local_predictions", "probabilities")
+
+
+@dataclass(frozen=True, eq=False)
+class LimeExplanation:
+    """A LIME explanation: per-superpixel weights for one or more classes, and the samples behind them.
+
+    Attributes
+    ----------
+    segments : ndarray of shape (rows, cols), int32
+        Superpixel labels at model-input resolution, contiguous from 0.
+    labels : tuple of int
+        The explained class indices, most probable first when chosen automatically.
+    weights : mapping of int to ndarray of shape (n_segments,), float64
+        The linear model's coefficient for each superpixel: how much showing it (rather than hiding
+        it) raises the class probability.
+    intercepts, scores, local_predictions, probabilities : mapping of int to float
+        Per label: the linear model's intercept, its weighted R^2 on the samples, its prediction
+        for the unperturbed image, and the model's own probability for the unperturbed image.
+    params : mapping
+        What made it: num_samples, batch_size, hide, kernel_width, seed (the one actually used, so
+        passing it as ``random_state`` reproduces the run) and segmentation (when given).
+    masks : ndarray of shape (num_samples, n_segments), bool
+        Which superpixels each sample showed; the first sample shows all of them.
+    predictions : ndarray of shape (num_samples, len(labels)), float32
+        The model's probability of each explained label for each sample.
+    timings : mapping of str to float
+        Seconds spent in perturb, predict, fit and total.
+    warnings : tuple of str
+        Doubts about the result's quality that did not stop it (too few samples, ...).
+    """
+
+    kind: ClassVar[str] = "lime"
+    smooth: ClassVar[bool] = False
+
+    segments: np.ndarray
+    labels: tuple
+    weights: Mapping
+    intercepts: Mapping
+    scores: Mapping
+    local_predictions: Mapping
+    probabilities: Mapping
+    params: Mapping
+    masks: np.ndarray
+    predictions: np.ndarray
+    timings: Mapping = field(default_factory=dict)
+    warnings: tuple = ()
+
+    def __post_init__(self):
+        # An explanation is a value: freeze its arrays and mappings so no viewer can alter it.
+        set_ = object.__setattr__
+        set_(self, "labels", tuple(int(label) for label in self.labels))
+        set_(self, "segments", _frozen(self.segments, np.int32))
+        set_(self, "masks", _frozen(self.masks, bool))
+        set_(self, "predictions", _frozen(self.predictions, np.float32))
+        set_(self, "weights", MappingProxyType(
+            {int(k): _frozen(v, np.float64) for k, v in self.weights.items()}))
+        for name in _SCALAR_FIELDS:
+            set_(self, name, MappingProxyType({int(k): float(v) for k, v in getattr(self, name).items()}))
+        set_(self, "params", MappingProxyType(dict(self.params)))
+        set_(self, "timings", MappingProxyType(dict(self.timings)))
+        set_(self, "warnings", tuple(self.warnings))
+
+    def __reduce__(self):
+        # Mapping proxies cannot be pickled or deep-copied; go through the saved form instead.
+        return (_from_record, self.to_record())
+
+    @property
+    def num_segments(self):
+        """The number of superpixels."""
+        return self.masks.shape[1]
+
+    def weight_map(self, label):
+        """Return each pixel's weight for `label`: its superpixel's weight.
+
+        Returns
+        -------
+        ndarray of shape (rows, cols), float32
+            Positive where the superpixel supports the class, negative where it speaks against it.
+        """
+        return self._weights(label).astype(np.float32)[self.segments]
+
+    def top_segments(self, label, k, *, positive_only=True):
+        """Return the indices of the `k` most important superpixels for `label`, most important first.
+
+        With ``positive_only`` only superpixels that support the class count, ranked by weight;
+        otherwise all are ranked by absolute weight.
+
+        Returns
+        -------
+        ndarray of shape (at most k,), int
+        """
+        weights = self._weights(label)
+        if positive_only:
+            order = np.argsort(-weights, kind="stable")
+            order = order[weights[order] > 0]
+        else:
+            order = np.argsort(-np.abs(weights), kind="stable")
+        return order[:max(int(k), 0)]
+
+    def to_record(self):
+        """Return the explanation as JSON-safe metadata and a dict of arrays, for saving.
+
+        Returns
+        -------
+        meta : dict
+            JSON-safe; label keys become strings.
+        arrays : dict of str to ndarray
+            segments, masks, predictions, and weights as a (len(labels), n_segments) matrix in
+            the order of ``labels``.
+        """
+        meta = {"kind": self.kind, "labels": list(self.labels),
+                "params": _json_safe(dict(self.params)),
+                "timings": {k: float(v) for k, v in self.timings.items()},
+                "warnings": list(self.warnings)}
+        for name in _SCALAR_FIELDS:
+            meta[name] = {str(k): v for k, v in getattr(self, name).items()}
+        weights = np.stack([self.weights[label] for label in self.labels]) if self.labels else (
+            np.zeros((0, self.num_segments)))
+        arrays = {"segments": np.array(self.segments), "masks": np.array(self.masks),
+                  "predictions": np.array(self.predictions), "weights": weights}
+        return meta, arrays
+
+    @classmethod
+    def from_record(cls, meta, arrays):
+        """Rebuild an explanation saved with `to_record`.
+
+        Raises
+        ------
+        ReportError
+            When the record is not a LIME explanation or parts are missing or inconsistent.
+        """
+        try:
+            if meta.get("kind") != cls.kind:
+                raise ReportError(f"the saved explanation is {meta.get('kind')!r}, not 'lime'; "
+                                  f"open it with the matching explainer.")
+            labels = [int(label) for label in meta["labels"]]
+            weights = np.asarray(arrays["weights"], dtype=np.float64)
+            segments, masks = np.asarray(arrays["segments"]), np.asarray(arrays["masks"])
+            predictions = np.asarray(arrays["predictions"])
+            n_segments = masks.shape[1]
+            if (weights.shape != (len(labels), n_segments) or predictions.shape != (len(masks), len(labels))
+                    or segments.ndim != 2 or segment_count(segments) != n_segments):
+                raise ReportError("the saved LIME explanation's arrays do not fit together; "
+                                  "compute the explanation again and save it anew.")
+            params = dict(meta["params"])
+            if isinstance(params.get("hide"), list):
+                params["hide"] = tuple(params["hide"])
+            return cls(segments=segments, labels=tuple(labels),
+                       weights=dict(zip(labels, weights)),
+                       **{name: {int(k): v for k, v in meta[name].items()} for name in _SCALAR_FIELDS},
+                       params=params, masks=masks, predictions=predictions,
+                       timings=meta.get("timings", {}), warnings=tuple(meta.get("warnings", ())))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ReportError(f"the saved LIME explanation is incomplete ({exc!r}); "
+                              f"compute the explanation again and save it anew.") from exc
+
+    def _weights(self, label):
+        try:
+            return self.weights[int(label)]
+        except KeyError:
+            raise ExplanationError(f"class {label} was not explained; explained classes are "
+                                   f"{list(self.labels)}; explain it with labels=[{label}].") from None
+
+
+def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_samples=1000, batch_size=50,
+                 hide="mean", kernel_width=0.25, random_state=None, segmentation=None,
+                 progress=None, cancelled=None):
+    """Explain a classifier's prediction for one image with LIME (Ribeiro et al., 2016).
+
+    Follows the Python ``lime`` package's image explainer so that results are comparable: each
+    sample shows every superpixel with probability 0.5 (the first sample shows all of them), is
+    weighted by ``sqrt(exp(-d**2 / kernel_width**2))`` where ``d`` is the cosine distance of its
+    mask to the all-on mask, and a ``Ridge(alpha=1)`` fit on all superpixels gives the weights.
+
+    Parameters
+    ----------
+    image : ndarray of shape (rows, cols, 3), uint8
+        The image at the model's input resolution.
+    predict : callable
+        Takes a uint8 batch of shape (N, rows, cols, 3) and returns probabilities of shape
+        (N, num_classes), e.g. ``ClassifierModel.predict``.
+    segments : ndarray of shape (rows, cols), int
+        Superpixel labels, e.g. from `limelight.core.segmentation.segment`.
+    labels : sequence of int, optional
+        Classes to explain. By default the `top_labels` most probable classes of the image.
+    top_labels : int
+        How many classes to explain when `labels` is None. All classes come from the same samples,
+        so more classes cost no more model calls.
+    num_samples : int
+        How many perturbed images to show the model.
+    batch_size : int
+        How many images go to `predict` at once. Memory use grows with it, not with `num_samples`.
+    hide : {"mean", "blur", "black", "white", "grey"} or tuple of 3 int
+        What a hidden superpixel shows: its own mean colour (``lime``'s default), a blurred copy
+        of the image, or a flat colour.
+    kernel_width : float
+        Width of the proximity kernel over cosine distances (``lime``'s image default is 0.25).
+    random_state : int, numpy.random.Generator or None
+        Seed for the samples. The seed actually used is recorded in ``params["seed"]``.
+    segmentation : mapping, optional
+        How `segments` were made (e.g. ``{"method": "slic", "n_segments": 50}``); recorded in
+        ``params`` so the explanation can be reproduced.
+    progress : callable, optional
+        Called as ``progress(done, total)`` with sample counts after each batch.
+    cancelled : callable, optional
+        Checked before each batch; when it returns True the run stops with `Cancelled`.
+
+    Returns
+    -------
+    LimeExplanation
+
+    Raises
+    ------
+    ExplanationError
+        For unusable inputs: a wrong image, segments that do not fit it or form a single
+        superpixel, a hide mode that leaves the image unchanged, bad numbers, or a `predict` that
+        returns something other than (N, num_classes) finite scores.
+    Cancelled
+        When `cancelled` returned True.
+    """
+    started = time.perf_counter()
+    image = _check_image(image)
+    segments = _check_segments(segments, image.shape[:2])
+    n_segments = segment_count(segments)
+    num_samples, batch_size, top_labels = _check_counts(num_samples, batch_size, top_labels, labels)
+    if not (np.isfinite(kernel_width) and kernel_width > 0):
+        raise ExplanationError(f"kernel_width must be a positive number, got {kernel_width}; "
+                               f"lime's default for images is 0.25.")
+    notes = []
+    if num_samples < 10:
+        notes.append(f"only {num_samples} samples: the weights are mostly noise; use at least 500.")
+    if n_segments > num_samples:
+        notes.append(f"more superpixels ({n_segments}) than samples ({num_samples}): the weights are "
+                     f"underdetermined; use more samples or fewer superpixels.")
+    hide, hidden = _hidden_image(image, segments, hide)
+    seed = _seed(random_state)
+    rng = np.random.default_rng(seed)
+
+    perturb_time = predict_time = 0.0
+    tick = time.perf_counter()
+    # Only the binary design matrix and the explained labels' scores are kept: memory does not
+    # grow with the number of pixels times samples.
+    masks = rng.integers(0, 2, size=(num_samples, n_segments), dtype=bool)
+    masks[0] = True
+    perturb_time += time.perf_counter() - tick
+    image_words, hidden_words = _pixel_words(image), _pixel_words(hidden)
+    explained = kept = None
+    for start in range(0, num_samples, batch_size):
+        if cancelled is not None and cancelled():
+            raise Cancelled(f"LIME cancelled after {start} of {num_samples} samples.")
+        stop = min(start + batch_size, num_samples)
+        tick = time.perf_counter()
+        # One expression per batch: pick each pixel from the image or the hidden image by its
+        # superpixel's mask bit, on whole 32-bit pixels (6x faster than broadcasting over RGB).
+        # The batch is a strided (N, rows, cols, 3) view of the RGBA words; copying it costs more.
+        batch = np.where(masks[start:stop][:, segments], image_words, hidden_words)[..., None].view(
+            np.uint8)[..., :3]
+        perturb_time += time.perf_counter() - tick
+        tick = time.perf_counter()
+        scores = _check_scores(predict(batch), stop - start)
+        predict_time += time.perf_counter() - tick
+        if explained is None:
+            explained = _choose_labels(labels, top_labels, scores[0], notes)
+            kept = np.empty((num_samples, len(explained)), dtype=np.float32)
+        if scores.shape[1] <= max(explained):
+            raise ExplanationError(f"predict returned {scores.shape[1]} classes for one batch and more "
+                                   f"for another; it must always return every class.")
+        kept[start:stop] = scores[:, explained]
+        if progress is not None:
+            progress(stop, num_samples)
+
+    tick = time.perf_counter()
+    fit = _fit(masks, kept, kernel_width)
+    fit_time = time.perf_counter() - tick
+    params = {"num_samples": num_samples, "batch_size": batch_size, "hide": hide,
+              "kernel_width": float(kernel_width), "seed": seed}
+    if segmentation is not None:
+        params["segmentation"] = dict(segmentation)
+    return LimeExplanation(
+        segments=segments, labels=tuple(explained),
+        weights=dict(zip(explained, fit["coef"])),
+        intercepts=dict(zip(explained, fit["intercept"])),
+        scores=dict(zip(explained, fit["score"])),
+        local_predictions=dict(zip(explained, fit["local"])),
+        probabilities=dict(zip(explained, kept[0].astype(np.float64))),
+        params=params, masks=masks, predictions=kept,
+        timings={"perturb": perturb_time, "predict": predict_time, "fit": fit_time,
+                 "total": time.perf_counter() - started},
+        warnings=tuple(notes))
+
+
+def _fit(masks, targets, kernel_width):
+    # lime_image measures distance with sklearn's cosine metric to the all-on sample, unscaled
+    # (only lime_text multiplies it by 100), then weights samples with the square-rooted
+    # exponential kernel.
+    design = masks.astype(np.float64)
+    distances = pairwise_distances(design, design[:1], metric="cosine").ravel()
+    sample_weight = np.sqrt(np.exp(-(distances ** 2) / kernel_width ** 2))
+    # One multi-output Ridge equals one Ridge per label (same alpha, same weights) and fits all
+    # features, as lime's 'auto' selection does with its default num_features=100000.
+    y = targets.astype(np.float64)
+    model = Ridge(alpha=1.0, fit_intercept=True).fit(design, y, sample_weight=sample_weight)
+    fitted = model.predict(design)
+    with _warnings.catch_warnings():
+        # A class whose score never moves has an undefined R^2; sklearn warns and we report NaN.
+        _warnings.simplefilter("ignore")
+        score = r2_score(y, fitted, sample_weight=sample_weight, multioutput="raw_values")
+    return {"coef": np.atleast_2d(model.coef_), "intercept": np.atleast_1d(model.intercept_),
+            "score": np.atleast_1d(score), "local": np.atleast_2d(fitted)[0]}
+
+
+def _hidden_image(image, segments, hide):
+    """Return the normalised hide setting and the fully hidden image."""
+    if isinstance(hide, str):
+        if hide not in HIDE_MODES:
+            raise ExplanationError(f"unknown hide mode {hide!r}; choose one of {', '.join(HIDE_MODES)} "
+                                   f"or an RGB tuple such as (0, 0, 0).")
+        if hide == "mean":
+            # label2rgb 'avg' truncates the means to uint8, exactly as lime's hide_color=None does.
+            hidden = label2rgb(segments, image, kind="avg", bg_label=-1)
+        elif hide == "blur":
+            sigma = _BLUR_SIGMA * max(image.shape[:2])
+            hidden = np.round(gaussian(image, sigma=sigma, channel_axis=-1, preserve_range=True))
+        else:
+            hidden = np.broadcast_to(np.array(HIDE_COLOURS[hide], dtype=np.uint8), image.shape)
+    else:
+        colour = np.asarray(hide)
+        if (colour.shape != (3,) or not np.issubdtype(colour.dtype, np.number)
+                or np.any(colour < 0) or np.any(colour > 255)):
+            raise ExplanationError(f"hide colour {hide!r} is not an RGB tuple; give three numbers from "
+                                   f"0 to 255, such as (0, 0, 0), or a mode: {', '.join(HIDE_MODES)}.")
+        hide = tuple(int(round(c)) for c in colour)
+        hidden = np.broadcast_to(np.array(hide, dtype=np.uint8), image.shape)
+    hidden = np.ascontiguousarray(hidden, dtype=np.uint8)
+    if np.array_equal(hidden, image):
+        raise ExplanationError(f"hiding superpixels with hide={hide!r} leaves this image unchanged (it is "
+                               f"one flat colour or matches the hide colour); choose another hide mode "
+                               f"or other segmentation settings.")
+    return hide, hidden
+
+
+def _choose_labels(labels, top_labels, first_scores, notes):
+    num_classes = first_scores.shape[0]
+    if labels is None:
+        # argsort's order matches lime's choice of top labels, reversed to put the likeliest first.
+        return [int(i) for i in np.argsort(first_scores)[-top_labels:][::-1]]
+    chosen, dropped = [], []
+    for label in labels:
+        label = int(label)
+        if 0 <= label < num_classes and label not in chosen:
+            chosen.append(label)
+        elif not 0 <= label < num_classes:
+            dropped.append(label)
+    if dropped:
+        notes.append(f"class indices {dropped} are out of range for a model with {num_classes} "
+                     f"classes and were not explained.")
+    if not chosen:
+        raise ExplanationError(f"none of the classes {list(labels)} exists in a model with {num_classes} "
+                               f"classes; pick indices from 0 to {num_classes - 1}.")
+    return chosen
+
+
+def _check_scores(scores, rows):
+    scores = np.asarray(scores)
+    if scores.ndim != 2 or scores.shape[0] != rows or scores.shape[1] < 1:
+        raise ExplanationError(f"predict returned shape {scores.shape} for {rows} images; it must return "
+                               f"probabilities of shape ({rows}, num_classes).")
+    if not np.issubdtype(scores.dtype, np.number) or not np.all(np.isfinite(scores)):
+        raise ExplanationError("predict returned scores that are not finite numbers; check the model "
+                               "and its preprocessing.")
+    return scores
+
+
+def _check_image(image):
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ExplanationError(f"LIME needs an RGB image of shape (rows, cols, 3), got shape {image.shape}; "
+                               f"resize it to the model's input with ClassifierModel.prepare.")
+    if image.dtype != np.uint8:
+        raise ExplanationError(f"LIME needs a uint8 image, got {image.dtype}; pass the image before "
+                               f"preprocessing, e.g. from ClassifierModel.prepare.")
+    return image
+
+
+def _check_segments(segments, shape):
+    segments = np.asarray(segments)
+    if segments.shape != tuple(shape):
+        raise ExplanationError(f"segments have shape {segments.shape} but the image is {tuple(shape)}; "
+                               f"segment the same image that you explain.")
+    if not np.issubdtype(segments.dtype, np.integer):
+        raise ExplanationError(f"segments must be integer labels, got {segments.dtype}; "
+                               f"use limelight.core.segmentation.segment.")
+    # Each superpixel becomes one column of the design matrix, so labels must run 0..n-1.
+    segments = relabel_sequential(segments - segments.min())[0].astype(np.int32)
+    if segment_count(segments) < 2:
+        raise ExplanationError("the segmentation has a single superpixel, so there is nothing to compare; "
+                               "use more segments, a smaller scale or another segmentation method.")
+    return segments
+
+
+def _check_counts(num_samples, batch_size, top_labels, labels):
+    checked = []
+    for name, value, least in (("num_samples", num_samples, 2), ("batch_size", batch_size, 1),
+                               ("top_labels", top_labels, 1)):
+        if name == "top_labels" and labels is not None:
+            checked.append(value)
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ExplanationError(f"{name} must be a whole number of at least {least}, got {value!r}.")
+        checked.append(int(value))
+    if labels is not None and len(labels) == 0:
+        raise ExplanationError("labels is empty; give the class indices to explain, or None for the "
+                               "most probable classes.")
+    return checked
+
+
+def _seed(random_state):
+    # Every run records an integer seed, so passing it back as random_state reproduces the run.
+    if random_state is None:
+        return int.from_bytes(os.urandom(4), "little")
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2 ** 32))
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool) and random_state >= 0:
+        return int(random_state)
+    raise ExplanationError(f"random_state must be a non-negative int, a numpy Generator or None, "
+                           f"got {random_state!r}.")
+
+
+def _pixel_words(image):
+    """Pack an (rows, cols, 3) uint8 image into (rows, cols) uint32 words, one per pixel."""
+    padded = np.zeros(image.shape[:2] + (4,), dtype=np.uint8)
+    padded[..., :3] = image
+    return padded.view(np.uint32)[..., 0]
+
+
+def _frozen(array, dtype):
+    array = np.array(array, dtype=dtype)
+    array.flags.writeable = False
+    return array
+
+
+def _json_safe(value):
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _from_record(meta, arrays):
+    return LimeExplanation.from_record(meta, arrays)
