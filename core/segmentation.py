@@ -112,7 +112,8 @@ def segment_boundaries(labels, *, mode="thick"):
     -------
     ndarray of shape (rows, cols), bool
     """
-    return find_boundaries(labels, mode=mode)
+    # Superpixel 0 is a region like any other, not background, so no label is passed as background.
+    return find_boundaries(labels, mode=mode, background=-1)
 
 
 @lru_cache(maxsize=32)
