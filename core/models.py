@@ -1,0 +1,502 @@
+"""Load Keras image classifiers safely, inspect them, and turn photos into predictions."""
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from limelight.core.errors import ModelError, UntrustedModelError
+from limelight.core.labels import Labels, labels_for_model
+
+PREPROCESSING_MODES = {
+    "none": "pixel values 0..255 as they are",
+    "unit": "x / 255, values 0..1",
+    "symmetric": "x / 127.5 - 1, values -1..1 (MobileNet, Inception, Xception)",
+    "caffe": "BGR with the ImageNet mean subtracted (VGG, ResNet50)",
+    "torch": "x / 255, then the ImageNet mean and std (DenseNet)",
+    "effnet_lite": "(x - 127) / 128 (EfficientNet-Lite)",
+}
+RESIZE_MODES = ("stretch", "crop")
+MODEL_FILE_TYPES = (".keras", ".h5", ".hdf5")
+SIDECAR_SUFFIX = ".limelight.json"
+# A .keras archive that unpacks to more than this is refused as a zip bomb.
+MAX_UNPACKED_BYTES = 4 * 1024**3
+DEFAULT_BATCH_SIZE = 32
+
+_CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
+_TORCH_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+_TORCH_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def import_tensorflow():
+    """Import TensorFlow once, hiding the C++ start-up chatter it prints whatever the log level.
+
+    Only file descriptor 2 is silenced, and only during the import: Python
+    exceptions still propagate, and later warnings still reach the user.
+    """
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow
+
+            # Device discovery prints its own CUDA chatter on machines without a GPU.
+            tensorflow.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return tensorflow
+
+
+def preprocess(batch: np.ndarray, mode: str, *, channels: int = 3) -> np.ndarray:
+    """Turn uint8 RGB images into what a model takes.
+
+    Parameters
+    ----------
+    batch : ndarray of shape (N, rows, cols, 3), uint8
+    mode : str
+        One of ``PREPROCESSING_MODES``.
+    channels : {1, 3}
+        1 converts to gray (luma) for models trained on gray images.
+
+    Returns
+    -------
+    ndarray of shape (N, rows, cols, channels), float32
+    """
+    if mode not in PREPROCESSING_MODES:
+        raise ModelError(f"unknown preprocessing '{mode}'; choose one of "
+                         f"{', '.join(PREPROCESSING_MODES)}")
+    x = np.asarray(batch, dtype=np.float32)
+    if mode == "caffe":
+        x = x[..., ::-1] - _CAFFE_MEAN_BGR
+    elif mode == "torch":
+        x = (x / 255.0 - _TORCH_MEAN) / _TORCH_STD
+    elif mode == "unit":
+        x = x / 255.0
+    elif mode == "symmetric":
+        x = x / 127.5 - 1.0
+    elif mode == "effnet_lite":
+        x = (x - 127.0) / 128.0
+    if channels == 1:
+        # Gray after normalisation is the same linear map as before it, except for caffe's BGR order.
+        weights = _LUMA[::-1] if mode == "caffe" else _LUMA
+        x = (x @ weights)[..., None]
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """How Limelight feeds a model: chosen once per model file and kept in its sidecar."""
+
+    preprocessing: str
+    resize: str = "stretch"
+    labels_path: str | None = None
+    preprocessing_guessed: bool = False
+
+
+class ClassifierModel:
+    """A loaded image classifier, ready to take uint8 RGB images.
+
+    Attributes
+    ----------
+    keras_model : keras.Model
+    name : str
+    source : str
+        The file path, or ``builtin:<name>``.
+    input_size : tuple of int
+        (rows, cols) the model sees.
+    channels : {1, 3}
+    num_classes : int
+    outputs_probabilities : bool
+        True for a softmax output, False for logits (softmax is applied in ``predict``).
+    preprocessing, resize : str
+    labels : Labels
+    """
+
+    def __init__(self, keras_model, *, name, source, settings: ModelSettings, labels: Labels,
+                 input_size, channels, num_classes, outputs_probabilities,
+                 batch_size=DEFAULT_BATCH_SIZE):
+        import tensorflow as tf
+
+        self.keras_model = keras_model
+        self.name = name
+        self.source = source
+        self.settings = settings
+        self.labels = labels
+        self.input_size = tuple(input_size)
+        self.channels = channels
+        self.num_classes = num_classes
+        self.outputs_probabilities = outputs_probabilities
+        self.batch_size = batch_size
+        # One trace for every batch size: the batch dimension is left open.
+        spec = tf.TensorSpec((None, *self.input_size, channels), tf.float32)
+        self._forward = tf.function(lambda x: keras_model(x, training=False),
+                                    input_signature=[spec])
+
+    @property
+    def preprocessing(self) -> str:
+        return self.settings.preprocessing
+
+    @property
+    def parameter_count(self) -> int:
+        return int(self.keras_model.count_params())
+
+    def frame(self, image: np.ndarray) -> np.ndarray:
+        """The part of a photo the model sees: all of it, or its centre at the model's aspect."""
+        if self.settings.resize == "stretch":
+            return image
+        rows, cols = image.shape[:2]
+        want = self.input_size[1] / self.input_size[0]
+        if cols / rows > want:
+            keep = max(1, round(rows * want))
+            start = (cols - keep) // 2
+            return image[:, start:start + keep]
+        keep = max(1, round(cols / want))
+        start = (rows - keep) // 2
+        return image[start:start + keep]
+
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        """Resize a photo to the model's input.
+
+        Parameters
+        ----------
+        image : ndarray of shape (H, W, 3), uint8
+
+        Returns
+        -------
+        ndarray of shape (rows, cols, 3), uint8
+        """
+        framed = self.frame(image)
+        rows, cols = self.input_size
+        if framed.shape[:2] == (rows, cols):
+            return np.ascontiguousarray(framed)
+        return np.asarray(Image.fromarray(framed).resize((cols, rows), Image.BILINEAR))
+
+    def preprocess(self, batch: np.ndarray) -> np.ndarray:
+        """uint8 RGB images at model resolution -> the float32 batch the Keras model takes."""
+        return preprocess(batch, self.preprocessing, channels=self.channels)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Class probabilities for uint8 RGB images at model resolution.
+
+        Parameters
+        ----------
+        batch : ndarray of shape (N, rows, cols, 3), uint8
+
+        Returns
+        -------
+        ndarray of shape (N, num_classes), float32
+        """
+        batch = np.asarray(batch)
+        if batch.ndim == 3:
+            batch = batch[None]
+        expected = (*self.input_size, 3)
+        if batch.ndim != 4 or batch.shape[1:] != expected:
+            raise ModelError(f"{self.name} expects images of shape {expected}; got "
+                             f"{batch.shape[1:]} (use model.prepare(image) first)")
+        outputs = np.empty((len(batch), self.num_classes), dtype=np.float32)
+        for start in range(0, len(batch), self.batch_size):
+            chunk = self.preprocess(batch[start:start + self.batch_size])
+            outputs[start:start + len(chunk)] = self._forward(chunk).numpy()
+        if not self.outputs_probabilities:
+            outputs = softmax(outputs)
+        return outputs
+
+    def top_classes(self, image: np.ndarray, k: int = 5) -> list[tuple[int, str, float]]:
+        """The k most probable classes of one photo: (index, name, probability)."""
+        probabilities = self.predict(self.prepare(image)[None])[0]
+        order = np.argsort(probabilities)[::-1][:k]
+        return [(int(i), self.labels.name(int(i)), float(probabilities[i])) for i in order]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return (exp / exp.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def load_model(path, *, trust=False, preprocessing=None, labels_path=None, resize=None,
+               input_size=None) -> ClassifierModel:
+    """Load a Keras image classifier from a file or SavedModel folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.keras`` or ``.h5`` file, or a SavedModel folder.
+    trust : bool
+        Allow the file to run code while loading (Lambda layers, custom
+        functions, SavedModel graphs). Off by default: such files are refused.
+    preprocessing, resize, labels_path : optional
+        Override what the model's sidecar file says. Without a sidecar the
+        preprocessing is guessed (and marked as guessed).
+    input_size : tuple of int, optional
+        (rows, cols) for a model whose input size is not fixed.
+
+    Raises
+    ------
+    UntrustedModelError
+        The file would run code and ``trust`` is false.
+    ModelError
+        The file is unreadable, or the model is not an image classifier.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ModelError("model file not found", path=path)
+    if path.is_dir():
+        keras_model = _load_saved_model(path, trust)
+    elif path.suffix.lower() == ".keras":
+        keras_model = _load_keras_file(path, trust)
+    elif path.suffix.lower() in (".h5", ".hdf5"):
+        keras_model = _load_h5_file(path, trust)
+    else:
+        raise ModelError(f"not a model file; Limelight loads {', '.join(MODEL_FILE_TYPES)} files "
+                         "and SavedModel folders", path=path)
+    sidecar = read_sidecar(path)
+    settings = ModelSettings(
+        preprocessing=preprocessing or sidecar.get("preprocessing") or guess_preprocessing(keras_model),
+        resize=resize or sidecar.get("resize") or "stretch",
+        labels_path=str(labels_path) if labels_path else sidecar.get("labels"),
+        preprocessing_guessed=not (preprocessing or sidecar.get("preprocessing")),
+    )
+    return wrap_model(keras_model, name=path.stem if path.is_file() else path.name,
+                      source=str(path), settings=settings, model_path=path, input_size=input_size)
+
+
+def wrap_model(keras_model, *, name, source, settings: ModelSettings, model_path=None,
+               input_size=None, labels: Labels | None = None) -> ClassifierModel:
+    """Check that a Keras model is an image classifier and wrap it for Limelight."""
+    where = model_path if model_path is not None else None
+    if settings.resize not in RESIZE_MODES:
+        raise ModelError(f"unknown resize mode '{settings.resize}'; choose "
+                         f"{' or '.join(RESIZE_MODES)}")
+    if settings.preprocessing not in PREPROCESSING_MODES:
+        raise ModelError(f"unknown preprocessing '{settings.preprocessing}'; choose one of "
+                         f"{', '.join(PREPROCESSING_MODES)}", path=where)
+    inputs, outputs = keras_model.inputs, keras_model.outputs
+    if len(inputs) != 1:
+        raise ModelError(f"model has {len(inputs)} inputs; Limelight explains models with one "
+                         "image input", path=where)
+    if len(outputs) != 1:
+        raise ModelError(f"model has {len(outputs)} outputs; Limelight explains models with one "
+                         "class-probability output", path=where)
+    in_shape = tuple(inputs[0].shape)
+    if len(in_shape) != 4 or in_shape[-1] not in (1, 3):
+        raise ModelError(f"model input has shape {_shape_text(in_shape)}, which is not an image; "
+                         "expected (rows, cols, 1 or 3 channels)", path=where)
+    rows, cols = in_shape[1:3]
+    if rows is None or cols is None:
+        if input_size is None:
+            input_size = (224, 224)
+        rows, cols = input_size
+    out_shape = tuple(outputs[0].shape)
+    if len(out_shape) != 2 or out_shape[-1] is None or out_shape[-1] < 2:
+        raise ModelError(f"model output has shape {_shape_text(out_shape)}; Limelight explains "
+                         "classifiers with one score per class (at least 2 classes), not "
+                         "regression or single-output models", path=where)
+    num_classes = int(out_shape[-1])
+    if labels is None:
+        labels = labels_for_model(num_classes, labels_path=settings.labels_path,
+                                  model_path=model_path)
+    return ClassifierModel(keras_model, name=name, source=source, settings=settings,
+                           labels=labels, input_size=(int(rows), int(cols)),
+                           channels=int(in_shape[-1]), num_classes=num_classes,
+                           outputs_probabilities=_ends_in_softmax(keras_model))
+
+
+def guess_preprocessing(keras_model) -> str:
+    """'none' when the model rescales its own input, else 'unit' (x / 255)."""
+    for layer in _flat_layers(keras_model)[:6]:
+        if type(layer).__name__ in ("Rescaling", "Normalization"):
+            return "none"
+    return "unit"
+
+
+def sidecar_path(model_path) -> Path:
+    model_path = Path(model_path)
+    return model_path.parent / (model_path.name + SIDECAR_SUFFIX)
+
+
+def read_sidecar(model_path) -> dict:
+    """The remembered settings of a model file, or {} when there are none."""
+    path = sidecar_path(model_path)
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    labels = data.get("labels")
+    if labels and not Path(labels).is_absolute():
+        data["labels"] = str(path.parent / labels)
+    return {k: v for k, v in data.items() if isinstance(v, str)}
+
+
+def write_sidecar(model_path, settings: ModelSettings) -> Path:
+    """Remember how to feed a model file, next to it, so the choice is made once."""
+    path = sidecar_path(model_path)
+    data = {"preprocessing": settings.preprocessing, "resize": settings.resize}
+    if settings.labels_path:
+        labels = Path(settings.labels_path)
+        try:
+            data["labels"] = str(labels.resolve().relative_to(path.parent.resolve()))
+        except ValueError:
+            data["labels"] = str(labels)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+    return path
+
+
+def _load_keras_file(path: Path, trust: bool):
+    if not zipfile.is_zipfile(path):
+        raise ModelError("not a Keras model file (a .keras file is a zip archive)", path=path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            names = {info.filename for info in infos}
+            unpacked = sum(info.file_size for info in infos)
+            config_text = archive.read("config.json").decode("utf-8") if "config.json" in names else None
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as error:
+        raise ModelError(f"Keras archive is damaged ({error})", path=path) from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise ModelError(f"archive would unpack to {unpacked / 1024**3:.1f} GB, over the "
+                         f"{MAX_UNPACKED_BYTES / 1024**3:.0f} GB safety limit (possible zip bomb)",
+                         path=path)
+    if config_text is None:
+        raise ModelError("Keras archive has no config.json; it holds no model", path=path)
+    _refuse_code(config_text, path, trust)
+    return _keras_load(path, trust)
+
+
+def _load_h5_file(path: Path, trust: bool):
+    import h5py
+
+    if not h5py.is_hdf5(path):
+        raise ModelError("not an HDF5 file", path=path)
+    try:
+        with h5py.File(path, "r") as handle:
+            config = handle.attrs.get("model_config")
+    except OSError as error:
+        raise ModelError(f"HDF5 file is damaged ({error})", path=path) from None
+    if config is None:
+        raise ModelError("HDF5 file holds no Keras model (weights only?); save the whole model "
+                         "with model.save()", path=path)
+    if isinstance(config, bytes):
+        config = config.decode("utf-8")
+    _refuse_code(config, path, trust)
+    return _keras_load(path, trust)
+
+
+def _refuse_code(config_text: str, path: Path, trust: bool) -> None:
+    """Refuse configs that would run code, before Keras sees them.
+
+    Keras' safe mode refuses these too; checking the config first keeps the
+    refusal independent of how each Keras release handles each file format.
+    """
+    if trust:
+        return
+    try:
+        config = json.loads(config_text)
+    except ValueError:
+        raise ModelError("model config is not valid JSON", path=path) from None
+    layer_types = set(_walk_class_names(config))
+    if "Lambda" in layer_types:
+        raise UntrustedModelError(
+            "model contains a Lambda layer, which runs code when loaded; load it only if you "
+            "trust its source (--trust-model)", path=path)
+
+
+def _walk_class_names(node):
+    if isinstance(node, dict):
+        if isinstance(node.get("class_name"), str):
+            yield node["class_name"]
+        for value in node.values():
+            yield from _walk_class_names(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk_class_names(value)
+
+
+def _keras_load(path: Path, trust: bool):
+    import keras
+
+    try:
+        return keras.saving.load_model(path, safe_mode=not trust, compile=False)
+    except Exception as error:  # Keras raises many types for bad files; all end here as one line.
+        message = _first_line(error)
+        if "safe_mode" in message or "unsafe" in message.lower():
+            raise UntrustedModelError(
+                "model would run code when loaded (Keras safe mode refused it); load it only if "
+                "you trust its source (--trust-model)", path=path) from None
+        raise ModelError(f"cannot load model ({message})", path=path) from None
+
+
+def _load_saved_model(path: Path, trust: bool):
+    if not (path / "saved_model.pb").is_file():
+        raise ModelError("folder is not a SavedModel (no saved_model.pb)", path=path)
+    if not trust:
+        raise UntrustedModelError(
+            "a SavedModel folder is a TensorFlow program and runs its own code; load it only if "
+            "you trust its source (--trust-model)", path=path)
+    import keras
+    import tensorflow as tf
+
+    try:
+        signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+        specs = list(signature.structured_input_signature[1].values())
+        layer = keras.layers.TFSMLayer(str(path), call_endpoint="serving_default")
+    except Exception as error:  # TensorFlow raises many types for bad folders.
+        raise ModelError(f"cannot load SavedModel ({_first_line(error)})", path=path) from None
+    if len(specs) != 1:
+        raise ModelError(f"SavedModel takes {len(specs)} inputs; Limelight explains models with "
+                         "one image input", path=path)
+    inputs = keras.Input(shape=tuple(specs[0].shape[1:]), dtype=specs[0].dtype.name)
+    outputs = layer(inputs)
+    if isinstance(outputs, dict):
+        if len(outputs) != 1:
+            raise ModelError(f"SavedModel has {len(outputs)} outputs; Limelight explains models "
+                             "with one class-probability output", path=path)
+        outputs = next(iter(outputs.values()))
+    return keras.Model(inputs, outputs, name=path.name)
+
+
+def _flat_layers(model) -> list:
+    layers = []
+    for layer in getattr(model, "layers", []):
+        if hasattr(layer, "layers") and layer.layers:
+            layers.extend(_flat_layers(layer))
+        else:
+            layers.append(layer)
+    return layers
+
+
+def _ends_in_softmax(keras_model) -> bool:
+    layers = _flat_layers(keras_model)
+    if not layers:
+        return False
+    last = layers[-1]
+    if type(last).__name__ == "Softmax":
+        return True
+    activation = getattr(last, "activation", None)
+    return getattr(activation, "__name__", "") == "softmax"
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0][:200] if lines else type(error).__name__
