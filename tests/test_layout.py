@@ -23,3 +23,14 @@ def test_core_never_imports_qt():
 
 def test_the_qt_check_catches_a_qt_import():
     assert imported_roots("from PySide6.QtWidgets import QWidget\n") & QT_MODULES == {"PySide6"}
+
+
+def test_importing_every_core_module_loads_no_qt():
+    import subprocess
+    import sys
+
+    modules = sorted(p.stem for p in CORE.glob("*.py") if p.stem != "__init__")
+    script = ("import sys\n" + "".join(f"import limelight.core.{m}\n" for m in modules)
+              + "print(sorted(m for m in sys.modules if m.split('.')[0] in %r))" % QT_MODULES)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
