@@ -1,0 +1,625 @@
+"""Grad-CAM, Grad-CAM++ and Score-CAM heatmaps for Keras image classifiers, nested models included."""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import time
+import weakref
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Callable, ClassVar, Mapping
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from limelight.core.errors import Cancelled, ExplanationError
+
+__all__ = ["METHODS", "RESAMPLE", "LayerInfo", "CamExplanation", "candidate_layers", "explain_cam"]
+
+METHODS = ("gradcam", "gradcam++", "scorecam")
+RESAMPLE = {
+    "bilinear": Image.Resampling.BILINEAR,
+    "box": Image.Resampling.BOX,
+    "lanczos": Image.Resampling.LANCZOS,
+}
+# How the score that the gradients start from was obtained; recorded in CamExplanation.params.
+SCORE_SOURCES = {
+    "model-logits": "the model outputs logits",
+    "dense-logits": "the final Dense layer's kernel and bias applied without its activation",
+    "activation-input": "the input of the final softmax/sigmoid layer",
+    "log-probability": "the log of the model's probability (the softmax is not separable)",
+    "probability": "the model's probability",
+}
+# Keeps Grad-CAM++'s alpha finite where a channel's gradients vanish.
+_EPS = 1e-7
+# Longest list of layer names an error message spells out.
+_MAX_LISTED = 30
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """A layer whose output is a 4-D feature map, so it can host a class activation map.
+
+    Attributes
+    ----------
+    name : str
+        The layer's own name.
+    path : str
+        Names from the outermost nested model down to the layer, joined by "/", e.g.
+        "mobilenetv2_1.00_224/block_16_project"; equal to `name` for a top-level layer.
+    output_shape : tuple of int
+        (rows, cols, channels) of the feature map, without the batch axis.
+    """
+
+    name: str
+    path: str
+    output_shape: tuple[int, int, int]
+
+
+@dataclass(frozen=True, eq=False)
+class CamExplanation:
+    """A class activation map and the parameters that made it; arrays are read-only.
+
+    Attributes
+    ----------
+    method : str
+        "gradcam", "gradcam++" or "scorecam".
+    heatmap : ndarray of shape (h, w), float32
+        The map at the layer's resolution; non-negative unless made with ``relu=False``.
+        With ``counterfactual=True`` it is large where the image speaks against the class.
+    heatmap_full : ndarray of shape (rows, cols), float32
+        `heatmap` resampled to the model's input resolution.
+    layer : str
+        Path of the layer used (see `LayerInfo.path`).
+    target : int
+        The explained class index.
+    score : float
+        The class score the map explains: the logit (see ``params["score_source"]``) or,
+        with ``use_logits=False``, the probability.
+    probability : float
+        The model's probability for `target` on the unmasked image.
+    timings : mapping of str to float
+        Seconds spent in forward (activations and gradients) and total.
+    params : mapping
+        The options that made the map, JSON-safe, with ``score_source`` saying how the score
+        was obtained (one of `SCORE_SOURCES`).
+    """
+
+    kind: ClassVar[str] = "cam"
+    smooth: ClassVar[bool] = True
+    segments: ClassVar[None] = None
+
+    method: str
+    heatmap: np.ndarray
+    heatmap_full: np.ndarray
+    layer: str
+    target: int
+    score: float
+    probability: float
+    timings: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        for name in ("heatmap", "heatmap_full"):
+            array = np.array(getattr(self, name), dtype=np.float32)
+            if array.ndim != 2:
+                raise ExplanationError(f"a CAM {name} must be 2-D, not of shape {array.shape}")
+            array.flags.writeable = False
+            object.__setattr__(self, name, array)
+        object.__setattr__(self, "target", int(self.target))
+        object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    @property
+    def labels(self) -> tuple[int, ...]:
+        """The explained class indices: only `target`."""
+        return (self.target,)
+
+    def weight_map(self, label: int) -> np.ndarray:
+        """Per-pixel weight for `label` at model-input resolution, positive where it supports the class.
+
+        Parameters
+        ----------
+        label : int
+            Must be `target`; a CAM explains one class.
+
+        Returns
+        -------
+        ndarray of shape (rows, cols), float32
+            `heatmap_full`, negated for a counterfactual map so that evidence against the
+            class is negative, as for every other explanation.
+        """
+        if int(label) != self.target:
+            raise ExplanationError(
+                f"this Grad-CAM explains class {self.target}, not {label}; run it again with target={label}")
+        if self.params.get("counterfactual"):
+            negated = -self.heatmap_full
+            negated.flags.writeable = False
+            return negated
+        return self.heatmap_full
+
+    def to_record(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """Split into JSON-safe metadata and named arrays, for saving."""
+        meta = {
+            "kind": self.kind,
+            "method": self.method,
+            "layer": self.layer,
+            "target": self.target,
+            "score": float(self.score),
+            "probability": float(self.probability),
+            "timings": {k: float(v) for k, v in self.timings.items()},
+            "params": dict(self.params),
+        }
+        return meta, {"heatmap": np.array(self.heatmap), "heatmap_full": np.array(self.heatmap_full)}
+
+    @classmethod
+    def from_record(cls, meta: dict, arrays: dict[str, np.ndarray]) -> CamExplanation:
+        """Rebuild an explanation saved with `to_record`."""
+        if meta.get("kind") != cls.kind:
+            raise ExplanationError(f"the saved explanation is of kind {meta.get('kind')!r}, not 'cam'")
+        try:
+            return cls(method=meta["method"], heatmap=arrays["heatmap"], heatmap_full=arrays["heatmap_full"],
+                       layer=meta["layer"], target=meta["target"], score=meta["score"],
+                       probability=meta["probability"], timings=dict(meta.get("timings", {})),
+                       params=dict(meta.get("params", {})))
+        except KeyError as missing:
+            raise ExplanationError(f"the saved Grad-CAM explanation lacks {missing}; save it again") from None
+
+
+# --- Walking the model graph ---------------------------------------------------------------
+# Keras cannot build a model from the input of an outer model to a layer inside a nested one
+# ("Graph disconnected"), and a Sequential that was never called has no symbolic inputs at all.
+# So we execute the graph ourselves on real tensors: Sequential models layer by layer, functional
+# ones through their own node order, descending into every nested model. A hook sees each leaf
+# layer's output and can watch or record it. Calling layers on real tensors adds no nodes to the
+# user's model, unlike calling them on symbolic ones.
+
+def _is_functional(op) -> bool:
+    return isinstance(op, keras.Model) and hasattr(op, "_run_through_graph") and hasattr(op, "_nodes_by_depth")
+
+
+def _is_graph(op) -> bool:
+    return isinstance(op, keras.Sequential) or _is_functional(op)
+
+
+def _accepts_training(op) -> bool:
+    try:
+        return "training" in inspect.signature(op.call).parameters
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def _run(model, x, hook, prefix: str = ""):
+    """Run `model` on `x` in inference mode, passing every leaf layer's output through `hook`."""
+    if isinstance(model, keras.Sequential):
+        for layer in model.layers:
+            x = _call(layer, prefix + layer.name, (x,), {}, hook)
+        return x
+
+    def operation_fn(op):
+        return lambda *args, **kwargs: _call(op, prefix + op.name, args, kwargs, hook)
+
+    outputs = keras.tree.flatten(model._run_through_graph([x], operation_fn=operation_fn))
+    if len(outputs) != 1:
+        raise ExplanationError(f"model {model.name!r} has {len(outputs)} outputs; "
+                               "class activation maps need a classifier with one output")
+    return outputs[0]
+
+
+def _call(op, path: str, args, kwargs, hook):
+    if _is_graph(op):
+        if len(args) != 1 or isinstance(args[0], (list, tuple, dict)):
+            raise ExplanationError(f"nested model {path!r} takes several inputs; "
+                                   "class activation maps need one image input")
+        return _run(op, args[0], hook, path + "/")
+    if _accepts_training(op):
+        # Inference mode, so that BatchNormalization uses its moving statistics and Dropout is off.
+        kwargs = {**kwargs, "training": False}
+    return hook(path, op, args, op(*args, **kwargs))
+
+
+def _activation_name(op) -> str:
+    activation = getattr(op, "activation", None)
+    if isinstance(op, keras.layers.Softmax):
+        return "softmax"
+    return getattr(activation, "__name__", "") if activation is not None else ""
+
+
+@dataclass(frozen=True)
+class _Survey:
+    """What one inference pass tells about a model; holds no reference to it."""
+
+    layers: tuple[LayerInfo, ...]
+    final_path: str
+    score_source: str  # for a model with probability outputs: how its logits are recovered
+
+
+_SURVEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _input_shape(model) -> tuple[int, int, int]:
+    rows, cols = (int(n) for n in model.input_size)
+    return rows, cols, int(model.channels)
+
+
+def _survey(model) -> _Survey:
+    keras_model = model.keras_model
+    surveys = _SURVEYS.setdefault(keras_model, {})
+    # Keyed by input shape too: a model with free input dimensions may be wrapped at several sizes.
+    if _input_shape(model) in surveys:
+        return surveys[_input_shape(model)]
+    found: dict[str, LayerInfo] = {}
+    last: list = []
+
+    def hook(path, op, args, out):
+        shape = getattr(out, "shape", None)
+        if shape is not None and len(shape) == 4 and path not in found:
+            found[path] = LayerInfo(op.name, path, tuple(int(n) for n in shape[1:]))
+        last[:] = [path, op, args, out]
+        return out
+
+    # One eager pass on a blank image gives every feature map's shape, even where a never-called
+    # Sequential has no symbolic shapes to read.
+    output = _run(keras_model, tf.zeros((1, *_input_shape(model)), tf.float32), hook)
+    final_path, final_op, final_args, final_out = last
+    if final_out is not output:
+        source = "log-probability"
+    elif (isinstance(final_op, keras.layers.Dense) and _activation_name(final_op) in ("softmax", "sigmoid")
+          and getattr(final_op, "quantization_mode", None) is None):
+        source = "dense-logits"
+    elif (isinstance(final_op, (keras.layers.Softmax, keras.layers.Activation))
+          and _activation_name(final_op) in ("softmax", "sigmoid") and len(final_args) == 1):
+        source = "activation-input"
+    else:
+        source = "log-probability"
+    survey = _Survey(tuple(found.values()), final_path, source)
+    surveys[_input_shape(model)] = survey
+    return survey
+
+
+def candidate_layers(model) -> list[LayerInfo]:
+    """List the layers that can host a class activation map, in execution order.
+
+    Parameters
+    ----------
+    model : ClassifierModel
+        A loaded classifier (see `limelight.core.models`).
+
+    Returns
+    -------
+    list of LayerInfo
+        Every layer with a 4-D output, layers of nested models included; a nested model is
+        listed through its own layers, not as a whole.
+    """
+    return list(_survey(model).layers)
+
+
+def _resolve_layer(survey: _Survey, layer) -> LayerInfo:
+    layers = survey.layers
+    if not layers:
+        raise ExplanationError("the model has no layer with a 4-D feature map, so Grad-CAM cannot "
+                               "explain it; use LIME instead")
+    if layer is None:
+        spatial = [info for info in layers if info.output_shape[0] * info.output_shape[1] > 1]
+        if not spatial:
+            raise ExplanationError("every feature map of the model is 1x1, so Grad-CAM cannot localise "
+                                   "anything; use LIME instead")
+        return spatial[-1]
+    if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
+        if -len(layers) <= layer < len(layers):
+            return layers[int(layer)]
+        raise ExplanationError(f"layer index {layer} is out of range; the model has {len(layers)} "
+                               f"candidate layers (0 to {len(layers) - 1})")
+    if isinstance(layer, str):
+        by_path = [info for info in layers if info.path == layer]
+        by_name = [info for info in layers if info.name == layer]
+        if by_path or len(by_name) == 1:
+            return (by_path or by_name)[0]
+        if len(by_name) > 1:
+            raise ExplanationError(f"layer name {layer!r} is ambiguous; pass one of the paths "
+                                   + ", ".join(info.path for info in by_name))
+        paths = [info.path for info in layers]
+        listed = ", ".join(paths[-_MAX_LISTED:])
+        if len(paths) > _MAX_LISTED:
+            listed = (f"{listed} (the last {_MAX_LISTED} of {len(paths)}; candidate_layers() lists all)")
+        raise ExplanationError(f"the model has no 4-D layer named {layer!r}; choose one of: {listed}")
+    raise ExplanationError(f"layer must be a name, an index into candidate_layers() or None, "
+                           f"not {type(layer).__name__}")
+
+
+# --- Compiled computations -----------------------------------------------------------------
+# One tf.function per (model, layer, computation), traced once thanks to a fixed input signature
+# and kept in a weak dictionary keyed by the Keras model. The functions reach the model through a
+# weak reference, so the cache never keeps a model alive.
+
+def _logits_and_probabilities(output, final, source: str, outputs_probabilities: bool):
+    output = tf.cast(output, tf.float32)
+    if not outputs_probabilities:
+        return output, tf.nn.softmax(output)
+    op, args = final
+    if source == "dense-logits":
+        # The logits the Dense layer computes before its activation; the layer itself is left alone.
+        logits = keras.ops.matmul(args[0], op.kernel)
+        if op.bias is not None:
+            logits = logits + op.bias
+    elif source == "activation-input":
+        logits = args[0]
+    else:
+        logits = tf.math.log(tf.maximum(output, np.finfo(np.float32).tiny))
+    return tf.cast(logits, tf.float32), output
+
+
+def _cached(model, key, build):
+    functions = _FUNCTIONS.setdefault(model.keras_model, {})
+    key = (*key, _input_shape(model), bool(model.outputs_probabilities))
+    if key not in functions:
+        functions[key] = build()
+    return functions[key]
+
+
+def _gradient_function(model, survey: _Survey, path: str, use_logits: bool):
+    """Return f(x, target) -> (activations, gradients of the score, logits, probabilities).
+
+    A negative target stands for the top prediction.
+    """
+    model_ref = weakref.ref(model.keras_model)
+    outputs_probabilities = bool(model.outputs_probabilities)
+    signature = (tf.TensorSpec((None, *_input_shape(model)), tf.float32), tf.TensorSpec((None,), tf.int32))
+
+    @tf.function(input_signature=signature)
+    def activations_and_gradients(x, target):
+        seen = {}
+
+        with tf.GradientTape() as tape:
+            def hook(p, op, args, out):
+                if p == path:
+                    tape.watch(out)
+                    seen["activations"] = out
+                if p == survey.final_path:
+                    seen["final"] = (op, args)
+                return out
+
+            output = _run(model_ref(), x, hook)
+            logits, probabilities = _logits_and_probabilities(
+                output, seen.get("final"), survey.score_source, outputs_probabilities)
+            scores = logits if use_logits else probabilities
+            top = tf.argmax(probabilities, axis=1, output_type=tf.int32)
+            target = tf.where(target < 0, top, target)
+            score = tf.gather(scores, target, axis=1, batch_dims=1)
+        gradients = tape.gradient(score, seen["activations"])
+        return seen["activations"], gradients, logits, probabilities
+
+    return activations_and_gradients
+
+
+def _activation_function(model, survey: _Survey, path: str):
+    """Return f(x) -> (activations, logits, probabilities), with no gradients."""
+    model_ref = weakref.ref(model.keras_model)
+    outputs_probabilities = bool(model.outputs_probabilities)
+
+    @tf.function(input_signature=(tf.TensorSpec((None, *_input_shape(model)), tf.float32),))
+    def activations(x):
+        seen = {}
+
+        def hook(p, op, args, out):
+            if p == path:
+                seen["activations"] = out
+            if p == survey.final_path:
+                seen["final"] = (op, args)
+            return out
+
+        output = _run(model_ref(), x, hook)
+        logits, probabilities = _logits_and_probabilities(
+            output, seen.get("final"), survey.score_source, outputs_probabilities)
+        return seen["activations"], logits, probabilities
+
+    return activations
+
+
+def _masked_function(model, map_shape: tuple[int, int]):
+    """Return f(x, maps) -> probabilities of x masked by each upsampled, min-max normalised map."""
+    model_ref = weakref.ref(model.keras_model)
+    outputs_probabilities = bool(model.outputs_probabilities)
+    rows, cols, channels = _input_shape(model)
+
+    @tf.function(input_signature=(tf.TensorSpec((1, rows, cols, channels), tf.float32),
+                                  tf.TensorSpec((None, *map_shape), tf.float32)))
+    def masked_probabilities(x, maps):
+        masks = tf.image.resize(maps[..., None], (rows, cols), method="bilinear")
+        low = tf.reduce_min(masks, axis=(1, 2, 3), keepdims=True)
+        high = tf.reduce_max(masks, axis=(1, 2, 3), keepdims=True)
+        masks = (masks - low) / tf.maximum(high - low, _EPS)
+        output = tf.cast(model_ref()(x * masks, training=False), tf.float32)
+        return output if outputs_probabilities else tf.nn.softmax(output)
+
+    return masked_probabilities
+
+
+def _tracing_count(keras_model) -> int:
+    """How many times the cached functions of `keras_model` were traced (for tests and benchmarks)."""
+    return sum(f.experimental_get_tracing_count() for f in _FUNCTIONS.get(keras_model, {}).values())
+
+
+# --- The methods ---------------------------------------------------------------------------
+
+def _gradcam_weights(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    # Selvaraju et al., eq. 1: channel weight = spatial mean of the score's gradient.
+    return gradients.mean(axis=(0, 1))
+
+
+def _gradcam_plus_plus_weights(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    # Chattopadhyay et al., eq. 19 with the exponential score: exp(S) cancels, leaving alpha from
+    # the second and third powers of the first-order gradients.
+    g2 = gradients ** 2
+    g3 = g2 * gradients
+    denominator = 2.0 * g2 + activations.sum(axis=(0, 1)) * g3
+    alpha = np.where(gradients != 0, g2 / np.where(np.abs(denominator) > _EPS, denominator, _EPS), 0.0)
+    return (alpha * np.maximum(gradients, 0.0)).sum(axis=(0, 1))
+
+
+def _resample(heatmap: np.ndarray, size: tuple[int, int], resample: str) -> np.ndarray:
+    rows, cols = size
+    full = Image.fromarray(np.ascontiguousarray(heatmap, dtype=np.float32)).resize((cols, rows), RESAMPLE[resample])
+    return np.asarray(full, dtype=np.float32)
+
+
+def _validate(image, model, method, target, resample, batch_size) -> np.ndarray:
+    if method not in METHODS:
+        raise ExplanationError(f"unknown CAM method {method!r}; choose one of {', '.join(METHODS)}")
+    if resample not in RESAMPLE:
+        raise ExplanationError(f"unknown resampling {resample!r}; choose one of {', '.join(RESAMPLE)}")
+    if int(batch_size) < 1:
+        raise ExplanationError(f"batch_size must be at least 1, not {batch_size}")
+    image = np.asarray(image)
+    rows, cols = (int(n) for n in model.input_size)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ExplanationError(f"Grad-CAM takes an RGB uint8 image of shape (rows, cols, 3), not "
+                               f"{image.dtype} of shape {image.shape}; pass model.prepare(image)")
+    if image.shape[:2] != (rows, cols):
+        raise ExplanationError(f"the image is {image.shape[0]}x{image.shape[1]} but the model takes "
+                               f"{rows}x{cols}; pass model.prepare(image)")
+    if target is not None and not 0 <= int(target) < int(model.num_classes):
+        raise ExplanationError(f"target class {target} does not exist; the model has classes 0 to "
+                               f"{int(model.num_classes) - 1}")
+    return image
+
+
+def explain_cam(image: np.ndarray, model, *, method: str = "gradcam", target: int | None = None,
+                layer: str | int | None = None, use_logits: bool = True, relu: bool = True,
+                counterfactual: bool = False, resample: str = "bilinear", batch_size: int = 32,
+                progress: Callable[[int, int], Any] | None = None,
+                cancelled: Callable[[], bool] | None = None) -> CamExplanation:
+    """Explain one prediction with a class activation map.
+
+    Parameters
+    ----------
+    image : ndarray of shape (rows, cols, 3), uint8
+        The image at the model's input resolution (see ``model.prepare``).
+    model : ClassifierModel
+        A loaded classifier; it is not modified.
+    method : {"gradcam", "gradcam++", "scorecam"}
+        Grad-CAM (Selvaraju et al. 2017) weighs each feature map by its mean gradient;
+        Grad-CAM++ (Chattopadhyay et al. 2018) weighs positive gradients pixel by pixel, which
+        covers several instances of a class better; Score-CAM (Wang et al. 2020) uses no
+        gradients: each feature map masks the image, and the rise in the class probability over
+        a blank image weighs it. Score-CAM costs one forward pass per non-constant feature map.
+    target : int, optional
+        The class to explain; by default the top prediction.
+    layer : str or int, optional
+        A layer path or unique name, or an index into `candidate_layers`; by default the last
+        feature map larger than 1x1.
+    use_logits : bool
+        Differentiate the pre-softmax score, which does not saturate when the model is sure.
+        For a softmax Dense output the logits are the layer's kernel and bias applied without
+        the activation; for a Softmax/Activation output, that layer's input; otherwise the log
+        probability. Score-CAM compares masked images, whose logits are not comparable, so it
+        always weighs by probability.
+    relu : bool
+        Keep only positive evidence, as in the papers; False keeps the signed map.
+    counterfactual : bool
+        Map what speaks against the class instead (the gradients, or Score-CAM's weights, negated).
+    resample : {"bilinear", "box", "lanczos"}
+        How the map is resized to the model's input resolution.
+    batch_size : int
+        Masked images per forward pass (Score-CAM).
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each batch.
+    cancelled : callable, optional
+        Polled before each batch; when it returns True, `Cancelled` is raised.
+
+    Returns
+    -------
+    CamExplanation
+
+    Raises
+    ------
+    ExplanationError
+        For an unknown method, layer or class, an image of the wrong shape, or a model with no
+        4-D feature map.
+    Cancelled
+        When `cancelled` returned True.
+    """
+    started = time.perf_counter()
+    image = _validate(image, model, method, target, resample, batch_size)
+    if cancelled is not None and cancelled():
+        raise Cancelled(f"{method} cancelled before it started.")
+    survey = _survey(model)
+    info = _resolve_layer(survey, layer)
+    x = tf.constant(np.asarray(model.preprocess(image[None]), dtype=np.float32))
+    timings = {}
+
+    if method == "scorecam":
+        compute = _cached(model, ("activations", info.path), lambda: _activation_function(model, survey, info.path))
+        activations, logits, probabilities = (t.numpy() for t in compute(x))
+    else:
+        compute = _cached(model, ("gradients", info.path, bool(use_logits)),
+                          lambda: _gradient_function(model, survey, info.path, bool(use_logits)))
+        # -1 asks the function for the top prediction, so that one pass finds and explains it.
+        chosen = -1 if target is None else int(target)
+        activations, gradients, logits, probabilities = (
+            t.numpy() for t in compute(x, tf.constant([chosen], tf.int32)))
+    timings["forward"] = time.perf_counter() - started
+    target = int(np.argmax(probabilities[0])) if target is None else int(target)
+    activations = activations[0].astype(np.float32)
+
+    if method == "scorecam":
+        weights = _scorecam_weights(model, x, activations, target, batch_size, progress, cancelled)
+        weights = -weights if counterfactual else weights
+    else:
+        gradients = gradients[0].astype(np.float32)
+        gradients = -gradients if counterfactual else gradients
+        rule = _gradcam_weights if method == "gradcam" else _gradcam_plus_plus_weights
+        weights = rule(activations, gradients)
+        if progress is not None:
+            progress(1, 1)
+    heatmap = np.tensordot(activations, weights.astype(np.float32), axes=([2], [0])).astype(np.float32)
+    if relu:
+        heatmap = np.maximum(heatmap, 0.0)
+    heatmap_full = _resample(heatmap, tuple(model.input_size), resample)
+    if relu:
+        # Lanczos overshoots below zero near sharp edges.
+        heatmap_full = np.maximum(heatmap_full, 0.0)
+    timings["total"] = time.perf_counter() - started
+
+    score_source = (survey.score_source if model.outputs_probabilities else "model-logits") \
+        if use_logits else "probability"
+    score = logits[0, target] if use_logits else probabilities[0, target]
+    params = {"method": method, "layer": info.path, "target": target, "use_logits": bool(use_logits),
+              "relu": bool(relu), "counterfactual": bool(counterfactual), "resample": resample,
+              "score_source": "probability" if method == "scorecam" else score_source}
+    if method == "scorecam":
+        params["batch_size"] = int(batch_size)
+    return CamExplanation(method=method, heatmap=heatmap, heatmap_full=heatmap_full, layer=info.path,
+                          target=target, score=float(score), probability=float(probabilities[0, target]),
+                          timings=timings, params=params)
+
+
+def _scorecam_weights(model, x, activations: np.ndarray, target: int, batch_size: int,
+                      progress, cancelled) -> np.ndarray:
+    """Wang et al., eq. 4: each map's weight is the class probability of the image it masks,
+    less that of a blank (all-masked) image."""
+    maps = np.moveaxis(activations, 2, 0)
+    # A constant map has no min-max normalisation and masks nothing; it keeps weight zero.
+    informative = np.flatnonzero(maps.max(axis=(1, 2)) > maps.min(axis=(1, 2)))
+    masked = _cached(model, ("masked", maps.shape[1:]), lambda: _masked_function(model, maps.shape[1:]))
+    weights = np.zeros(maps.shape[0], np.float32)
+    total = len(informative) + 1
+    # The blank image has every pixel masked: a constant map normalises to zero, so this is the
+    # image multiplied by zero in the model's input space, as for the masked-out parts of the others.
+    baseline = masked(x, tf.zeros((1, *maps.shape[1:]), tf.float32)).numpy()[0, target]
+    done = 1
+    for start in range(0, len(informative), batch_size):
+        if cancelled is not None and cancelled():
+            raise Cancelled(f"Score-CAM cancelled after {done} of {total} masked images.")
+        chosen = informative[start:start + batch_size]
+        probabilities = masked(x, tf.constant(maps[chosen])).numpy()
+        weights[chosen] = probabilities[:, target] - baseline
+        done += len(chosen)
+        if progress is not None:
+            progress(done, total)
+    if progress is not None and not len(informative):
+        progress(total, total)
+    return weights
