@@ -260,6 +260,10 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
         notes.append(f"more superpixels ({n_segments}) than samples ({num_samples}): the weights are "
                      f"underdetermined; use more samples or fewer superpixels.")
     hide, hidden = _hidden_image(image, segments, hide)
+    unchanged = _unchanged_segments(image, hidden, segments)
+    if unchanged:
+        notes.append(f"{unchanged} of {n_segments} superpixels look the same hidden as shown (hide={hide!r} "
+                     f"on flat colour), so they get zero weight; hide with a colour such as 'grey' instead.")
     seed = _seed(random_state)
     rng = np.random.default_rng(seed)
 
@@ -364,6 +368,13 @@ def _hidden_image(image, segments, hide):
                                f"one flat colour or matches the hide colour); choose another hide mode "
                                f"or other segmentation settings.")
     return hide, hidden
+
+
+def _unchanged_segments(image, hidden, segments):
+    """Count the superpixels that hiding does not change at all."""
+    changed = np.any(image != hidden, axis=-1)
+    return int(np.count_nonzero(np.bincount(segments.ravel(), weights=changed.ravel(),
+                                            minlength=segment_count(segments)) == 0))
 
 
 def _choose_labels(labels, top_labels, first_scores, notes):
