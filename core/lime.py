@@ -262,8 +262,8 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
     hide, hidden = _hidden_image(image, segments, hide)
     unchanged = _unchanged_segments(image, hidden, segments)
     if unchanged:
-        notes.append(f"{unchanged} of {n_segments} superpixels look the same hidden as shown (hide={hide!r} "
-                     f"on flat colour), so they get zero weight; hide with a colour such as 'grey' instead.")
+        notes.append(f"{unchanged} of {n_segments} superpixels look the same hidden as shown (hide={hide!r} on "
+                     f"flat colour), so their weights are only noise; choose another hide mode such as 'grey'.")
     seed = _seed(random_state)
     rng = np.random.default_rng(seed)
 
