@@ -32,7 +32,7 @@ SCORE_SOURCES = {
     "log-probability": "the log of the model's probability (the softmax is not separable)",
     "probability": "the model's probability",
 }
-# Keeps Grad-CAM++'s alpha finite where a channel's gradients vanish.
+# Keeps Score-CAM's min-max normalisation finite.
 _EPS = 1e-7
 # Longest list of layer names an error message spells out.
 _MAX_LISTED = 30
@@ -451,13 +451,14 @@ def _gradcam_weights(activations: np.ndarray, gradients: np.ndarray) -> np.ndarr
 
 
 def _gradcam_plus_plus_weights(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
-    # Chattopadhyay et al., eq. 19 with the exponential score: exp(S) cancels, leaving alpha from
-    # the second and third powers of the first-order gradients.
-    g2 = gradients ** 2
-    g3 = g2 * gradients
-    denominator = 2.0 * g2 + activations.sum(axis=(0, 1)) * g3
-    alpha = np.where(gradients != 0, g2 / np.where(np.abs(denominator) > _EPS, denominator, _EPS), 0.0)
-    return (alpha * np.maximum(gradients, 0.0)).sum(axis=(0, 1))
+    # Chattopadhyay et al., eq. 19 with the exponential score, where exp(S) cancels:
+    # alpha = g^2 / (2 g^2 + sum(A) g^3). Dividing through by g^2 gives 1 / (2 + sum(A) g), which
+    # needs no epsilon, so tiny gradients (common with logits of large models) keep their alpha.
+    # Only positive gradients count, and with them a non-negative map has a denominator >= 2.
+    denominator = 2.0 + activations.sum(axis=(0, 1)) * gradients
+    usable = (gradients > 0) & (denominator > 0)
+    alpha = np.divide(1.0, denominator, out=np.zeros_like(denominator), where=usable)
+    return (alpha * np.where(usable, gradients, 0.0)).sum(axis=(0, 1))
 
 
 def _resample(heatmap: np.ndarray, size: tuple[int, int], resample: str) -> np.ndarray:

@@ -31,15 +31,28 @@ def random_image(seed, size):
     return np.random.default_rng(seed).integers(0, 256, (*size, 3), dtype=np.uint8)
 
 
-def reference_gradcam(split, x, target):
-    """Grad-CAM as Selvaraju et al. write it, on a model `split(x) -> (activations, logits)`."""
+def reference_gradients(split, x, target):
     with tf.GradientTape() as tape:
         activations, logits = split(x)
         score = logits[:, target]
     gradients = tape.gradient(score, activations)
-    weights = tf.reduce_mean(gradients, axis=(1, 2))  # alpha_k: global-average-pooled gradients
-    signed = tf.einsum("bhwk,bk->bhw", activations, weights)[0].numpy()
-    return signed, float(score[0])
+    return activations[0].numpy().astype(np.float64), gradients[0].numpy().astype(np.float64), float(score[0])
+
+
+def reference_gradcam(split, x, target):
+    """Grad-CAM as Selvaraju et al. write it, on a model `split(x) -> (activations, logits)`."""
+    activations, gradients, score = reference_gradients(split, x, target)
+    weights = gradients.mean(axis=(0, 1))  # alpha_k: global-average-pooled gradients
+    return np.einsum("hwk,k->hw", activations, weights), score
+
+
+def reference_gradcam_plus_plus(split, x, target):
+    """Grad-CAM++ as Chattopadhyay et al. write it (eq. 19, exponential score), in float64."""
+    activations, g, _ = reference_gradients(split, x, target)
+    denominator = 2 * g**2 + activations.sum(axis=(0, 1)) * g**3
+    alpha = np.divide(g**2, denominator, out=np.zeros_like(g), where=g != 0)
+    weights = (alpha * np.maximum(g, 0)).sum(axis=(0, 1))
+    return np.maximum(np.einsum("hwk,k->hw", activations, weights), 0)
 
 
 def calibrate_batch_norm(model, seed=0):
@@ -109,7 +122,7 @@ def test_gradcam_on_the_builtin_model_matches_a_plain_tape_reference(effnet, cat
         return activations, features @ dense.kernel + dense.bias
 
     x = tf.constant(effnet.preprocess(cat[None]))
-    for target in (285, 281):  # Egyptian cat and tabby, the model's top two here
+    for target in (285, 508):  # Egyptian cat (the top class) and computer keyboard (not in the photo)
         expected, logit = reference_gradcam(activations_and_logits, x, target)
         signed = explain_cam(cat, effnet, target=target, layer="top_activation", relu=False)
         assert signed.layer == "top_activation"
@@ -119,6 +132,8 @@ def test_gradcam_on_the_builtin_model_matches_a_plain_tape_reference(effnet, cat
         positive = explain_cam(cat, effnet, target=target, layer="top_activation")
         assert pearson(positive.heatmap, np.maximum(expected, 0)) >= 0.99
         assert positive.heatmap.min() >= 0
+        plus_plus = explain_cam(cat, effnet, method="gradcam++", target=target, layer="top_activation")
+        assert pearson(plus_plus.heatmap, reference_gradcam_plus_plus(activations_and_logits, x, target)) >= 0.99
 
 
 def test_auto_layer_on_the_builtin_model_is_the_last_feature_map(effnet, cat):
