@@ -1,0 +1,658 @@
+"""The background worker: one QObject on one QThread runs every TensorFlow job, and its controller."""
+import logging
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+
+from limelight.core.errors import Cancelled, LimelightError, UntrustedModelError
+
+log = logging.getLogger(__name__)
+
+BUILTIN_PREFIX = "builtin:"
+#: Most progress updates a second sent to the window: more only costs repaints.
+PROGRESS_RATE = 20
+#: Models kept loaded at once (the current one and what Compare uses).
+MAX_LOADED_MODELS = 3
+#: How many classes LIME explains besides the target: they come from the same samples for free.
+LIME_TOP_LABELS = 5
+#: Stack of the worker thread: the platform default (512 kB on macOS) is too small for TensorFlow.
+WORKER_STACK_BYTES = 64 * 2**20
+#: Colour of superpixel borders in the preview.
+PREVIEW_COLOUR = (255, 221, 0)
+
+
+# --- Jobs: what the window asks for ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class LoadModel:
+    """Load a model: ``builtin:<name>`` or a path, with the user's trust and feeding choices."""
+
+    source: str
+    trust: bool = False
+    preprocessing: str | None = None
+    labels_path: str | None = None
+    resize: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Predict:
+    """The top `k` classes of one photo."""
+
+    model: str
+    path: str
+    image: np.ndarray
+    k: int = 5
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentPreview:
+    """The superpixels LIME would use, drawn on the part of the photo the model sees."""
+
+    model: str
+    path: str
+    image: np.ndarray
+    method: str
+    params: tuple = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Explain:
+    """Explain one photo with the method and parameters of `request` (an ExplainRequest)."""
+
+    model: str
+    path: str
+    image: np.ndarray
+    request: Any
+    target: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ExplainAll:
+    """Explain every photo in `paths` for its top class and write annotated images and reports."""
+
+    model: str
+    paths: tuple
+    request: Any
+    style: Any
+    folder: str
+
+
+@dataclass(frozen=True)
+class Versions:
+    """The library versions and compute device, for Help > About."""
+
+
+# --- Results: what the worker answers -------------------------------------------------------
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the window needs to know about a loaded model, without touching TensorFlow."""
+
+    source: str
+    name: str
+    input_size: tuple
+    channels: int
+    num_classes: int
+    parameter_count: int
+    class_names: tuple
+    preprocessing: str
+    preprocessing_guessed: bool
+    resize: str
+    labels_path: str | None
+    labels_assumed: bool
+    layers: tuple
+    trusted: bool = False
+
+    @property
+    def builtin(self) -> bool:
+        return self.source.startswith(BUILTIN_PREFIX)
+
+
+@dataclass(frozen=True)
+class TrustRequired:
+    """The model file would run code; the user must say they trust it."""
+
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Predictions:
+    model: str
+    path: str
+    top: tuple
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentPreviewResult:
+    model: str
+    path: str
+    method: str
+    params: tuple
+    rendered: np.ndarray
+    count: int
+
+
+@dataclass(frozen=True, eq=False)
+class ExplainResult:
+    """An explanation and the part of the photo it covers (`frame`, original resolution)."""
+
+    model: str
+    path: str
+    request: Any
+    target: int
+    frame: np.ndarray
+    explanation: Any
+    seconds: float
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    written: tuple
+    failures: tuple
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A job's answer, tagged with the request id the controller gave the job."""
+
+    request_id: int
+    job: Any
+    value: Any
+
+
+# --- The worker -----------------------------------------------------------------------------
+
+class Worker(QObject):
+    """Runs jobs one at a time on its own thread; TensorFlow is imported here, never on the GUI thread."""
+
+    sig_started = Signal(int)
+    """A job with this request id started."""
+    sig_progress = Signal(int, int)
+    """Work done and total of the running job, at most PROGRESS_RATE times a second."""
+    sig_result = Signal(object)
+    """A JobResult."""
+    sig_failed = Signal(str)
+    """The running job failed; a one-line message for the user."""
+    sig_cancelled = Signal(int)
+    """The job with this request id stopped because it was cancelled."""
+    sig_finished = Signal()
+    """The running job ended, whatever the outcome."""
+
+    def __init__(self):
+        super().__init__()
+        self._models: OrderedDict = OrderedDict()
+        self._last_progress = 0.0
+
+    @Slot(int, object, object)
+    def run_job(self, request_id: int, job, token: threading.Event) -> None:
+        """Run one job; every outcome is a signal, nothing escapes to Qt."""
+        if token.is_set():
+            # Superseded while it waited in the queue: skip it without a word.
+            return
+        self.sig_started.emit(request_id)
+        self._last_progress = 0.0
+        try:
+            value = self._dispatch(job, token)
+        except Cancelled:
+            self.sig_cancelled.emit(request_id)
+        except UntrustedModelError as error:
+            self.sig_result.emit(JobResult(request_id, job, TrustRequired(job.source, error.reason)))
+        except LimelightError as error:
+            self.sig_failed.emit(str(error))
+        except Exception as error:  # A model can fail in any way (out of memory, bad graph...).
+            log.exception("job %s failed", type(job).__name__)
+            self.sig_failed.emit(_unexpected_message(job, error))
+        else:
+            self.sig_result.emit(JobResult(request_id, job, value))
+        finally:
+            self.sig_finished.emit()
+
+    def _dispatch(self, job, token):
+        def cancelled() -> bool:
+            return token.is_set()
+
+        if isinstance(job, LoadModel):
+            return self._load(job)
+        if isinstance(job, Versions):
+            return _versions()
+        if isinstance(job, Predict):
+            top = self._model(job.model).top_classes(job.image, job.k)
+            return Predictions(job.model, job.path, tuple(top))
+        if isinstance(job, SegmentPreview):
+            return self._segment_preview(job)
+        if isinstance(job, Explain):
+            return self._explain(job, cancelled)
+        if isinstance(job, ExplainAll):
+            return self._explain_all(job, cancelled)
+        raise TypeError(f"unknown job {job!r}")
+
+    def _progress(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - self._last_progress >= 1.0 / PROGRESS_RATE:
+            self._last_progress = now
+            self.sig_progress.emit(int(done), int(total))
+
+    # --- Models ----------------------------------------------------------------------------
+
+    def _load(self, job: LoadModel) -> ModelInfo:
+        from limelight.core.models import import_tensorflow
+
+        import_tensorflow()
+        if job.source.startswith(BUILTIN_PREFIX):
+            from limelight.core.zoo import load_builtin
+
+            model = load_builtin(job.source[len(BUILTIN_PREFIX):])
+        else:
+            from limelight.core.models import load_model
+
+            model = load_model(job.source, trust=job.trust, preprocessing=job.preprocessing,
+                               labels_path=job.labels_path, resize=job.resize)
+        self._models.pop(job.source, None)
+        self._models[job.source] = model
+        while len(self._models) > MAX_LOADED_MODELS:
+            self._models.popitem(last=False)
+        return model_info(model, trusted=job.trust)
+
+    def _model(self, source: str):
+        try:
+            model = self._models[source]
+        except KeyError:
+            raise LimelightError(f"the model {Path(source).name} is not loaded; "
+                                 "choose it in the model picker first") from None
+        self._models.move_to_end(source)
+        return model
+
+    # --- Explanations ----------------------------------------------------------------------
+
+    def _segment_preview(self, job: SegmentPreview) -> SegmentPreviewResult:
+        from limelight.core.segmentation import segment, segment_boundaries, upscale_labels
+
+        model = self._model(job.model)
+        frame = model.frame(job.image)
+        segments = segment(model.prepare(job.image), method=job.method, **dict(job.params))
+        borders = segment_boundaries(upscale_labels(segments, frame.shape[:2]), mode="inner")
+        rendered = np.array(frame, copy=True)
+        rendered[borders] = PREVIEW_COLOUR
+        return SegmentPreviewResult(job.model, job.path, job.method, job.params, rendered,
+                                    int(segments.max()) + 1)
+
+    def _explain(self, job: Explain, cancelled) -> ExplainResult:
+        started = time.perf_counter()
+        model = self._model(job.model)
+        explanation, target = explain_one(model, job.image, job.request, job.target,
+                                          progress=self._progress, cancelled=cancelled)
+        return ExplainResult(job.model, job.path, job.request, target, model.frame(job.image),
+                             explanation, time.perf_counter() - started)
+
+    def _explain_all(self, job: ExplainAll, cancelled) -> BatchResult:
+        from limelight.core import report
+        from limelight.core.images import load_image
+
+        model = self._model(job.model)
+        written, failures = [], []
+        total = len(job.paths)
+        for done, path in enumerate(job.paths):
+            if cancelled():
+                return BatchResult(tuple(written), tuple(failures), cancelled=True)
+            self._progress(done, total)
+            try:
+                image = load_image(path)
+                explanation, target = explain_one(model, image, job.request, None,
+                                                  cancelled=cancelled)
+                paths = report.output_paths(path, job.folder)
+                frame = model.frame(image)
+                report.save_annotated(paths["annotated"], frame, explanation, target, job.style)
+                report.save_report(paths["report"], explanation, image_path=path,
+                                   model=model, label=target, style=job.style)
+                written.extend(str(p) for p in paths.values() if Path(p).exists())
+            except Cancelled:
+                return BatchResult(tuple(written), tuple(failures), cancelled=True)
+            except LimelightError as error:
+                failures.append(str(error))
+        self._progress(total, total)
+        return BatchResult(tuple(written), tuple(failures))
+
+
+def explain_one(model, image, request, target, *, progress=None, cancelled=None):
+    """Explain `image` (the whole photo) with `request`; return the explanation and its class.
+
+    LIME explains the target together with the top classes, which costs nothing more
+    and lets the window switch between them without a new run.
+    """
+    prepared = model.prepare(image)
+    if request.method == "lime":
+        from limelight.core.lime import explain_lime
+        from limelight.core.segmentation import segment
+
+        probabilities = model.predict(prepared[None])[0]
+        top = [int(i) for i in np.argsort(probabilities)[::-1][:LIME_TOP_LABELS]]
+        target = top[0] if target is None else int(target)
+        labels = top if target in top else [target, *top]
+        params = dict(request.segmentation_params)
+        segments = segment(prepared, method=request.segmentation, **params)
+        explanation = explain_lime(
+            prepared, model.predict, segments=segments, labels=labels,
+            num_samples=request.num_samples, batch_size=request.batch_size, hide=request.hide,
+            kernel_width=request.kernel_width, random_state=request.seed,
+            segmentation={"method": request.segmentation, **params},
+            progress=progress, cancelled=cancelled)
+        return explanation, target
+    from limelight.core.cam import explain_cam
+
+    explanation = explain_cam(prepared, model, method=request.method, target=target,
+                              layer=request.layer, use_logits=request.use_logits,
+                              relu=request.relu, batch_size=request.batch_size,
+                              progress=progress, cancelled=cancelled)
+    return explanation, explanation.target
+
+
+def model_info(model, *, trusted=False) -> ModelInfo:
+    """Everything the window shows about `model`, read once in the worker thread."""
+    try:
+        from limelight.core.cam import candidate_layers
+
+        layers = tuple(info.path for info in candidate_layers(model))
+    except LimelightError:
+        layers = ()
+    settings = model.settings
+    return ModelInfo(
+        source=model.source, name=model.name, input_size=tuple(model.input_size),
+        channels=model.channels, num_classes=model.num_classes,
+        parameter_count=model.parameter_count, class_names=tuple(model.labels.names),
+        preprocessing=settings.preprocessing,
+        preprocessing_guessed=bool(settings.preprocessing_guessed), resize=settings.resize,
+        labels_path=settings.labels_path, labels_assumed=bool(getattr(model.labels, "assumed", False)),
+        layers=layers, trusted=trusted)
+
+
+def _versions() -> dict:
+    from limelight.core.models import import_tensorflow
+
+    tf = import_tensorflow()
+    import keras
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = []
+        for gpu in gpus:
+            try:
+                names.append(tf.config.experimental.get_device_details(gpu).get("device_name")
+                             or gpu.name)
+            except (ValueError, RuntimeError):
+                names.append(gpu.name)
+        device = "GPU: " + ", ".join(names)
+    else:
+        device = "CPU (no GPU found)"
+    return {"tensorflow": tf.__version__, "keras": keras.__version__, "device": device}
+
+
+def _unexpected_message(job, error: BaseException) -> str:
+    text = " ".join(str(error).split())[:200] or type(error).__name__
+    if isinstance(error, MemoryError) or "ResourceExhausted" in type(error).__name__ or (
+            "out of memory" in text.lower()):
+        return ("The model ran out of memory; lower the batch size or the number of samples "
+                "and try again.")
+    what = {LoadModel: "Loading the model", Predict: "Predicting", Explain: "Explaining",
+            ExplainAll: "The batch export", SegmentPreview: "The superpixel preview"}.get(
+        type(job), "The job")
+    return f"{what} failed: {text}"
+
+
+# --- The controller -------------------------------------------------------------------------
+
+@dataclass
+class _Live:
+    job: Any
+    channel: str | None
+    token: threading.Event = field(default_factory=threading.Event)
+
+
+_CONTROLLERS = weakref.WeakSet()
+
+
+class _WorkerThread(QThread):
+    """A QThread whose event loop runs inside a Python frame.
+
+    Without it, each queued slot call creates and destroys a Python thread state, so
+    TensorFlow's per-thread state (graph stacks in threading.local) vanishes between jobs
+    and graph tracing crashes.
+    """
+
+    def run(self) -> None:
+        self.exec()
+
+
+def running_controllers() -> list:
+    """Controllers whose thread still runs (the test suite's leak check uses this)."""
+    return [c for c in list(_CONTROLLERS) if c.thread_running()]
+
+
+class WorkerController(QObject):
+    """Owns the worker and its thread; hands out request ids and drops answers nobody waits for.
+
+    Jobs submitted on the same `channel` replace each other: submitting one cancels the
+    job still running or waiting on that channel, and any answer it still gives is dropped.
+    """
+
+    sig_started = Signal(int, object)
+    """A job started: request id and the job."""
+    sig_progress = Signal(int, int, int)
+    """Request id, work done and total."""
+    sig_result = Signal(int, object, object)
+    """Request id, the job and its result value."""
+    sig_failed = Signal(int, object, str)
+    """Request id, the job and a one-line message."""
+    sig_cancelled = Signal(int, object)
+    """Request id and the job that stopped because it was cancelled."""
+    sig_finished = Signal(int, object)
+    """Request id and the job that ended, whatever the outcome."""
+    sig_busy_changed = Signal(bool)
+    """Whether any job is running or waiting."""
+    _sig_run = Signal(int, object, object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._ids = count(1)
+        self._live: dict[int, _Live] = {}
+        self._running: int | None = None
+        self._thread = _WorkerThread()
+        self._thread.setObjectName("limelight-worker")
+        # TensorFlow's graph tracing recurses deeply; macOS' 512 kB default thread stack is too small.
+        self._thread.setStackSize(WORKER_STACK_BYTES)
+        self._worker = Worker()
+        self._worker.moveToThread(self._thread)
+        self._sig_run.connect(self._worker.run_job)
+        self._worker.sig_started.connect(self._on_started)
+        self._worker.sig_progress.connect(self._on_progress)
+        self._worker.sig_result.connect(self._on_result)
+        self._worker.sig_failed.connect(self._on_failed)
+        self._worker.sig_cancelled.connect(self._on_cancelled)
+        self._worker.sig_finished.connect(self._on_finished)
+        self._thread.finished.connect(self._worker.deleteLater)
+        self._thread.start()
+        _CONTROLLERS.add(self)
+
+    # --- Asking ----------------------------------------------------------------------------
+
+    def submit(self, job, *, channel: str | None = None) -> int:
+        """Queue `job` for the worker and return its request id."""
+        if not self._thread.isRunning():
+            raise RuntimeError("the worker has been shut down")
+        if channel is not None:
+            self.cancel_channel(channel)
+        request_id = next(self._ids)
+        live = _Live(job, channel)
+        was_busy = self.busy
+        self._live[request_id] = live
+        self._sig_run.emit(request_id, job, live.token)
+        if not was_busy:
+            self.sig_busy_changed.emit(True)
+        return request_id
+
+    def cancel(self, request_id: int) -> None:
+        """Stop a job cooperatively; its answer, if any still comes, is dropped."""
+        live = self._live.pop(request_id, None)
+        if live is not None:
+            live.token.set()
+            if request_id == self._running:
+                # The window hears about the cancellation now; the worker stops at its next check.
+                self.sig_cancelled.emit(request_id, live.job)
+            self._check_idle()
+
+    def cancel_channel(self, channel: str) -> None:
+        for request_id in [i for i, live in self._live.items() if live.channel == channel]:
+            self.cancel(request_id)
+
+    def cancel_all(self) -> None:
+        for request_id in list(self._live):
+            self.cancel(request_id)
+
+    def is_live(self, request_id: int) -> bool:
+        """Whether the job is still running or waiting and its answer is wanted."""
+        return request_id in self._live
+
+    def live_jobs(self, channel: str | None = None) -> list[int]:
+        return [i for i, live in self._live.items() if channel is None or live.channel == channel]
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._live)
+
+    def thread_running(self) -> bool:
+        try:
+            return self._thread.isRunning()
+        except RuntimeError:  # The C++ thread object is already gone.
+            return False
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel everything, stop the thread and wait for it at most `timeout_ms`.
+
+        Returns whether the thread stopped. A job that cannot be interrupted (a model
+        still loading) may outlast the wait; the thread is then left to finish on its own
+        rather than terminated, which could corrupt TensorFlow's state.
+        """
+        self.cancel_all()
+        self._thread.quit()
+        stopped = self._thread.wait(timeout_ms)
+        if not stopped:
+            log.warning("the worker did not stop within %d ms", timeout_ms)
+            _ORPHANS.append((self._thread, self._worker))
+        return stopped
+
+    # --- Hearing back ----------------------------------------------------------------------
+
+    @Slot(int)
+    def _on_started(self, request_id: int) -> None:
+        self._running = request_id
+        if request_id in self._live:
+            self.sig_started.emit(request_id, self._live[request_id].job)
+
+    @Slot(int, int)
+    def _on_progress(self, done: int, total: int) -> None:
+        if self._running in self._live:
+            self.sig_progress.emit(self._running, done, total)
+
+    @Slot(object)
+    def _on_result(self, result: JobResult) -> None:
+        if result.request_id in self._live:
+            self.sig_result.emit(result.request_id, result.job, result.value)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        if self._running in self._live:
+            self.sig_failed.emit(self._running, self._live[self._running].job, message)
+
+    @Slot(int)
+    def _on_cancelled(self, request_id: int) -> None:
+        live = self._live.get(request_id)
+        if live is not None:
+            self.sig_cancelled.emit(request_id, live.job)
+
+    @Slot()
+    def _on_finished(self) -> None:
+        request_id, self._running = self._running, None
+        live = self._live.pop(request_id, None)
+        if live is not None:
+            self.sig_finished.emit(request_id, live.job)
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        if not self._live:
+            self.sig_busy_changed.emit(False)
+
+
+# Threads that outlived a bounded wait at shutdown are kept referenced, never destroyed running.
+_ORPHANS: list = []
+
+
+# --- Small jobs off the GUI thread that need no TensorFlow ------------------------------------
+
+class _TaskSignals(QObject):
+    sig_done = Signal(object, object)
+    """The task's key and its return value."""
+    sig_failed = Signal(object, str)
+    """The task's key and a one-line message."""
+
+
+class _Task(QRunnable):
+    def __init__(self, key, function, args, signals):
+        super().__init__()
+        self._key, self._function, self._args, self._signals = key, function, args, signals
+
+    def run(self) -> None:
+        try:
+            value = self._function(*self._args)
+        except LimelightError as error:
+            self._signals.sig_failed.emit(self._key, str(error))
+        except Exception as error:  # A background task must never take the app down.
+            log.exception("background task failed")
+            self._signals.sig_failed.emit(self._key, f"{type(error).__name__}: {error}")
+        else:
+            self._signals.sig_done.emit(self._key, value)
+
+
+class BackgroundTasks(QObject):
+    """Runs short numpy/Pillow tasks (image decoding, thumbnails) on Qt's thread pool.
+
+    They never wait behind a long explanation in the worker's queue, and never touch
+    TensorFlow, so they are safe to run beside it.
+    """
+
+    sig_done = Signal(object, object)
+    """The key given to `start` and the function's return value."""
+    sig_failed = Signal(object, str)
+    """The key given to `start` and a one-line message."""
+
+    def __init__(self, parent=None, *, max_threads: int = 2):
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(max_threads)
+        self._signals = _TaskSignals()
+        # Queued: the signals object lives on this thread, tasks emit from pool threads.
+        self._signals.sig_done.connect(self.sig_done)
+        self._signals.sig_failed.connect(self.sig_failed)
+
+    def start(self, key, function, *args) -> None:
+        self._pool.start(_Task(key, function, args, self._signals))
+
+    def clear(self) -> None:
+        """Drop the tasks that have not started yet."""
+        self._pool.clear()
+
+    def wait(self, timeout_ms: int = 5000) -> bool:
+        """Drop waiting tasks and wait for the running ones."""
+        self._pool.clear()
+        return self._pool.waitForDone(timeout_ms)
+
+    def active(self) -> int:
+        return self._pool.activeThreadCount()
