@@ -12,7 +12,8 @@ from scipy.ndimage import binary_dilation, minimum_filter
 from limelight.core.errors import ExplanationError
 from limelight.core.segmentation import segment_boundaries, upscale_labels
 
-__all__ = ["DISPLAYS", "SIGNED_COLORMAP", "ONE_SIGN_COLORMAP", "OverlayStyle", "render", "shown_mask", "line_thickness", "clear_cache"]
+__all__ = ["DISPLAYS", "SIGNED_COLORMAP", "ONE_SIGN_COLORMAP", "OverlayStyle", "render", "shown_mask",
+           "line_thickness", "clear_cache"]
 
 DISPLAYS = ("outline", "block", "heatmap")
 #: The default heatmap colours for weights of both signs (zero in the middle) and of one sign.
@@ -287,12 +288,12 @@ class _RegionEntry:
     n_regions: int
     runs: tuple               # ((model row, first display row, end display row), ...)
     columns: np.ndarray       # (cols * 3,) index into a model row flattened with its channels
-    line_index: np.ndarray    # (n * 3,) flat indices of outline pixels' channels
-    line_region: np.ndarray   # (n,) the region each outline pixel belongs to
+    line_starts: np.ndarray   # (n,) flat index of each outline pixel's red byte, grouped by region
+    line_offsets: np.ndarray  # (n_regions + 1,) region r's outline is line_starts[offsets[r]:offsets[r + 1]]
 
     @property
     def nbytes(self):
-        return self.columns.nbytes + self.line_index.nbytes + self.line_region.nbytes
+        return self.columns.nbytes + self.line_starts.nbytes + self.line_offsets.nbytes
 
 
 def _region_entry(segments, shape):
@@ -323,11 +324,15 @@ def _build_region_entry(segments, shape):
     if thickness > 1:
         lines = binary_dilation(lines, np.ones((2 * thickness - 1,) * 2, bool))
     pixels = np.flatnonzero(lines)
-    line_region = display.ravel()[pixels].astype(np.int32)
-    line_index = (pixels[:, None] * 3 + np.arange(3)).ravel()
-    for array in (columns, line_index, line_region):
+    region = display.ravel()[pixels]
+    # Grouped by region, a render gathers its chosen regions' outlines as a few contiguous slices.
+    order = np.argsort(region, kind="stable")
+    n_regions = int(segments.max()) + 1
+    line_starts = pixels[order] * 3
+    line_offsets = np.r_[0, np.cumsum(np.bincount(region, minlength=n_regions))]
+    for array in (columns, line_starts, line_offsets):
         array.flags.writeable = False
-    return _RegionEntry(segments, int(segments.max()) + 1, runs, columns, line_index, line_region)
+    return _RegionEntry(segments, n_regions, runs, columns, line_starts, line_offsets)
 
 
 def _region_weights(explanation, label, entry):
@@ -422,13 +427,21 @@ def _render_regions(image, entry, weights, style):
         else:
             out[start:end] = source[start:end]
     if style.display == "outline":
-        line_status = status[entry.line_region]
-        drawn = line_status != 0
-        if drawn.any():
-            line_colour = np.where(line_status[drawn, None] > 0, np.array(style.positive_colour, np.uint8),
-                                   np.array(style.negative_colour, np.uint8))
-            out.reshape(-1)[entry.line_index.reshape(-1, 3)[drawn].reshape(-1)] = line_colour.reshape(-1)
+        _draw_lines(out.reshape(-1), entry, status, style)
     return out.reshape(image.shape)
+
+
+def _draw_lines(flat, entry, status, style):
+    """Paint the outlines of shown regions opaque, one colour channel at a time."""
+    starts, offsets = entry.line_starts, entry.line_offsets
+    for sign, colour in ((1, style.positive_colour), (-1, style.negative_colour)):
+        regions = np.flatnonzero(status == sign)
+        if regions.size == 0:
+            continue
+        index = np.concatenate([starts[offsets[r]:offsets[r + 1]] for r in regions])
+        for channel in range(3):
+            flat[index] = colour[channel]
+            index += 1
 
 
 # --- Per-pixel explanations (Grad-CAM): display-size maps, thresholded per render ------------

@@ -5,6 +5,8 @@ from typing import ClassVar
 import matplotlib
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from limelight.core.errors import ExplanationError
 from limelight.core.lime import LimeExplanation
@@ -140,6 +142,30 @@ def test_outlines_thicken_on_big_images(lime):
     # Region 0 spans display columns 0-999; a 2-pixel line runs along its inside.
     assert [tuple(p) for p in out[500, 996:1001]] == [GREY, GREY, GREEN, GREEN, GREEN]
     assert tuple(out[500, 1002]) == GREY
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1), rows=st.integers(1, 200), cols=st.integers(1, 200),
+       negative=st.booleans())
+def test_outlines_and_fills_land_exactly_on_upscaled_superpixels(seed, rows, cols, negative):
+    rng = np.random.default_rng(seed)
+    # Random blobs: a coarse random grid, so regions have irregular staircase borders.
+    segments = np.kron(rng.integers(0, 6, (6, 5)), np.ones((5, 7), np.int32)).astype(np.int32)
+    weights = rng.normal(size=6)
+    explanation = FakeLime(_frozen(segments, np.int32), {0: weights})
+    style = OverlayStyle(threshold=0.0, alpha=0.0, show_negative=negative)
+    image = photo((rows, cols), seed=seed % 1000)
+    display = upscale_labels(segments, (rows, cols))
+    shown = (weights > 0) | (negative & (weights < 0))
+    lines = segment_boundaries(display) & shown[display]
+    out = render(image, explanation, 0, style)
+    assert np.array_equal(out[~lines], image[~lines])
+    assert np.all(out[lines & (weights[display] > 0)] == GREEN)
+    assert np.all(out[lines & (weights[display] < 0)] == RED)
+    block = render(np.full_like(image, 255), explanation, 0,
+                   OverlayStyle(display="block", threshold=0.0, fade=1.0, alpha=0.0, block_colour=(0, 0, 0),
+                                show_negative=negative))
+    assert np.array_equal(block.any(axis=2), shown[display])
 
 
 # --- Selection: threshold and num_features ----------------------------------------------------------

@@ -319,7 +319,7 @@ def test_a_segment_map_that_does_not_fit_the_weights_is_refused(tmp_path, lime):
         arrays = dict(archive)
     arrays["segments"] = np.zeros((32, 32), np.int32)  # one superpixel for four weights
     rewrite_arrays(path, arrays)
-    with pytest.raises(ReportError, match="does not hold a usable lime explanation: the saved LIME explanation") as caught:
+    with pytest.raises(ReportError, match="does not hold a usable lime explanation: the saved LIME") as caught:
         load_report(path)
     assert caught.value.path == str(path)
 
