@@ -3,10 +3,17 @@ import argparse
 import json
 import os
 import sys
+import time
+from pathlib import Path
+
+import numpy as np
 
 from limelight.core.errors import LimelightError
 
-SUBCOMMANDS = ("predict", "models")
+SUBCOMMANDS = ("predict", "explain", "layers", "models")
+METHODS = ("lime", "gradcam", "gradcam++", "scorecam")
+# File names carry the method, so explaining one image two ways never collides.
+FILE_TAGS = {"lime": "lime", "gradcam": "gradcam", "gradcam++": "gradcampp", "scorecam": "scorecam"}
 EXIT_BAD_INPUT = 2
 
 
@@ -23,6 +30,66 @@ def build_parser() -> argparse.ArgumentParser:
                          help="how many classes to print (default 5)")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     predict.set_defaults(run=run_predict)
+
+    explain = commands.add_parser(
+        "explain", help="explain predictions: write an annotated image and a JSON report per label")
+    explain.add_argument("images", nargs="+", metavar="IMAGE")
+    _add_model_arguments(explain)
+    explain.add_argument("--method", choices=METHODS, default="lime",
+                         help="lime (superpixels, ~1000 model calls) or a class activation map "
+                              "(about one call; scorecam one per channel)")
+    which = explain.add_mutually_exclusive_group()
+    which.add_argument("--top-labels", type=int, default=1, metavar="K",
+                       help="explain the K most probable classes (default 1)")
+    which.add_argument("--label", action="append", metavar="NAME_OR_INDEX",
+                       help="explain this class (repeatable), e.g. --label 'Egyptian cat'")
+    lime = explain.add_argument_group("LIME")
+    lime.add_argument("--samples", type=int, default=1000, metavar="N",
+                      help="perturbed images to sample (default 1000)")
+    lime.add_argument("--batch-size", type=int, default=50, metavar="N",
+                      help="images per model call (default 50)")
+    lime.add_argument("--segmentation", default="quickshift",
+                      choices=("quickshift", "slic", "felzenszwalb", "grid"),
+                      help="superpixel algorithm (default quickshift, as Python lime)")
+    lime.add_argument("--segments", type=int, metavar="N",
+                      help="approximate number of superpixels (slic and grid)")
+    lime.add_argument("--hide", default="mean", metavar="MODE",
+                      help="how a switched-off superpixel is hidden: mean, blur, black, white, grey "
+                           "or R,G,B (default mean)")
+    lime.add_argument("--kernel-width", type=float, default=0.25, metavar="W",
+                      help="width of the locality kernel (default 0.25)")
+    lime.add_argument("--seed", type=int, metavar="S",
+                      help="random seed; the same seed gives the same explanation")
+    cam = explain.add_argument_group("Grad-CAM")
+    cam.add_argument("--layer", metavar="NAME", help="layer to explain (default: the last "
+                     "convolutional layer; see 'limelight layers')")
+    cam.add_argument("--no-logits", action="store_true",
+                     help="use the softmax probability instead of the pre-softmax score")
+    display = explain.add_argument_group("display")
+    display.add_argument("--display", choices=("outline", "block", "heatmap"),
+                         help="outline (default for LIME), block, or heatmap (default for CAM)")
+    shown = display.add_mutually_exclusive_group()
+    shown.add_argument("--threshold", type=float, metavar="T",
+                       help="show regions whose weight is at least T times the largest (0..1)")
+    shown.add_argument("--num-features", type=int, metavar="K",
+                       help="show the K regions with the largest weights")
+    display.add_argument("--alpha", type=float, metavar="A", help="fill opacity 0..1")
+    display.add_argument("--show-negative", action="store_true",
+                         help="also show regions that speak against the class")
+    display.add_argument("--hide-rest", action="store_true", help="fade everything not shown")
+    display.add_argument("--colormap", metavar="NAME", help="matplotlib colormap for heatmaps")
+    output = explain.add_argument_group("output")
+    output.add_argument("--out", default=".", metavar="DIR", help="output folder (default: here)")
+    output.add_argument("--format", default="png", choices=("png", "jpg", "webp", "tif"),
+                        help="annotated image format (default png)")
+    output.add_argument("--figure", action="store_true",
+                        help="also save a side-by-side figure (original, explanation, mask)")
+    output.add_argument("--force", action="store_true", help="overwrite existing output files")
+    explain.set_defaults(run=run_explain)
+
+    layers = commands.add_parser("layers", help="list the layers Grad-CAM can explain")
+    _add_model_arguments(layers)
+    layers.set_defaults(run=run_layers)
 
     models = commands.add_parser("models", help="list the built-in models")
     models.set_defaults(run=run_models)
@@ -87,6 +154,175 @@ def _prediction_table(result: dict) -> str:
         lines.append("  (labels assumed to be ImageNet's: the model has 1000 classes and no "
                      "labels file)")
     return "\n".join(lines)
+
+
+def run_explain(args) -> int:
+    from limelight.core.images import load_image
+
+    style = _overlay_style(args)
+    hide = _hide_mode(args.hide)
+    model = open_model(args)
+    out_dir = Path(args.out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LimelightError(f"cannot create the output folder ({error.strerror})",
+                             path=out_dir) from None
+    failures = 0
+    for path in args.images:
+        try:
+            photo = load_image(path)
+            written = _explain_one(args, model, path, photo, style, hide, out_dir)
+        except LimelightError as error:
+            print(f"limelight: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        print("\n".join(written), flush=True)
+    return EXIT_BAD_INPUT if failures else 0
+
+
+def _explain_one(args, model, path, photo, style, hide, out_dir) -> list[str]:
+    from limelight.core.overlay import render
+    from limelight.core.report import output_paths, save_annotated, save_figure, save_report
+
+    image = model.prepare(photo)
+    if args.label:
+        labels = [model.labels.find(name) for name in args.label]
+    else:
+        if args.top_labels < 1:
+            raise LimelightError("--top-labels must be at least 1")
+        probabilities = model.predict(image[None])[0]
+        labels = [int(i) for i in np.argsort(probabilities)[::-1][:args.top_labels]]
+    targets = []
+    for label in labels:
+        paths = output_paths(out_dir, path, f"{model.labels.name(label)} {FILE_TAGS[args.method]}",
+                             extension=args.format)
+        if not args.force:
+            for key in ("image", "json", "arrays", "figure") if args.figure else (
+                    "image", "json", "arrays"):
+                if Path(paths[key]).exists():
+                    raise LimelightError(f"{paths[key]} already exists; pass --force to overwrite")
+        targets.append((label, paths))
+
+    progress = ProgressBar(f"{Path(path).name}")
+    if args.method == "lime":
+        explanations = dict.fromkeys(labels, _explain_lime(args, model, image, labels, hide,
+                                                           progress))
+    else:
+        explanations = {}
+        for label in labels:
+            explanations[label] = _explain_cam(args, model, image, label, progress)
+    progress.close()
+
+    framed = model.frame(photo)
+    written = []
+    for label, paths in targets:
+        explanation = explanations[label]
+        rendered = render(framed, explanation, label, style)
+        save_annotated(paths["image"], rendered, force=args.force)
+        save_report(paths["json"], explanation, image_path=str(path), model_name=model.source,
+                    preprocessing=model.preprocessing, label_names=model.labels.names,
+                    style=style, force=args.force)
+        written += [str(paths["image"]), str(paths["json"])]
+        if args.figure:
+            save_figure(paths["figure"], framed, explanation, label, style,
+                        label_name=model.labels.name(label))
+            written.append(str(paths["figure"]))
+    return written
+
+
+def _explain_lime(args, model, image, labels, hide, progress):
+    from limelight.core.lime import explain_lime
+    from limelight.core.segmentation import segment
+
+    params = {}
+    if args.segments is not None:
+        if args.segmentation not in ("slic", "grid"):
+            raise LimelightError("--segments applies to --segmentation slic or grid; quickshift "
+                                 "and felzenszwalb find their own number of superpixels")
+        params["n_segments"] = args.segments
+    segments = segment(image, method=args.segmentation, **params)
+    return explain_lime(image, model.predict, segments=segments, labels=labels,
+                        num_samples=args.samples, batch_size=args.batch_size, hide=hide,
+                        kernel_width=args.kernel_width, random_state=args.seed,
+                        segmentation={"method": args.segmentation, **params}, progress=progress)
+
+
+def _explain_cam(args, model, image, label, progress):
+    from limelight.core.cam import explain_cam
+
+    layer = args.layer
+    if layer is not None and layer.isdigit():
+        layer = int(layer)
+    return explain_cam(image, model, method=args.method, target=label, layer=layer,
+                       use_logits=not args.no_logits, progress=progress)
+
+
+def _overlay_style(args):
+    from limelight.core.overlay import OverlayStyle
+
+    display = args.display or ("outline" if args.method == "lime" else "heatmap")
+    options = {"display": display, "show_negative": args.show_negative,
+               "hide_rest": args.hide_rest}
+    for option in ("threshold", "num_features", "alpha", "colormap"):
+        if getattr(args, option) is not None:
+            options[option] = getattr(args, option)
+    if args.method == "lime" and args.threshold is None and args.num_features is None:
+        options["num_features"] = 5  # lime's own examples show the top 5 superpixels
+    return OverlayStyle(**options)
+
+
+def _hide_mode(text: str):
+    if "," not in text:
+        return text
+    try:
+        colour = tuple(int(c) for c in text.split(","))
+    except ValueError:
+        colour = ()
+    if len(colour) != 3 or not all(0 <= c <= 255 for c in colour):
+        raise LimelightError(f"--hide colour '{text}' must be three numbers 0-255, e.g. 255,0,255")
+    return colour
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, fed by the core's progress(done, total) callback."""
+
+    WIDTH = 30
+
+    def __init__(self, title: str):
+        self.title = title
+        self.started = time.perf_counter()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        filled = int(self.WIDTH * done / max(total, 1))
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed / done * (total - done) if done else 0.0
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        print(f"\r{self.title} [{bar}] {done}/{total}  {elapsed:5.1f}s, ~{eta:4.1f}s left",
+              end="", file=sys.stderr, flush=True)
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            print(file=sys.stderr, flush=True)
+
+
+def run_layers(args) -> int:
+    from limelight.core.cam import candidate_layers
+
+    model = open_model(args)
+    layers = candidate_layers(model)
+    if not layers:
+        raise LimelightError(f"{model.name} has no layer with a spatial (4-D) output; use "
+                             "--method lime")
+    for info in layers:
+        print(f"{info.path:<48} {_shape(info.output_shape)}")
+    return 0
+
+
+def _shape(shape) -> str:
+    return "x".join("?" if d is None else str(d) for d in shape)
 
 
 def run_models(args) -> int:
