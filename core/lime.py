@@ -274,18 +274,21 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
     masks = rng.integers(0, 2, size=(num_samples, n_segments), dtype=bool)
     masks[0] = True
     perturb_time += time.perf_counter() - tick
-    image_words, hidden_words = _pixel_words(image), _pixel_words(hidden)
+    # Per-channel superpixel labels and the wrapped uint8 difference, for the batch expression below.
+    segments_rgb = np.repeat(segments[..., None], 3, axis=-1)
+    difference = image - hidden
+    bits = masks.view(np.uint8)
     explained = kept = None
     for start in range(0, num_samples, batch_size):
         if cancelled is not None and cancelled():
             raise Cancelled(f"LIME cancelled after {start} of {num_samples} samples.")
         stop = min(start + batch_size, num_samples)
         tick = time.perf_counter()
-        # One expression per batch: pick each pixel from the image or the hidden image by its
-        # superpixel's mask bit, on whole 32-bit pixels (6x faster than broadcasting over RGB).
-        # The batch is a strided (N, rows, cols, 3) view of the RGBA words; copying it costs more.
-        batch = np.where(masks[start:stop][:, segments], image_words, hidden_words)[..., None].view(
-            np.uint8)[..., :3]
+        # One expression per batch: hidden + bit * (image - hidden), in uint8 arithmetic that wraps
+        # modulo 256, so a 1 bit gives the image exactly and a 0 bit the hidden image. This is 3-5x
+        # faster than np.where, which has no vectorised select for uint8, and np.take (unlike
+        # bits[:, segments_rgb]) returns a C-ordered batch, which the model converts fastest.
+        batch = hidden + np.take(bits[start:stop], segments_rgb, axis=1) * difference
         perturb_time += time.perf_counter() - tick
         tick = time.perf_counter()
         scores = _check_scores(predict(batch), stop - start)
@@ -462,13 +465,6 @@ def _seed(random_state):
         return int(random_state)
     raise ExplanationError(f"random_state must be a non-negative int, a numpy Generator or None, "
                            f"got {random_state!r}.")
-
-
-def _pixel_words(image):
-    """Pack an (rows, cols, 3) uint8 image into (rows, cols) uint32 words, one per pixel."""
-    padded = np.zeros(image.shape[:2] + (4,), dtype=np.uint8)
-    padded[..., :3] = image
-    return padded.view(np.uint32)[..., 0]
 
 
 def _frozen(array, dtype):
