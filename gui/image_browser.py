@@ -97,6 +97,8 @@ class ImageBrowser(QWidget):
         self.remove_action.setToolTip("Remove the selected images from the list (the files stay)")
         self.remove_action.triggered.connect(self.remove_selected)
         self.addAction(self.remove_action)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.list.addAction(self.remove_action)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -50,6 +50,7 @@ class ModelPicker(QWidget):
         self._settings = settings
         self._info: ModelInfo | None = None
         self._current = ""
+        self._pending = ""
         self._recent: list[str] = []
 
         self.combo = QComboBox(self)
@@ -143,8 +144,14 @@ class ModelPicker(QWidget):
     def set_current_source(self, source: str) -> None:
         """Show `source` as the chosen model (after a load, or to undo a refused choice)."""
         self._current = source
+        self._pending = ""
         if source and not source.startswith(BUILTIN_PREFIX) and source not in self._recent:
             self._recent.insert(0, source)
+        self._rebuild_combo()
+
+    def set_pending_source(self, source: str) -> None:
+        """Show `source` in the combobox while it loads; `set_current_source` settles it."""
+        self._pending = source
         self._rebuild_combo()
 
     def current_source(self) -> str:
@@ -265,11 +272,16 @@ class ModelPicker(QWidget):
         self.combo.clear()
         for source, title in builtin_sources():
             self.combo.addItem(title, source)
-        if self._current.startswith(BUILTIN_PREFIX) and self.combo.findData(self._current) < 0:
-            self.combo.addItem(self._current[len(BUILTIN_PREFIX):], self._current)
-        if self._recent:
+        for source in (self._current, self._pending):
+            if source.startswith(BUILTIN_PREFIX) and self.combo.findData(source) < 0:
+                self.combo.addItem(source[len(BUILTIN_PREFIX):], source)
+        recent = list(self._recent)
+        if self._pending and not self._pending.startswith(BUILTIN_PREFIX) and (
+                self._pending not in recent):
+            recent.insert(0, self._pending)
+        if recent:
             self.combo.insertSeparator(self.combo.count())
-            for path in self._recent:
+            for path in recent:
                 self.combo.addItem(Path(path).name, path)
                 self.combo.setItemData(self.combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
         self.combo.insertSeparator(self.combo.count())
@@ -278,7 +290,7 @@ class ModelPicker(QWidget):
                                "Open a .keras or .h5 file, or a SavedModel folder",
                                Qt.ItemDataRole.ToolTipRole)
         self.combo.blockSignals(False)
-        self._select(self._current)
+        self._select(self._pending or self._current)
 
     def _select(self, source: str) -> None:
         self.combo.blockSignals(True)

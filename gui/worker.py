@@ -83,6 +83,7 @@ class ExplainAll:
     request: Any
     style: Any
     folder: str
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -295,32 +296,50 @@ class Worker(QObject):
                              explanation, time.perf_counter() - started)
 
     def _explain_all(self, job: ExplainAll, cancelled) -> BatchResult:
-        from limelight.core import report
         from limelight.core.images import load_image
 
         model = self._model(job.model)
         written, failures = [], []
         total = len(job.paths)
+        steps = 1000  # progress units per image, so a LIME run inside moves the bar smoothly
         for done, path in enumerate(job.paths):
             if cancelled():
                 return BatchResult(tuple(written), tuple(failures), cancelled=True)
-            self._progress(done, total)
+
+            def progress(part, whole, done=done):
+                self._progress(done * steps + int(steps * part / max(whole, 1)), total * steps)
+
+            progress(0, 1)
             try:
                 image = load_image(path)
                 explanation, target = explain_one(model, image, job.request, None,
-                                                  cancelled=cancelled)
-                paths = report.output_paths(path, job.folder)
-                frame = model.frame(image)
-                report.save_annotated(paths["annotated"], frame, explanation, target, job.style)
-                report.save_report(paths["report"], explanation, image_path=path,
-                                   model=model, label=target, style=job.style)
-                written.extend(str(p) for p in paths.values() if Path(p).exists())
+                                                  progress=progress, cancelled=cancelled)
+                written.extend(export_explanation(model, path, image, explanation, target,
+                                                  job.style, job.folder, force=job.overwrite))
             except Cancelled:
                 return BatchResult(tuple(written), tuple(failures), cancelled=True)
             except LimelightError as error:
                 failures.append(str(error))
-        self._progress(total, total)
+        self._progress(total * steps, total * steps)
         return BatchResult(tuple(written), tuple(failures))
+
+
+def export_explanation(model, path, image, explanation, target, style, folder, *,
+                       force=False) -> list[str]:
+    """Write the annotated image, the JSON report and the figure of one explanation to `folder`."""
+    from limelight.core import report
+    from limelight.core.overlay import render
+
+    name = model.labels.name(target)
+    paths = report.output_paths(folder, path, name)
+    frame = model.frame(image)
+    report.save_annotated(paths["image"], render(frame, explanation, target, style), force=force)
+    report.save_report(paths["json"], explanation, image_path=path, model_name=model.name,
+                       preprocessing=model.preprocessing, label_names=list(model.labels.names),
+                       style=style, force=force)
+    report.save_figure(paths["figure"], frame, explanation, target, style, label_name=name,
+                       model_name=model.name, force=force)
+    return [str(paths[k]) for k in ("image", "json", "arrays", "figure")]
 
 
 def explain_one(model, image, request, target, *, progress=None, cancelled=None):
