@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 import time
 import weakref
 from dataclasses import dataclass
@@ -191,9 +192,10 @@ def _accepts_training(op) -> bool:
         return False
 
 
-def _run(model, x, hook, prefix: str = ""):
-    """Run `model` on `x` in inference mode, passing every leaf layer's output through `hook`."""
+def _run(model, inputs: list, hook, prefix: str = ""):
+    """Run `model` on its `inputs` in inference mode, passing every leaf layer's output through `hook`."""
     if isinstance(model, keras.Sequential):
+        x, = inputs
         for layer in model.layers:
             x = _call(layer, prefix + layer.name, (x,), {}, hook)
         return x
@@ -201,7 +203,7 @@ def _run(model, x, hook, prefix: str = ""):
     def operation_fn(op):
         return lambda *args, **kwargs: _call(op, prefix + op.name, args, kwargs, hook)
 
-    outputs = keras.tree.flatten(model._run_through_graph([x], operation_fn=operation_fn))
+    outputs = keras.tree.flatten(model._run_through_graph(inputs, operation_fn=operation_fn))
     if len(outputs) != 1:
         raise ExplanationError(f"model {model.name!r} has {len(outputs)} outputs; "
                                "class activation maps need a classifier with one output")
@@ -210,14 +212,22 @@ def _run(model, x, hook, prefix: str = ""):
 
 def _call(op, path: str, args, kwargs, hook):
     if _is_graph(op):
-        if len(args) != 1 or isinstance(args[0], (list, tuple, dict)):
-            raise ExplanationError(f"nested model {path!r} takes several inputs; "
-                                   "class activation maps need one image input")
-        return _run(op, args[0], hook, path + "/")
+        inputs = list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+        if (len(inputs) != 1 and isinstance(op, keras.Sequential)) or any(isinstance(a, dict) for a in args):
+            raise ExplanationError(f"Grad-CAM cannot follow the inputs of nested model {path!r}; "
+                                   "use LIME instead")
+        return _run(op, inputs, hook, path + "/")
     if _accepts_training(op):
         # Inference mode, so that BatchNormalization uses its moving statistics and Dropout is off.
         kwargs = {**kwargs, "training": False}
     return hook(path, op, args, op(*args, **kwargs))
+
+
+def _reason(error: BaseException) -> str:
+    """The line of an exception that says what went wrong, without Keras' framing or colour codes."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(error).splitlines()]
+    lines = [line for line in lines if line and not line.startswith("Exception encountered when calling")]
+    return lines[0][:200] if lines else type(error).__name__
 
 
 def _activation_name(op) -> str:
@@ -263,7 +273,13 @@ def _survey(model) -> _Survey:
 
     # One eager pass on a blank image gives every feature map's shape, even where a never-called
     # Sequential has no symbolic shapes to read.
-    output = _run(keras_model, tf.zeros((1, *_input_shape(model)), tf.float32), hook)
+    try:
+        output = _run(keras_model, [tf.zeros((1, *_input_shape(model)), tf.float32)], hook)
+    except ExplanationError:
+        raise
+    except Exception as error:  # Whatever a custom layer raises, the user gets one actionable line.
+        raise ExplanationError(f"Grad-CAM could not run the model layer by layer ({_reason(error)}); "
+                               "use LIME instead") from error
     final_path, final_op, final_args, final_out = last
     if final_out is not output:
         source = "log-probability"
@@ -382,7 +398,7 @@ def _gradient_function(model, survey: _Survey, path: str, use_logits: bool):
                     seen["final"] = (op, args)
                 return out
 
-            output = _run(model_ref(), x, hook)
+            output = _run(model_ref(), [x], hook)
             logits, probabilities = _logits_and_probabilities(
                 output, seen.get("final"), survey.score_source, outputs_probabilities)
             scores = logits if use_logits else probabilities
@@ -411,7 +427,7 @@ def _activation_function(model, survey: _Survey, path: str):
                 seen["final"] = (op, args)
             return out
 
-        output = _run(model_ref(), x, hook)
+        output = _run(model_ref(), [x], hook)
         logits, probabilities = _logits_and_probabilities(
             output, seen.get("final"), survey.score_source, outputs_probabilities)
         return seen["activations"], logits, probabilities

@@ -234,6 +234,30 @@ def test_a_backbone_called_with_training_false_in_a_functional_model():
     assert pearson(explanation.heatmap, expected) >= 0.99
 
 
+def test_a_nested_model_with_two_inputs():
+    keras.utils.set_random_seed(5)
+    left, right = keras.Input((16, 16, 4)), keras.Input((16, 16, 4))
+    mix = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="mix")
+    merge = keras.Model([left, right], mix(keras.layers.Concatenate(name="join")([left, right])), name="merge")
+    inputs = keras.Input((16, 16, 3))
+    a = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="a")(inputs)
+    b = keras.layers.Conv2D(4, 1, activation="tanh", name="b")(inputs)
+    head = keras.layers.Dense(3, activation="softmax", name="head")
+    outputs = head(keras.layers.GlobalAveragePooling2D()(merge([a, b])))
+    model = wrap(keras.Model(inputs, outputs))
+    keras_model = model.keras_model
+    image = random_image(12, (16, 16))
+
+    def activations_and_logits(x):
+        h = mix(tf.concat([keras_model.get_layer("a")(x), keras_model.get_layer("b")(x)], axis=-1))
+        return h, tf.reduce_mean(h, axis=(1, 2)) @ head.kernel + head.bias
+
+    expected, _ = reference_gradcam(activations_and_logits, tf.constant(model.preprocess(image[None])), 1)
+    explanation = explain_cam(image, model, target=1, relu=False)
+    assert explanation.layer == "merge/mix"
+    assert pearson(explanation.heatmap, expected) >= 0.99
+
+
 def test_a_sequential_saved_before_it_was_ever_called_loads_and_explains(tmp_path):
     keras.utils.set_random_seed(6)
     # No Input layer and never called: Keras gives it no symbolic inputs until it is built.
@@ -457,6 +481,20 @@ def test_a_model_without_feature_maps_is_sent_to_lime():
     assert candidate_layers(flat) == []
     with pytest.raises(ExplanationError, match="no layer with a 4-D feature map.*use LIME"):
         explain_cam(random_image(0, (8, 8)), flat)
+
+
+def test_a_layer_that_fails_is_reported_in_one_line():
+    class Fussy(keras.layers.Layer):
+        def call(self, inputs, training=None):
+            if training is False:
+                raise ValueError("this layer only runs while training\nsecond line")
+            return inputs
+
+    keras.utils.set_random_seed(0)
+    model = wrap(keras.Sequential([keras.Input((8, 8, 3)), Fussy(), keras.layers.Conv2D(2, 3),
+                                   keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)]))
+    with pytest.raises(ExplanationError, match=r"layer by layer \(this layer only runs while training\); use LIME"):
+        candidate_layers(model)
 
 
 @pytest.mark.parametrize("kwargs, message", [
