@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 from lime.lime_image import LimeImageExplainer
-from scipy.ndimage import binary_fill_holes
+from scipy.ndimage import binary_dilation, binary_fill_holes
 from scipy.stats import spearmanr
 from skimage.filters import gaussian
 
@@ -360,27 +360,40 @@ def demo_model():
     return load_builtin("demo_shapes")
 
 
-POINTING_SCENES = 60
-POINTING_SEGMENTATION = {"method": "grid", "n_segments": 36}
-POINTING_SAMPLES = 500
+# 8x8-pixel cells: they cut through objects, so hiding one really removes part of a shape (a
+# superpixel that traces a flat object's outline keeps its silhouette when hidden).
+DEMO_SEGMENTATION = {"method": "grid", "n_segments": 64}
+# The pointing game's tolerance (Zhang et al., 2016: 15 px at 224 px), scaled to 64 px.
+TOLERANCE = 4
+
+
+def pointing_hits(segments, mask):
+    """For each superpixel: does its centroid lie within TOLERANCE px of the object's silhouette?"""
+    # A ring's hole, which tells a ring from a disc, counts as part of the object.
+    near = binary_dilation(binary_fill_holes(mask), iterations=TOLERANCE)
+    count = segments.max() + 1
+    rows, cols = np.indices(segments.shape)
+    sizes = np.bincount(segments.ravel(), minlength=count)
+    centre_rows = np.round(np.bincount(segments.ravel(), rows.ravel(), count) / sizes).astype(int)
+    centre_cols = np.round(np.bincount(segments.ravel(), cols.ravel(), count) / sizes).astype(int)
+    return near[centre_rows, centre_cols]
 
 
 @pytest.mark.slow
-def test_lime_points_inside_the_object_on_the_demo_model(demo_model):
+def test_lime_points_at_the_object_on_the_demo_model(demo_model):
     from limelight.core.demo import make_scene
 
-    hits = []
-    for index in range(POINTING_SCENES):
+    hits, chance = [], []
+    for index in range(60):
         scene = make_scene(np.random.default_rng(1000 + index), label=index % 6)
-        segments = segment(scene.image, **POINTING_SEGMENTATION)
+        segments = segment(scene.image, **DEMO_SEGMENTATION)
         explanation = explain_lime(scene.image, demo_model.predict, segments=segments, labels=[scene.label],
-                                   num_samples=POINTING_SAMPLES, batch_size=POINTING_SAMPLES,
-                                   random_state=index)
-        top = np.argmax(explanation.weights[scene.label])
-        # Hit: the top superpixel's centroid lies on the object's silhouette (a ring's hole, which
-        # tells a ring from a disc, counts as the object).
-        row, col = np.round(np.argwhere(segments == top).mean(axis=0)).astype(int)
-        hits.append(binary_fill_holes(scene.mask)[row, col])
+                                   num_samples=500, batch_size=500, random_state=index)
+        on_object = pointing_hits(segments, scene.mask)
+        hits.append(on_object[np.argmax(explanation.weights[scene.label])])
+        chance.append(on_object.mean())
+    # A superpixel picked at random would hit far less often: the test can fail.
+    assert np.mean(chance) < 0.25
     assert np.mean(hits) >= 0.9
 
 
@@ -388,15 +401,33 @@ def test_lime_points_inside_the_object_on_the_demo_model(demo_model):
 def test_agrees_with_the_reference_lime_on_the_demo_model(demo_model):
     from limelight.core.demo import make_scene
 
-    correlations = []
-    for index in range(4):
-        scene = make_scene(np.random.default_rng(2000 + index), label=index)
-        segments = segment(scene.image, method="grid", n_segments=36)
+    compared = []
+    for index in range(12):
+        scene = make_scene(np.random.default_rng(2000 + index), label=index % 6)
+        segments = segment(scene.image, **DEMO_SEGMENTATION)
         ours = explain_lime(scene.image, demo_model.predict, segments=segments, labels=[scene.label],
-                            num_samples=2000, batch_size=200, hide="mean", random_state=index)
+                            num_samples=2000, batch_size=500, hide="mean", random_state=index)
+        # A surrogate that explains less than half the variance has noise for ranks, in lime too
+        # (lime against itself with another seed then reaches only 0.2-0.5): compare where it fits.
+        if ours.scores[scene.label] < 0.5:
+            continue
         theirs = LimeImageExplainer(random_state=index).explain_instance(
             scene.image, demo_model.predict, labels=(scene.label,), top_labels=None, hide_color=None,
-            num_samples=2000, batch_size=200, segmentation_fn=lambda _: segments)
+            num_samples=2000, batch_size=500, segmentation_fn=lambda _: segments)
         reference = weights_from_reference(theirs, scene.label, ours.num_segments)
-        correlations.append(spearmanr(ours.weights[scene.label], reference).statistic)
-    assert min(correlations) >= 0.9, correlations
+        weights = ours.weights[scene.label]
+        # Rank the superpixels a user would see at a 10% display threshold in either explanation;
+        # the rest (a flat background under hide="mean") have weights of pure sampling noise.
+        shown = (np.abs(weights) >= 0.1 * np.abs(weights).max()) | (
+            np.abs(reference) >= 0.1 * np.abs(reference).max())
+        if shown.sum() < 4:  # one dominant superpixel leaves nothing to rank
+            continue
+        compared.append((spearmanr(weights[shown], reference[shown]).statistic,
+                         np.corrcoef(weights, reference)[0, 1]))
+        if len(compared) == 4:
+            break
+    assert len(compared) == 4
+    spearman, pearson = np.array(compared).T
+    assert spearman.min() >= 0.9, compared
+    # Over all superpixels the weights themselves agree, noise and all.
+    assert pearson.min() >= 0.9, compared
