@@ -250,7 +250,7 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
     segments = _check_segments(segments, image.shape[:2])
     n_segments = segment_count(segments)
     num_samples, batch_size, top_labels = _check_counts(num_samples, batch_size, top_labels, labels)
-    if not (np.isfinite(kernel_width) and kernel_width > 0):
+    if not (isinstance(kernel_width, (int, float, np.number)) and np.isfinite(kernel_width) and kernel_width > 0):
         raise ExplanationError(f"kernel_width must be a positive number, got {kernel_width}; "
                                f"lime's default for images is 0.25.")
     notes = []

@@ -229,6 +229,7 @@ def test_unusable_inputs_are_refused_with_a_fix(red_square, change, message):
     ({"hide": (1, 2)}, r"hide colour \(1, 2\) is not an RGB tuple"),
     ({"hide": (0, 0, 300)}, "three numbers from 0 to 255"),
     ({"kernel_width": 0}, "kernel_width must be a positive number"),
+    ({"kernel_width": "wide"}, "kernel_width must be a positive number, got wide"),
     ({"random_state": -1}, "random_state must be a non-negative int"),
 ])
 def test_bad_options_are_refused_with_a_fix(red_square, options, message):
