@@ -614,6 +614,17 @@ class WorkerController(QObject):
 _ORPHANS: list = []
 
 
+def wait_for_orphans(timeout_ms: int = 60_000) -> bool:
+    """Before the process exits, let threads that outlived their shutdown wait finish their job.
+
+    Destroying a running QThread aborts the process; an uninterruptible job (a model that
+    is still loading) ends on its own soon enough.
+    """
+    done = all(thread.wait(timeout_ms) for thread, _ in _ORPHANS)
+    _ORPHANS.clear()
+    return done
+
+
 # --- Small jobs off the GUI thread that need no TensorFlow ------------------------------------
 
 class _TaskSignals(QObject):
