@@ -46,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     lime = explain.add_argument_group("LIME")
     lime.add_argument("--samples", type=int, default=1000, metavar="N",
                       help="perturbed images to sample (default 1000)")
-    lime.add_argument("--batch-size", type=int, default=50, metavar="N",
-                      help="images per model call (default 50)")
+    lime.add_argument("--batch-size", type=int, default=48, metavar="N",
+                      help="perturbed images built per step (default 48)")
     lime.add_argument("--segmentation", default="quickshift",
                       choices=("quickshift", "slic", "felzenszwalb", "grid"),
                       help="superpixel algorithm (default quickshift, as Python lime)")

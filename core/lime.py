@@ -189,7 +189,7 @@ class LimeExplanation:
                                    f"{list(self.labels)}; explain it with labels=[{label}].") from None
 
 
-def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_samples=1000, batch_size=50,
+def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_samples=1000, batch_size=48,
                  hide="mean", kernel_width=0.25, random_state=None, segmentation=None,
                  progress=None, cancelled=None):
     """Explain a classifier's prediction for one image with LIME (Ribeiro et al., 2016).
@@ -254,8 +254,6 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
         raise ExplanationError(f"kernel_width must be a positive number, got {kernel_width}; "
                                f"lime's default for images is 0.25.")
     notes = []
-    if num_samples < 10:
-        notes.append(f"only {num_samples} samples: the weights are mostly noise; use at least 500.")
     if n_segments > num_samples:
         notes.append(f"more superpixels ({n_segments}) than samples ({num_samples}): the weights are "
                      f"underdetermined; use more samples or fewer superpixels.")
@@ -385,20 +383,11 @@ def _choose_labels(labels, top_labels, first_scores, notes):
     if labels is None:
         # argsort's order matches lime's choice of top labels, reversed to put the likeliest first.
         return [int(i) for i in np.argsort(first_scores)[-top_labels:][::-1]]
-    chosen, dropped = [], []
-    for label in labels:
-        label = int(label)
-        if 0 <= label < num_classes and label not in chosen:
-            chosen.append(label)
-        elif not 0 <= label < num_classes:
-            dropped.append(label)
+    dropped = [int(label) for label in labels if not 0 <= int(label) < num_classes]
     if dropped:
-        notes.append(f"class indices {dropped} are out of range for a model with {num_classes} "
-                     f"classes and were not explained.")
-    if not chosen:
-        raise ExplanationError(f"none of the classes {list(labels)} exists in a model with {num_classes} "
+        raise ExplanationError(f"class index {dropped[0]} is out of range for a model with {num_classes} "
                                f"classes; pick indices from 0 to {num_classes - 1}.")
-    return chosen
+    return list(dict.fromkeys(int(label) for label in labels))
 
 
 def _check_scores(scores, rows):
@@ -441,7 +430,7 @@ def _check_segments(segments, shape):
 
 def _check_counts(num_samples, batch_size, top_labels, labels):
     checked = []
-    for name, value, least in (("num_samples", num_samples, 2), ("batch_size", batch_size, 1),
+    for name, value, least in (("num_samples", num_samples, 10), ("batch_size", batch_size, 1),
                                ("top_labels", top_labels, 1)):
         if name == "top_labels" and labels is not None:
             checked.append(value)
