@@ -25,8 +25,11 @@ def _median_seconds(*functions, repeats=REPEATS):
     return [statistics.median(spent) for spent in times]
 
 
+def _seconds(value):
+    return f"{value:.2f} s" if value >= 1 else f"{value * 1e3:.1f} ms"
+
+
 def _image(model, seed=0):
-    rows, cols = model.input_size
     if model.input_size == (64, 64):
         from limelight.core.demo import make_scene
 
@@ -84,8 +87,8 @@ def table() -> str:
         for method in ("gradcam", "gradcam++"):
             took, floor_time = _median_seconds(lambda: explain_cam(image, model, method=method, target=target),
                                                lambda: floor(image, target))
-            rows.append(f"| {name} | {method}, repeated call | {took * 1e3:.1f} ms | input gradient "
-                        f"(forward+backward) | {floor_time * 1e3:.1f} ms | {took / floor_time:.2f}x |")
+            rows.append(f"| {name} | {method}, repeated call | {_seconds(took)} | input gradient "
+                        f"(forward+backward) | {_seconds(floor_time)} | {took / floor_time:.2f}x |")
 
     for name in models:
         fresh = load_builtin(name)  # a new Keras model: nothing cached for it yet
@@ -98,7 +101,7 @@ def table() -> str:
         repeated, = _median_seconds(lambda: explain_cam(image, fresh, target=2), repeats=repeats)
         retraced = cam._tracing_count(fresh.keras_model) - traces
         rows.append(f"| {name} | first Grad-CAM after loading ({traces} trace, then {retraced} in "
-                    f"{repeats + 1} more calls) | {first:.2f} s | repeated call | {repeated * 1e3:.1f} ms | "
+                    f"{repeats + 1} more calls) | {_seconds(first)} | repeated call | {_seconds(repeated)} | "
                     f"{first / repeated:.0f}x |")
 
     for name, model in models.items():
@@ -108,8 +111,8 @@ def table() -> str:
         masked = calls[-1]
         took, floor_time = _median_seconds(lambda: explain_cam(image, model, method="scorecam"),
                                            _inference_floor(model, masked), repeats=3)
-        rows.append(f"| {name} | Score-CAM, {masked} masked images | {took:.2f} s | inference of "
-                    f"{masked} images | {floor_time:.2f} s | {took / floor_time:.2f}x |")
+        rows.append(f"| {name} | Score-CAM, {masked} masked images | {_seconds(took)} | inference of "
+                    f"{masked} images | {_seconds(floor_time)} | {took / floor_time:.2f}x |")
     missing = "" if "demo_shapes" in models else " The demo model is not trained yet, so only EfficientNet-Lite0 ran."
     rows += ["", f"Medians of {REPEATS} warm calls (Score-CAM: 3), alternating with the baseline, on this machine's CPU; a Grad-CAM "
                  f"target of 1.5x the input gradient or less.{missing}"]
