@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "convolutional layer; see 'limelight layers')")
     cam.add_argument("--no-logits", action="store_true",
                      help="use the softmax probability instead of the pre-softmax score")
+    cam.add_argument("--signed", action="store_true",
+                     help="keep negative evidence (no ReLU on the map)")
+    cam.add_argument("--counterfactual", action="store_true",
+                     help="show what speaks against the class (negated gradients)")
+    cam.add_argument("--resample", choices=("bilinear", "box", "lanczos"), default="bilinear",
+                     help="how the layer-resolution map is upscaled (default bilinear)")
     display = explain.add_argument_group("display")
     display.add_argument("--display", choices=("outline", "block", "heatmap"),
                          help="outline (default for LIME), block, or heatmap (default for CAM)")
@@ -255,14 +261,17 @@ def _explain_cam(args, model, image, label, progress):
     if layer is not None and layer.isdigit():
         layer = int(layer)
     return explain_cam(image, model, method=args.method, target=label, layer=layer,
-                       use_logits=not args.no_logits, progress=progress)
+                       use_logits=not args.no_logits, relu=not args.signed,
+                       counterfactual=args.counterfactual, resample=args.resample,
+                       progress=progress)
 
 
 def _overlay_style(args):
     from limelight.core.overlay import OverlayStyle
 
     display = args.display or ("outline" if args.method == "lime" else "heatmap")
-    options = {"display": display, "show_negative": args.show_negative,
+    # A counterfactual map is negative evidence by construction, so it is shown as such.
+    options = {"display": display, "show_negative": args.show_negative or args.counterfactual,
                "hide_rest": args.hide_rest}
     for option in ("threshold", "num_features", "alpha", "colormap"):
         if getattr(args, option) is not None:
