@@ -1,0 +1,1696 @@
+"""The main window: docks, menus and the flow from an opened image to a saved explanation."""
+import dataclasses
+import logging
+import sys
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
+from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDialogButtonBox, QDockWidget,
+                               QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel,
+                               QMainWindow, QMessageBox, QPushButton, QScrollArea,
+                               QToolBar, QToolButton, QVBoxLayout, QWidget, QStyle)
+
+from limelight.core.errors import LimelightError
+from limelight.core.images import is_supported_image, load_image
+from limelight.core.models import MODEL_FILE_TYPES
+from limelight.gui.image_browser import ImageBrowser
+from limelight.gui.model_picker import ModelPicker, builtin_sources
+from limelight.gui.settings import Settings
+from limelight.gui.trust_dialog import ask_trust
+from limelight.gui.worker import (BUILTIN_PREFIX, BackgroundTasks, BatchResult, Explain,
+                                  ExplainAll, ExplainResult, LoadModel, ModelInfo, Predict,
+                                  Predictions, SegmentPreview, SegmentPreviewResult,
+                                  TrustRequired, Versions, WorkerController)
+
+log = logging.getLogger(__name__)
+
+try:
+    from limelight.gui.image_view import ImageView
+except ImportError:  # Until the real view lands: the interim one at the end of this module.
+    ImageView = None
+try:
+    from limelight.gui.overlay_controls import OverlayControls
+    from limelight.gui.parameter_panel import ExplainRequest, ParameterPanel
+    from limelight.gui.predictions_panel import PredictionsPanel
+except ImportError:  # Until the real panels land: the interim ones at the end of this module.
+    OverlayControls = ExplainRequest = ParameterPanel = PredictionsPanel = None
+
+DEFAULT_SOURCE = BUILTIN_PREFIX + "efficientnet_lite0"
+METHOD_TITLES = {"lime": "LIME", "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++",
+                 "scorecam": "Score-CAM"}
+VIEW_MODES = {"original": "Original", "explained": "Explained", "split": "Split"}
+#: Decoded photos kept in memory, so going back to an image shows it at once.
+IMAGE_CACHE_BYTES = 400 * 2**20
+#: Explanations kept, per (image, model, parameters).
+EXPLANATION_CACHE_SIZE = 64
+#: How long the window waits for the worker to stop when it closes mid-run.
+SHUTDOWN_WAIT_MS = 5000
+
+
+def sample_images() -> list[str]:
+    """The sample photos shipped with Limelight."""
+    from limelight.resources import resource_path
+
+    folder = Path(str(resource_path("samples")))
+    order = ["chelsea.jpg", "coffee.jpg", "astronaut.jpg", "rocket.jpg"]
+    files = [folder / name for name in order if (folder / name).is_file()]
+    files += [p for p in sorted(folder.iterdir()) if is_supported_image(p) and p not in files]
+    return [str(p) for p in files]
+
+
+def app_icon() -> QIcon:
+    from limelight.resources import resource_path
+
+    return QIcon(str(resource_path("icons", "limelight.svg")))
+
+
+def describe_seconds(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def frame_box(shape, result_frame_shape) -> tuple[int, int]:
+    """Top-left (row, col) of a centred frame of `result_frame_shape` inside an image of `shape`."""
+    return ((shape[0] - result_frame_shape[0]) // 2, (shape[1] - result_frame_shape[1]) // 2)
+
+
+def place_in_photo(photo: np.ndarray, framed: np.ndarray) -> np.ndarray:
+    """Put a rendering of the centred frame a model saw back into the whole photo.
+
+    The parts the model never saw are dimmed, so the overlay lines up with the photo and
+    the view can show both at the same size.
+    """
+    if framed.shape == photo.shape:
+        return framed
+    top, left = frame_box(photo.shape, framed.shape)
+    out = (photo.astype(np.uint16) * 2 // 5 + 77).astype(np.uint8)
+    out[top:top + framed.shape[0], left:left + framed.shape[1]] = framed
+    return out
+
+
+class MessageBar(QFrame):
+    """A non-modal one-line message above the image, for errors the user should see."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("messageBar")
+        self.setStyleSheet("#messageBar { background: #fdecea; border: 1px solid #f5c2bd;"
+                           " border-radius: 4px; } QLabel { color: #611a15; }")
+        icon = QLabel(self)
+        icon.setPixmap(self.style().standardIcon(
+            QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(16, 16))
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton(self)
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Hide this message")
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 4, 4)
+        layout.addWidget(icon)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close)
+        self.hide()
+
+    def show_message(self, text: str) -> None:
+        self.label.setText(text)
+        self.show()
+
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""
+
+
+class CompareDialog(QDialog):
+    """Two explanations of the same image side by side: two models, or two methods."""
+
+    def __init__(self, window: "MainWindow"):
+        super().__init__(window)
+        self.setWindowTitle("Compare Explanations")
+        self._window = window
+        self._controller = window.controller
+        self._panes = []
+        self._jobs: dict[int, int] = {}
+        grid = QGridLayout()
+        for column, method in enumerate(("gradcam", "lime")):
+            model_combo = QComboBox(self)
+            model_combo.setToolTip("The model this side explains")
+            method_combo = QComboBox(self)
+            for key, title in METHOD_TITLES.items():
+                method_combo.addItem(title, key)
+            method_combo.setCurrentIndex(method_combo.findData(method))
+            method_combo.setToolTip("The explanation method this side uses; LIME and Score-CAM "
+                                    "take longer than Grad-CAM")
+            view = ImageView(self)
+            view.setMinimumSize(320, 260)
+            caption = QLabel("—", self)
+            caption.setWordWrap(True)
+            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            row = QHBoxLayout()
+            row.addWidget(model_combo, 2)
+            row.addWidget(method_combo, 1)
+            grid.addLayout(row, 0, column)
+            grid.addWidget(view, 1, column)
+            grid.addWidget(caption, 2, column)
+            self._panes.append({"model": model_combo, "method": method_combo, "view": view,
+                                "caption": caption, "result": None})
+        grid.setRowStretch(1, 1)
+        self.run_button = QPushButton("Explain Both", self)
+        self.run_button.setDefault(True)
+        self.run_button.setToolTip("Explain the current image on both sides with their own "
+                                   "model and method, and the window's other parameters")
+        self.run_button.clicked.connect(self.run)
+        self.status = QLabel(self)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.run_button)
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(buttons)
+        layout = QVBoxLayout(self)
+        layout.addLayout(grid, 1)
+        layout.addLayout(bottom)
+        self._controller.sig_result.connect(self._on_result)
+        self._controller.sig_failed.connect(self._on_failed)
+        self._controller.sig_cancelled.connect(self._on_cancelled)
+        self.refresh_models()
+        self.resize(900, 560)
+
+    def refresh_models(self) -> None:
+        sources = [(s, t) for s, t in builtin_sources()]
+        current = self._window.model_source()
+        for path in self._window.settings.recent_models():
+            sources.append((path, Path(path).name))
+        if current and current not in [s for s, _ in sources]:
+            sources.insert(0, (current, Path(current).name))
+        for pane in self._panes:
+            combo = pane["model"]
+            chosen = combo.currentData() or current
+            combo.clear()
+            for source, title in sources:
+                combo.addItem(title, source)
+            combo.setCurrentIndex(max(0, combo.findData(chosen)))
+
+    @Slot()
+    def run(self) -> None:
+        image, path = self._window.current_image(), self._window.current_path()
+        if image is None:
+            self.status.setText("Open an image first.")
+            return
+        base = self._window.parameter_panel.request()
+        self.refresh_models()
+        for index, pane in enumerate(self._panes):
+            source = pane["model"].currentData()
+            request = dataclasses.replace(base, method=pane["method"].currentData())
+            pane["view"].set_image(image)
+            pane["caption"].setText("Working…")
+            pane["result"] = None
+            if source != self._window.model_source():
+                trusted = self._window.is_trusted(source)
+                self._controller.submit(LoadModel(source, trust=trusted),
+                                        channel=f"compare-load-{index}")
+            job_id = self._controller.submit(Explain(source, path, image, request),
+                                             channel=f"compare-{index}")
+            self._jobs[job_id] = index
+        self.status.setText("Explaining…")
+
+    def restyle(self, style) -> None:
+        """Draw both explanations again with the window's overlay style."""
+        from limelight.core.overlay import render
+
+        for pane in self._panes:
+            result = pane["result"]
+            if result is not None:
+                rendered = render(result.frame, result.explanation, result.target, style)
+                pane["view"].set_overlay(place_in_photo(self._window.current_image_for(result),
+                                                        rendered))
+
+    @Slot(int, object, object)
+    def _on_result(self, request_id: int, job, value) -> None:
+        index = self._jobs.pop(request_id, None)
+        if index is None or not isinstance(value, ExplainResult):
+            return
+        pane = self._panes[index]
+        pane["result"] = value
+        pane["view"].set_image(self._window.current_image_for(value))
+        self.restyle(self._window.overlay_controls.style())
+        pane["caption"].setText(self._window.describe_result(value))
+        if not self._jobs:
+            self.status.setText("")
+
+    @Slot(int, object, str)
+    def _on_failed(self, request_id: int, job, message: str) -> None:
+        index = self._jobs.pop(request_id, None)
+        if index is not None:
+            self._panes[index]["caption"].setText(message)
+            self.status.setText("")
+
+    @Slot(int, object)
+    def _on_cancelled(self, request_id: int, job) -> None:
+        index = self._jobs.pop(request_id, None)
+        if index is not None:
+            self._panes[index]["caption"].setText("Cancelled.")
+
+    def done(self, code: int) -> None:
+        for request_id in list(self._jobs):
+            self._controller.cancel(request_id)
+        self._jobs.clear()
+        super().done(code)
+
+
+class MainWindow(QMainWindow):
+    """Limelight's window: browse images, pick a model, explain, tune the overlay, save.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Where to remember things; tests pass one on a temporary file.
+    images : list of str, optional
+        Images to open; by default the last session's, or the samples on a first run.
+    model : str, optional
+        A model path or ``builtin:<name>`` to load instead of the last one used.
+    trust_model : bool
+        Trust `model` to run code (the ``--trust-model`` flag).
+    """
+
+    sig_model_loaded = Signal(object)
+    """A model finished loading and is now current: its ModelInfo."""
+    sig_explanation_shown = Signal(object)
+    """An explanation is on screen: its ExplainResult."""
+    sig_image_shown = Signal(str)
+    """A photo is on screen: its path."""
+    sig_predictions_shown = Signal(object)
+    """The top classes of the current image are on screen: a Predictions."""
+    sig_message = Signal(str)
+    """An error or notice was shown to the user."""
+
+    def __init__(self, *, settings: Settings | None = None, images=None, model: str | None = None,
+                 trust_model: bool = False):
+        super().__init__()
+        self.settings = settings or Settings()
+        self.setWindowTitle("Limelight")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+
+        self.controller = WorkerController(self)
+        self.controller.sig_result.connect(self._on_result)
+        self.controller.sig_failed.connect(self._on_failed)
+        self.controller.sig_cancelled.connect(self._on_cancelled)
+        self.controller.sig_progress.connect(self._on_progress)
+        self.controller.sig_finished.connect(self._on_finished)
+        self._loader = BackgroundTasks(self, max_threads=1)
+        self._loader.sig_done.connect(self._on_image_loaded)
+        self._loader.sig_failed.connect(self._on_image_failed)
+
+        # State. The worker owns the model objects; the window only knows their ModelInfo.
+        self._model: ModelInfo | None = None
+        self._loading: tuple[str, bool] | None = None
+        self._trusted: set[str] = set()
+        self._startup_load = True
+        self._path = ""
+        self._image: np.ndarray | None = None
+        self._images: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._predictions: dict[tuple[str, str], tuple] = {}
+        self._target: int | None = None
+        self._explanations: OrderedDict[tuple, ExplainResult] = OrderedDict()
+        self._last_key: dict[tuple[str, str], tuple] = {}
+        self._shown: ExplainResult | None = None
+        self._preview: SegmentPreviewResult | None = None
+        self._preview_wanted = False
+        self._explain_id: int | None = None
+        self._batch_id: int | None = None
+        self._versions: dict | None = None
+        self._compare: CompareDialog | None = None
+        self._closing = False
+        self._mine: set[int] = set()
+
+        self._build_widgets()
+        self._build_actions()
+        self._build_menus()
+        self._restore(images, model, trust_model)
+
+    # --- Building --------------------------------------------------------------------------
+
+    def _build_widgets(self) -> None:
+        self.image_view = ImageView(self)
+        self.message_bar = MessageBar(self)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.image_view, 1)
+        self.setCentralWidget(central)
+
+        self.browser = ImageBrowser(self)
+        self.model_picker = ModelPicker(self, settings=self.settings)
+        self.parameter_panel = ParameterPanel(self)
+        self.overlay_controls = OverlayControls(self)
+        self.predictions_panel = PredictionsPanel(self)
+
+        self.browser_dock = self._dock("Images", "images", self.browser,
+                                       Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.predictions_dock = self._dock("Predictions", "predictions", self.predictions_panel,
+                                           Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.model_dock = self._dock("Model", "model", self.model_picker,
+                                     Qt.DockWidgetArea.RightDockWidgetArea)
+        self.parameters_dock = self._dock("Explanation", "parameters", self.parameter_panel,
+                                          Qt.DockWidgetArea.RightDockWidgetArea, scroll=True)
+        self.overlay_dock = self._dock("Overlay", "overlay", self.overlay_controls,
+                                       Qt.DockWidgetArea.RightDockWidgetArea, scroll=True)
+        self.resizeDocks([self.browser_dock, self.model_dock], [250, 330],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.browser_dock, self.predictions_dock], [5, 4],
+                         Qt.Orientation.Vertical)
+
+        self.browser.sig_image_selected.connect(self._on_image_selected)
+        self.browser.sig_images_changed.connect(self._on_images_changed)
+        self.model_picker.sig_model_requested.connect(self.load_model)
+        self.model_picker.sig_open_model_requested.connect(self.open_model_dialog)
+        self.model_picker.sig_message.connect(self.show_error)
+        self.parameter_panel.sig_explain_requested.connect(self.explain)
+        self.parameter_panel.sig_cancel_requested.connect(self.cancel)
+        self.parameter_panel.sig_preview_toggled.connect(self._on_preview_toggled)
+        self.parameter_panel.sig_segmentation_changed.connect(self._on_segmentation_changed)
+        self.overlay_controls.sig_style_changed.connect(self._on_style_changed)
+        self.predictions_panel.sig_target_chosen.connect(self.choose_target)
+        self.image_view.sig_view_mode_changed.connect(self._on_view_mode_changed)
+
+        status = self.statusBar()
+        self.model_status = QLabel(self)
+        self.model_status.setStyleSheet("color: palette(mid); padding: 0 6px;")
+        self.image_status = QLabel(self)
+        self.image_status.setStyleSheet("color: palette(mid); padding: 0 6px;")
+        status.addPermanentWidget(self.image_status)
+        status.addPermanentWidget(self.model_status)
+
+    def _dock(self, title, name, widget, area, *, scroll=False) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{name}_dock")
+        if scroll:
+            area_widget = QScrollArea(dock)
+            area_widget.setWidgetResizable(True)
+            area_widget.setFrameShape(QFrame.Shape.NoFrame)
+            area_widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            area_widget.setWidget(widget)
+            dock.setWidget(area_widget)
+        else:
+            dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text, slot, *, shortcut=None, tip=None, checkable=False) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        action.setCheckable(checkable)
+        if slot is not None:
+            action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        keys = QKeySequence.StandardKey
+        self.open_action = self._action("&Open Images…", self.open_images_dialog, shortcut=keys.Open,
+                                        tip="Add image files to the browser")
+        self.open_folder_action = self._action("Open &Folder…", self.open_folder_dialog,
+                                               shortcut="Ctrl+Shift+O",
+                                               tip="Add every image in a folder and its subfolders")
+        self.open_model_action = self._action("Open &Model…", self.open_model_dialog,
+                                              shortcut="Ctrl+M",
+                                              tip="Load a .keras or .h5 model file")
+        self.open_saved_model_action = self._action(
+            "Open &SavedModel Folder…", self.open_saved_model_dialog,
+            tip="Load a TensorFlow SavedModel folder (it runs its own code, so you are asked first)")
+        self.save_action = self._action("&Save Annotated Image…", self.save_annotated_dialog,
+                                        shortcut=keys.Save,
+                                        tip="Save the explained image at the photo's resolution")
+        self.export_action = self._action("&Export Report…", self.export_report_dialog,
+                                          shortcut="Ctrl+Shift+S",
+                                          tip="Save the explanation as a JSON report and a "
+                                              "side-by-side figure")
+        self.batch_action = self._action("Explain &All Images and Export…", self.explain_all_dialog,
+                                         tip="Explain every image in the browser for its top "
+                                             "class and save the results to a folder")
+        self.quit_action = self._action("&Quit", self.close, shortcut=keys.Quit)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.copy_action = self._action("&Copy Image", self.copy_to_clipboard, shortcut=keys.Copy,
+                                        tip="Copy what the view shows to the clipboard")
+        self.zoom_in_action = self._action("Zoom &In", self.image_view.zoom_in, shortcut=keys.ZoomIn)
+        self.zoom_out_action = self._action("Zoom &Out", self.image_view.zoom_out,
+                                            shortcut=keys.ZoomOut)
+        self.zoom_fit_action = self._action("&Fit to Window", self.image_view.zoom_fit,
+                                            shortcut="Ctrl+0")
+        self.zoom_actual_action = self._action("&Actual Size", self.image_view.zoom_actual,
+                                               shortcut="Ctrl+1")
+        self.view_mode_group = QActionGroup(self)
+        self.view_mode_actions = {}
+        for number, (mode, title) in enumerate(VIEW_MODES.items(), start=1):
+            action = self._action(title, None, shortcut=f"Ctrl+Shift+{number}", checkable=True,
+                                  tip={"original": "Show the photo alone",
+                                       "explained": "Show the photo with the explanation",
+                                       "split": "Original left, explained right; drag the "
+                                                "divider"}[mode])
+            action.triggered.connect(lambda checked, m=mode: self.set_view_mode(m))
+            self.view_mode_group.addAction(action)
+            self.view_mode_actions[mode] = action
+        self.compare_action = self._action("&Compare…", self.show_compare, shortcut="Ctrl+Shift+C",
+                                           tip="Explain the image with two models or two "
+                                               "methods side by side")
+        self.reset_layout_action = self._action("&Reset Layout", self.reset_layout,
+                                                tip="Put every panel back where it started")
+        self.about_action = self._action("&About Limelight", self.show_about)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_qt_action = self._action("About &Qt", QApplication.aboutQt)
+        self.about_qt_action.setMenuRole(QAction.MenuRole.AboutQtRole)
+        self.browser.set_actions([self.open_action, self.open_folder_action])
+        self.open_action.setIconText("Open…")
+        self.open_folder_action.setIconText("Folder…")
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for action in (self.open_action, self.open_folder_action, None, self.open_model_action,
+                       self.open_saved_model_action, None, self.save_action, self.export_action,
+                       self.batch_action, None, self.quit_action):
+            file_menu.addSeparator() if action is None else file_menu.addAction(action)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.copy_action)
+        edit_menu.addAction(self.browser.remove_action)
+        view_menu = bar.addMenu("&View")
+        for action in (self.zoom_in_action, self.zoom_out_action, self.zoom_fit_action,
+                       self.zoom_actual_action, None, *self.view_mode_actions.values(), None,
+                       self.compare_action, None):
+            view_menu.addSeparator() if action is None else view_menu.addAction(action)
+        panels = view_menu.addMenu("&Panels")
+        for dock in (self.browser_dock, self.predictions_dock, self.model_dock,
+                     self.parameters_dock, self.overlay_dock):
+            panels.addAction(dock.toggleViewAction())
+        view_menu.addAction(self.reset_layout_action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+        help_menu.addAction(self.about_qt_action)
+
+        toolbar = QToolBar("Main", self)
+        toolbar.setObjectName("main_toolbar")
+        toolbar.setMovable(False)
+        toolbar.setIconSize(QSize(18, 18))
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for action in self.view_mode_actions.values():
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        for action in (self.zoom_fit_action, self.zoom_actual_action):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.compare_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.save_action)
+        toolbar.addAction(self.copy_action)
+        self.save_action.setIconText("Save…")
+        self.copy_action.setIconText("Copy")
+        self.compare_action.setIconText("Compare…")
+        self.addToolBar(toolbar)
+        self.toolbar = toolbar
+        self._default_state = self.saveState()
+
+    def _restore(self, images, model, trust_model) -> None:
+        settings = self.settings
+        self.model_picker.set_recent(settings.recent_models())
+        geometry = settings.geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            screen = QApplication.primaryScreen()
+            available = screen.availableGeometry() if screen else None
+            if available is not None:
+                self.resize(min(1440, available.width() - 40), min(900, available.height() - 60))
+            else:
+                self.resize(1280, 800)
+        state = settings.window_state()
+        if state is not None:
+            self.restoreState(state)
+        request = _request_from_fields(settings.last_request())
+        if request is None:
+            # Grad-CAM answers in well under a second: the first click on Explain shows something
+            # at once, and LIME is one choice away in the parameter panel.
+            request = dataclasses.replace(self.parameter_panel.request(), method="gradcam")
+        self.parameter_panel.set_request(request)
+        style = _style_from_fields(settings.last_style())
+        if style is not None:
+            self.overlay_controls.set_style(style)
+        self.set_view_mode(settings.view_mode())
+
+        if images:
+            paths = images
+        else:
+            paths = settings.last_images() or sample_images()
+        added, skipped = self.browser.add_paths(paths)
+        if skipped:
+            self.show_error(f"{skipped} of the files given are not images Limelight reads.")
+        last = settings.last_model()
+        if model:
+            source = model
+        elif last.startswith(BUILTIN_PREFIX) or (last and Path(last).exists()):
+            source = last
+        else:
+            source = DEFAULT_SOURCE
+        if not source.startswith(BUILTIN_PREFIX) and not Path(source).exists():
+            # `--model efficientnet_lite0`: a built-in model by name, as the CLI accepts.
+            from limelight.core.zoo import BUILTIN_MODELS
+
+            if source in BUILTIN_MODELS:
+                source = BUILTIN_PREFIX + source
+        # The first load is submitted at once: the window shows while TensorFlow starts in the worker.
+        self.load_model(source, trust_model)
+
+    # --- Public state ----------------------------------------------------------------------
+
+    def model_source(self) -> str:
+        """The source of the model that is loaded now ("" before the first load)."""
+        return self._model.source if self._model else ""
+
+    def model_info(self) -> ModelInfo | None:
+        return self._model
+
+    def is_trusted(self, source: str) -> bool:
+        return source in self._trusted
+
+    def current_path(self) -> str:
+        return self._path
+
+    def current_image(self) -> np.ndarray | None:
+        return self._image
+
+    def current_image_for(self, result) -> np.ndarray:
+        """The whole photo a result belongs to (its frame when the photo is no longer cached)."""
+        image = self._images.get(result.path)
+        return image if image is not None else result.frame
+
+    def shown_result(self) -> ExplainResult | None:
+        """The explanation on screen, if any."""
+        return self._shown
+
+    def target(self) -> int | None:
+        return self._target
+
+    def is_busy(self) -> bool:
+        return self.controller.busy
+
+    # --- Images ----------------------------------------------------------------------------
+
+    def open_paths(self, paths) -> None:
+        """Open image files and folders in the browser, and load a model file if one is among them."""
+        images, models, saved_models, other = [], [], [], []
+        for path in map(Path, paths):
+            if path.is_dir() and (path / "saved_model.pb").is_file():
+                saved_models.append(path)
+            elif path.is_dir() or is_supported_image(path):
+                images.append(path)
+            elif path.suffix.lower() in MODEL_FILE_TYPES:
+                models.append(path)
+            else:
+                other.append(path)
+        if images:
+            added, skipped = self.browser.add_paths(images)
+            other_count = len(other) + skipped
+            if added == 0 and not models and not saved_models:
+                self.statusBar().showMessage("No new images found.", 4000)
+            elif added:
+                self.statusBar().showMessage(f"Added {added} image{'s' * (added != 1)}.", 4000)
+        else:
+            other_count = len(other)
+        if other_count:
+            self.show_error(f"{other_count} dropped file{'s are' if other_count != 1 else ' is'} "
+                            "neither an image nor a model Limelight opens.")
+        model = (models or saved_models or [None])[0]
+        if model is not None:
+            self.settings.set_last_folder("models", model)
+            if model in saved_models:
+                self._open_saved_model(model)
+            else:
+                self.load_model(str(model), False)
+
+    @Slot()
+    def open_images_dialog(self) -> None:
+        patterns = " ".join(f"*{ext}" for ext in _image_extensions())
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open Images",
+                                                self.settings.last_folder("images"),
+                                                f"Images ({patterns});;All files (*)")
+        if paths:
+            self.settings.set_last_folder("images", paths[0])
+            self.open_paths(paths)
+
+    @Slot()
+    def open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open Folder",
+                                                  self.settings.last_folder("images"))
+        if folder:
+            self.settings.set_last_folder("images", folder)
+            self.settings.set_value("folders/images", folder)
+            self.open_paths([folder])
+
+    @Slot(str)
+    def _on_image_selected(self, path: str) -> None:
+        self._path = path
+        self._target = None
+        self._shown = None
+        self._preview = None
+        if not path:
+            self._image = None
+            self.image_view.set_image(None)
+            self.predictions_panel.set_predictions([])
+            self.predictions_panel.set_info(None)
+            self.overlay_controls.set_weights(None)
+            self.image_status.setText("")
+            return
+        image = self._images.get(path)
+        if image is not None:
+            self._images.move_to_end(path)
+            self._show_image(path, image)
+        else:
+            self.image_status.setText("Loading…")
+            self._loader.start(path, load_image, path)
+
+    @Slot(object, object)
+    def _on_image_loaded(self, path, image) -> None:
+        image.flags.writeable = False
+        self._images[path] = image
+        while sum(a.nbytes for a in self._images.values()) > IMAGE_CACHE_BYTES and len(self._images) > 1:
+            self._images.popitem(last=False)
+        if path == self._path:
+            self._show_image(path, image)
+
+    @Slot(object, str)
+    def _on_image_failed(self, path, message: str) -> None:
+        self.browser.mark_failed(path, message)
+        if path == self._path:
+            self._image = None
+            self.image_view.set_image(None)
+            self.image_status.setText("")
+            self.show_error(message)
+
+    def _show_image(self, path: str, image: np.ndarray) -> None:
+        self._image = image
+        self.image_view.set_image(image)
+        self.image_status.setText(f"{Path(path).name} · {image.shape[1]} × {image.shape[0]}")
+        self.message_bar.hide()
+        self.sig_image_shown.emit(path)
+        self._refresh_for_image()
+
+    def _refresh_for_image(self) -> None:
+        """Show what is known about the current image under the current model, asking for the rest."""
+        self.predictions_panel.set_info(None)
+        if self._image is None:
+            return
+        source = self._model.source if self._model else (self._loading[0] if self._loading else "")
+        if not source:
+            return
+        key = (source, self._path)
+        if key in self._predictions:
+            self._show_predictions(Predictions(source, self._path, self._predictions[key]))
+        else:
+            self.predictions_panel.set_predictions([])
+            self._submit(Predict(source, self._path, self._image), channel="predict")
+        last = self._last_key.get(key)
+        result = self._explanations.get(last) if last else None
+        if result is not None:
+            self._target = result.target
+            self._show_result(result)
+        else:
+            self.image_view.set_overlay(None)
+            self.overlay_controls.set_weights(None)
+        if self._preview_on():
+            self._request_preview()
+
+    @Slot(int)
+    def _on_images_changed(self, count: int) -> None:
+        self.batch_action.setEnabled(count > 0)
+
+    # --- Models ----------------------------------------------------------------------------
+
+    @Slot(str, bool)
+    def load_model(self, source: str, trust: bool = False) -> None:
+        """Load a model in the worker; the current one stays until the new one is ready."""
+        if self._loading and self._loading[0] == source and not trust:
+            return
+        self._loading = (source, trust)
+        name = self._title_for(source)
+        self.model_picker.set_pending_source(source)
+        self.model_picker.set_busy(f"Loading {name}…")
+        self.statusBar().showMessage(f"Loading {name}…")
+        self._submit(LoadModel(source, trust=trust), channel="model")
+
+    @Slot()
+    def open_model_dialog(self) -> None:
+        types = " ".join(f"*{ext}" for ext in MODEL_FILE_TYPES)
+        path, _ = QFileDialog.getOpenFileName(self, "Open Model", self.settings.last_folder("models"),
+                                              f"Keras models ({types});;All files (*)")
+        if path:
+            self.settings.set_last_folder("models", path)
+            self.load_model(path, False)
+
+    @Slot()
+    def open_saved_model_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open SavedModel Folder",
+                                                  self.settings.last_folder("models"))
+        if folder:
+            self.settings.set_last_folder("models", folder)
+            self._open_saved_model(Path(folder))
+
+    def _open_saved_model(self, folder: Path) -> None:
+        # A SavedModel always runs its own graph code, so ask before the worker touches it.
+        if ask_trust(folder, "a SavedModel folder is a TensorFlow program and runs its own code",
+                     self):
+            self.load_model(str(folder), True)
+        else:
+            self.statusBar().showMessage(f"Did not load {folder.name}; kept "
+                                         f"{self._model.name if self._model else 'no model'}.", 5000)
+
+    def _title_for(self, source: str) -> str:
+        if source.startswith(BUILTIN_PREFIX):
+            for builtin, title in builtin_sources():
+                if builtin == source:
+                    return title.split(" (")[0]
+            return source[len(BUILTIN_PREFIX):]
+        return Path(source).name
+
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        self._loading = None
+        self._startup_load = False
+        changed = self._model is None or self._model.source != info.source or self._model != info
+        self._model = info
+        if info.trusted:
+            self._trusted.add(info.source)
+        self.model_picker.set_busy(None)
+        self.model_picker.set_current_source(info.source)
+        self.model_picker.set_model_info(info)
+        self.predictions_panel.set_class_names(list(info.class_names))
+        self.parameter_panel.set_layers(list(info.layers))
+        self.model_status.setText(info.name)
+        self.statusBar().showMessage(f"Loaded {info.name}.", 4000)
+        self.settings.set_last_model(info.source)
+        if not info.builtin:
+            self.settings.add_recent_model(info.source)
+            self.model_picker.set_recent(self.settings.recent_models())
+        if changed:
+            # Other preprocessing or labels give other predictions: forget this model's answers.
+            self._predictions = {k: v for k, v in self._predictions.items() if k[0] != info.source}
+            for key in [k for k in self._explanations if k[1] == info.source]:
+                del self._explanations[key]
+        self._target = None
+        self._shown = None
+        self._refresh_for_image()
+        if self._versions is None:
+            self._submit(Versions(), channel="versions")
+        self.sig_model_loaded.emit(info)
+
+    def _on_model_failed(self, source: str, message: str) -> None:
+        self._loading = None
+        self.model_picker.set_busy(None)
+        self.model_picker.set_current_source(self.model_source())
+        if self._startup_load and source != DEFAULT_SOURCE:
+            # The model used last time is gone or broken: start with the built-in one instead.
+            self._startup_load = False
+            self.show_error(f"{message} Loaded the built-in model instead.")
+            self.load_model(DEFAULT_SOURCE)
+            return
+        self._startup_load = False
+        kept = f" Kept {self._model.name}." if self._model else ""
+        self.show_error(message + kept)
+
+    def _on_trust_required(self, trust: TrustRequired) -> None:
+        self._loading = None
+        self.model_picker.set_busy(None)
+        if self._startup_load and self._model is None and trust.source != DEFAULT_SOURCE:
+            # Never ask at start-up about a file from last time: start with the built-in model.
+            self._startup_load = False
+            self.statusBar().showMessage(f"{Path(trust.source).name} needs your trust to load; "
+                                         "open it again to choose.", 8000)
+            self.load_model(DEFAULT_SOURCE)
+            return
+        if ask_trust(trust.source, trust.reason, self):
+            self.load_model(trust.source, True)
+        else:
+            self.model_picker.set_current_source(self.model_source())
+            kept = self._model.name if self._model else "no model"
+            self.statusBar().showMessage(f"Did not load {Path(trust.source).name}; kept {kept}.",
+                                         6000)
+
+    # --- Predictions and targets -----------------------------------------------------------
+
+    def _show_predictions(self, predictions: Predictions) -> None:
+        self.predictions_panel.set_predictions(list(predictions.top))
+        target = self._target if self._target is not None else (
+            predictions.top[0][0] if predictions.top else None)
+        if target is not None:
+            self.predictions_panel.set_target(target)
+        self.sig_predictions_shown.emit(predictions)
+
+    @Slot(int)
+    def choose_target(self, index: int) -> None:
+        """Make class `index` the one explained and shown."""
+        self._target = int(index)
+        self.predictions_panel.set_target(self._target)
+        shown = self._shown
+        if shown is not None and self._target in shown.explanation.labels:
+            self._show_result(dataclasses.replace(shown, target=self._target))
+            return
+        cached = self._cached_result(self._target)
+        if cached is not None:
+            self._show_result(cached)
+            return
+        if shown is not None and shown.request.method in ("gradcam", "gradcam++"):
+            # A gradient map costs one pass: explain the new class at once.
+            self.explain()
+            return
+        if shown is not None:
+            self._shown = None
+            self.image_view.set_overlay(None)
+            self.overlay_controls.set_weights(None)
+            self.predictions_panel.set_info(None)
+        name = self._class_name(self._target)
+        self.statusBar().showMessage(f"Click Explain to see why the model might say “{name}”.",
+                                     6000)
+
+    def _class_name(self, index: int) -> str:
+        names = self._model.class_names if self._model else ()
+        return names[index] if 0 <= index < len(names) else f"class {index}"
+
+    # --- Explaining ------------------------------------------------------------------------
+
+    @Slot()
+    def explain(self) -> None:
+        """Explain the current image with the parameter panel's settings."""
+        if self._image is None:
+            self.show_error("Open an image first (File > Open Images…).")
+            return
+        source = self._model.source if self._model else (self._loading[0] if self._loading else "")
+        if not source:
+            self.show_error("Choose a model first.")
+            return
+        request = self.parameter_panel.request()
+        self.settings.set_last_request(_request_fields(request))
+        self.message_bar.hide()
+        job = Explain(source, self._path, self._image, request, self._target)
+        self._explain_id = self._submit(job, channel="explain")
+        self.parameter_panel.set_running(True)
+        method = METHOD_TITLES.get(request.method, request.method)
+        waiting = " (after the model loads)" if self._loading else ""
+        self.statusBar().showMessage(f"Explaining {Path(self._path).name} with {method}{waiting}…")
+
+    @Slot()
+    def cancel(self) -> None:
+        """Stop the running explanation or batch export."""
+        for request_id in (self._explain_id, self._batch_id):
+            if request_id is not None:
+                self.controller.cancel(request_id)
+
+    def _on_explained(self, result: ExplainResult) -> None:
+        key = self._cache_key(result.model, result.path, result.request, result.target)
+        self._explanations[key] = result
+        self._explanations.move_to_end(key)
+        while len(self._explanations) > EXPLANATION_CACHE_SIZE:
+            self._explanations.popitem(last=False)
+        self._last_key[(result.model, result.path)] = key
+        seconds = describe_seconds(result.seconds)
+        if result.path == self._path and result.model == self.model_source():
+            self._target = result.target
+            self.predictions_panel.set_target(result.target)
+            self._show_result(result)
+            self.statusBar().showMessage(
+                f"Explained “{self._class_name(result.target)}” in {seconds}.", 6000)
+        else:
+            self.statusBar().showMessage(f"Explanation of {Path(result.path).name} is ready "
+                                         f"({seconds}).", 6000)
+
+    def _cache_key(self, model, path, request, target) -> tuple:
+        # LIME explains several classes in one run, so its key leaves the class out.
+        return (path, model, request.key(), None if request.method == "lime" else target)
+
+    def _cached_result(self, target: int) -> ExplainResult | None:
+        request = self.parameter_panel.request()
+        key = self._cache_key(self.model_source(), self._path, request, target)
+        result = self._explanations.get(key)
+        if result is not None and target in result.explanation.labels:
+            return dataclasses.replace(result, target=target)
+        return None
+
+    def _show_result(self, result: ExplainResult) -> None:
+        self._shown = result
+        weights = np.asarray(result.explanation.weight_map(result.target))
+        self.overlay_controls.set_weights(weights)
+        self.predictions_panel.set_info(self.explanation_info(result))
+        if not self._preview_on():
+            self._render()
+        self.sig_explanation_shown.emit(result)
+
+    def _render(self) -> None:
+        """Draw the shown explanation with the current style (no recomputation)."""
+        from limelight.core.overlay import render
+
+        result = self._shown
+        if result is None or self._image is None:
+            return
+        try:
+            rendered = render(result.frame, result.explanation, result.target,
+                              self.overlay_controls.style())
+        except LimelightError as error:
+            self.show_error(str(error))
+            return
+        self.image_view.set_overlay(place_in_photo(self._image, rendered))
+
+    def rendered_frame(self) -> np.ndarray | None:
+        """The shown explanation drawn over the part of the photo it covers, at full resolution."""
+        from limelight.core.overlay import render
+
+        result = self._shown
+        if result is None:
+            return None
+        return render(result.frame, result.explanation, result.target,
+                      self.overlay_controls.style())
+
+    def explanation_info(self, result: ExplainResult) -> dict:
+        """What the info block shows about an explanation."""
+        explanation, label = result.explanation, result.target
+        info = {"method": METHOD_TITLES.get(result.request.method, result.request.method),
+                "label": self._class_name(label), "index": label, "time": result.seconds}
+        if explanation.kind == "lime":
+            info.update(probability=explanation.probabilities.get(label),
+                        fit=explanation.scores.get(label),
+                        local_prediction=explanation.local_predictions.get(label),
+                        samples=int(explanation.params.get("num_samples", len(explanation.masks))),
+                        seed=explanation.params.get("seed"),
+                        superpixels=int(explanation.num_segments))
+        else:
+            info.update(probability=explanation.probability, layer=explanation.layer,
+                        score=explanation.score)
+        return info
+
+    def describe_result(self, result: ExplainResult) -> str:
+        info = self.explanation_info(result)
+        model = self._title_for(result.model)
+        return (f"{model} · {info['method']}: “{info['label']}” "
+                f"{info['probability']:.0%} · {describe_seconds(result.seconds)}")
+
+    @Slot(object)
+    def _on_style_changed(self, style) -> None:
+        self.settings.set_last_style(_style_fields(style))
+        if self._shown is not None and not self._preview_on():
+            self._render()
+        if self._compare is not None and self._compare.isVisible():
+            self._compare.restyle(style)
+
+    # --- Superpixel preview ----------------------------------------------------------------
+
+    def _preview_on(self) -> bool:
+        return self._preview_wanted
+
+    @Slot(bool)
+    def _on_preview_toggled(self, on: bool) -> None:
+        self._preview_wanted = on
+        if on:
+            self._request_preview()
+        else:
+            self.controller.cancel_channel("preview")
+            self._preview = None
+            if self._shown is not None:
+                self._render()
+            else:
+                self.image_view.set_overlay(None)
+
+    @Slot()
+    def _on_segmentation_changed(self) -> None:
+        if self._preview_on():
+            self._request_preview()
+
+    def _request_preview(self) -> None:
+        source = self.model_source() or (self._loading[0] if self._loading else "")
+        if self._image is None or not source:
+            return
+        request = self.parameter_panel.request()
+        self._submit(SegmentPreview(source, self._path, self._image, request.segmentation,
+                                              tuple(request.segmentation_params)),
+                               channel="preview")
+
+    def _on_preview(self, result: SegmentPreviewResult) -> None:
+        if result.path != self._path or not self._preview_on():
+            return
+        self._preview = result
+        self.image_view.set_overlay(place_in_photo(self._image, result.rendered))
+        self.statusBar().showMessage(f"{result.count} superpixels with {result.method}.", 4000)
+
+    # --- Saving ----------------------------------------------------------------------------
+
+    def _default_name(self, suffix: str) -> str:
+        result = self._shown
+        method = result.request.method.replace("+", "p") if result else "image"
+        label = self._class_name(result.target) if result else ""
+        label = "".join(c if c.isalnum() else "_" for c in label).strip("_")[:40]
+        parts = [Path(self._path).stem, method, label]
+        return "_".join(p for p in parts if p) + suffix
+
+    def _ask_save_path(self, title: str, kind: str, name: str, filters: str) -> Path | None:
+        start = str(Path(self.settings.last_folder(kind)) / name)
+        # Overwriting is confirmed by _confirm_overwrite, which knows every file a save writes.
+        path, _ = QFileDialog.getSaveFileName(self, title, start, filters, "",
+                                              QFileDialog.Option.DontConfirmOverwrite)
+        return Path(path) if path else None
+
+    @Slot()
+    def save_annotated_dialog(self) -> None:
+        if self._shown is None:
+            self.show_error("Explain the image first; then save it with Ctrl+S.")
+            return
+        path = self._ask_save_path("Save Annotated Image", "save", self._default_name(".png"),
+                                   "PNG image (*.png);;JPEG image (*.jpg *.jpeg);;"
+                                   "WebP image (*.webp);;TIFF image (*.tif *.tiff)")
+        if path is not None:
+            self.save_annotated(path)
+
+    def save_annotated(self, path) -> bool:
+        """Save the shown explanation at the photo's resolution, asking before replacing a file."""
+        from limelight.core import report
+
+        path = Path(path)
+        if not path.suffix:
+            path = path.with_suffix(".png")
+        if path.exists() and not self._confirm_overwrite([path]):
+            return False
+        try:
+            report.save_annotated(path, self.rendered_frame(), force=True)
+        except LimelightError as error:
+            self.show_error(str(error))
+            return False
+        self.settings.set_last_folder("save", path)
+        self.statusBar().showMessage(f"Saved {path}.", 6000)
+        return True
+
+    @Slot()
+    def export_report_dialog(self) -> None:
+        if self._shown is None:
+            self.show_error("Explain the image first; then export its report.")
+            return
+        path = self._ask_save_path("Export Report", "export", self._default_name(".json"),
+                                   "Limelight report (*.json)")
+        if path is not None:
+            self.export_report(path)
+
+    def export_report(self, path) -> bool:
+        """Write the JSON report (its arrays beside it as .npz) and the side-by-side figure."""
+        from limelight.core import report
+
+        path = Path(path)
+        if path.suffix.lower() != ".json":
+            path = path.with_name(path.name + ".json")
+        figure = path.with_name(path.stem + "_figure.png")
+        existing = [p for p in (path, path.with_suffix(".npz"), figure) if p.exists()]
+        if existing and not self._confirm_overwrite(existing):
+            return False
+        result, info = self._shown, self._model
+        style = self.overlay_controls.style()
+        try:
+            report.save_report(path, result.explanation, image_path=result.path,
+                               model_name=info.name, preprocessing=info.preprocessing,
+                               label_names=list(info.class_names), style=style, force=True)
+            report.save_figure(figure, result.frame, result.explanation, result.target, style,
+                               label_name=self._class_name(result.target), model_name=info.name,
+                               force=True)
+        except LimelightError as error:
+            self.show_error(str(error))
+            return False
+        self.settings.set_last_folder("export", path)
+        self.statusBar().showMessage(f"Exported {path.name} and {figure.name}.", 6000)
+        return True
+
+    def _confirm_overwrite(self, paths) -> bool:
+        """Ask once before replacing files; True when the user agrees."""
+        paths = [str(p) for p in paths]
+        shown = "\n".join(paths[:5]) + (f"\n… and {len(paths) - 5} more" if len(paths) > 5 else "")
+        one = len(paths) == 1
+        answer = QMessageBox.question(
+            self, "Replace Files?",
+            f"{'This file already exists' if one else f'{len(paths)} files already exist'}:\n"
+            f"{shown}\n\nReplace {'it' if one else 'them'}?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
+
+    @Slot()
+    def copy_to_clipboard(self) -> None:
+        image = self.image_view.current_pixmap_image()
+        if image.isNull():
+            self.statusBar().showMessage("Nothing to copy yet.", 3000)
+            return
+        QApplication.clipboard().setImage(image)
+        self.statusBar().showMessage("Copied the image to the clipboard.", 3000)
+
+    @Slot()
+    def explain_all_dialog(self) -> None:
+        if not self.browser.paths():
+            self.show_error("Open some images first.")
+            return
+        if self._model is None:
+            self.show_error("Wait for the model to load, then try again.")
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Export Explanations To",
+                                                  self.settings.last_folder("export"))
+        if folder:
+            self.explain_all(folder)
+
+    def explain_all(self, folder) -> int | None:
+        """Explain every image in the browser for its top class and save the results in `folder`.
+
+        Runs as one cancellable job. Files from an earlier export are replaced only after
+        one confirmation.
+        """
+        folder = Path(folder)
+        paths = self.browser.paths()
+        existing = sorted({str(p) for path in paths
+                           for p in folder.glob(f"{_glob_escape(Path(path).stem)}_*")
+                           if p.suffix.lower() in (".png", ".jpg", ".json", ".npz")})
+        if existing and not self._confirm_overwrite(existing):
+            return None
+        self.settings.set_last_folder("export", folder)
+        job = ExplainAll(self._model.source, tuple(paths), self.parameter_panel.request(),
+                         self.overlay_controls.style(), str(folder), overwrite=bool(existing))
+        self._batch_id = self._submit(job, channel="explain")
+        self.parameter_panel.set_running(True)
+        self.statusBar().showMessage(f"Explaining {len(paths)} images into {folder}…")
+        return self._batch_id
+
+    def _on_batch_done(self, result: BatchResult) -> None:
+        text = "Stopped. " if result.cancelled else ""
+        text += f"Wrote {len(result.written)} files."
+        if result.failures:
+            self.show_error(f"{len(result.failures)} image(s) failed; the first: "
+                            f"{result.failures[0]}")
+        self.statusBar().showMessage(text, 8000)
+
+    # --- Worker answers --------------------------------------------------------------------
+
+    def _submit(self, job, *, channel: str) -> int:
+        """Give the worker a job of the window's own (Compare submits its own jobs too)."""
+        request_id = self.controller.submit(job, channel=channel)
+        # Jobs cancelled before they started never finish; forget them here.
+        self._mine = {i for i in self._mine if self.controller.is_live(i)}
+        self._mine.add(request_id)
+        return request_id
+
+    @Slot(int, object, object)
+    def _on_result(self, request_id: int, job, value) -> None:
+        if request_id not in self._mine:
+            return
+        if isinstance(value, ModelInfo):
+            if self._loading is None or self._loading[0] == value.source:
+                self._on_model_loaded(value)
+        elif isinstance(value, TrustRequired):
+            self._on_trust_required(value)
+        elif isinstance(value, Predictions):
+            self._predictions[(value.model, value.path)] = value.top
+            if value.path == self._path and value.model in (self.model_source(),
+                                                            (self._loading or ("",))[0]):
+                self._show_predictions(value)
+        elif isinstance(value, ExplainResult) and request_id == self._explain_id:
+            self._on_explained(value)
+        elif isinstance(value, SegmentPreviewResult):
+            self._on_preview(value)
+        elif isinstance(value, BatchResult):
+            self._on_batch_done(value)
+        elif isinstance(job, Versions):
+            self._versions = value
+
+    @Slot(int, object, str)
+    def _on_failed(self, request_id: int, job, message: str) -> None:
+        if request_id not in self._mine:
+            return
+        if isinstance(job, LoadModel):
+            self._on_model_failed(job.source, message)
+        elif isinstance(job, (Explain, ExplainAll)) and request_id in (self._explain_id,
+                                                                      self._batch_id):
+            self.show_error(message)
+        elif isinstance(job, (Predict, SegmentPreview)) and job.path == self._path:
+            self.show_error(message)
+        elif isinstance(job, Versions):
+            self._versions = {"error": message}
+
+    @Slot(int, object)
+    def _on_cancelled(self, request_id: int, job) -> None:
+        if request_id in (self._explain_id, self._batch_id):
+            self.parameter_panel.set_running(False)
+            self.statusBar().showMessage("Cancelled.", 4000)
+
+    @Slot(int, int, int)
+    def _on_progress(self, request_id: int, done: int, total: int) -> None:
+        if request_id in (self._explain_id, self._batch_id):
+            self.parameter_panel.set_progress(done, total)
+
+    @Slot(int, object)
+    def _on_finished(self, request_id: int, job) -> None:
+        self._mine.discard(request_id)
+        if request_id == self._explain_id:
+            self._explain_id = None
+        elif request_id == self._batch_id:
+            self._batch_id = None
+        else:
+            return
+        if self._explain_id is None and self._batch_id is None:
+            self.parameter_panel.set_running(False)
+
+    # --- Messages --------------------------------------------------------------------------
+
+    @Slot(str)
+    def show_error(self, message: str) -> None:
+        """Tell the user something failed, in the window; the previous state stays."""
+        self.message_bar.show_message(message)
+        self.statusBar().showMessage(message, 10000)
+        self.sig_message.emit(message)
+
+    # --- View ------------------------------------------------------------------------------
+
+    @Slot(str)
+    def set_view_mode(self, mode: str) -> None:
+        if mode not in VIEW_MODES:
+            return
+        self.view_mode_actions[mode].setChecked(True)
+        if self.image_view.view_mode() != mode:
+            self.image_view.set_view_mode(mode)
+        self.settings.set_view_mode(mode)
+
+    @Slot(str)
+    def _on_view_mode_changed(self, mode: str) -> None:
+        if mode in self.view_mode_actions:
+            self.view_mode_actions[mode].setChecked(True)
+            self.settings.set_view_mode(mode)
+
+    @Slot()
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state)
+        for dock in (self.browser_dock, self.predictions_dock, self.model_dock,
+                     self.parameters_dock, self.overlay_dock):
+            dock.setFloating(False)
+            dock.show()
+        self.settings.forget_layout()
+
+    @Slot()
+    def show_compare(self) -> None:
+        if self._compare is None:
+            self._compare = CompareDialog(self)
+        self._compare.refresh_models()
+        self._compare.show()
+        self._compare.raise_()
+        if self._image is not None:
+            self._compare.run()
+
+    @Slot()
+    def show_about(self) -> None:
+        import platform
+
+        from PySide6 import __version__ as pyside_version
+        from PySide6.QtCore import qVersion
+
+        versions = self._versions or {}
+        if not versions:
+            self._submit(Versions(), channel="versions")
+        pending = "starting…" if not versions else versions.get("error", "unknown")
+        rows = [
+            ("Limelight", _limelight_version()),
+            ("TensorFlow", versions.get("tensorflow", pending)),
+            ("Keras", versions.get("keras", pending)),
+            ("Qt", f"{qVersion()} (PySide6 {pyside_version})"),
+            ("Python", platform.python_version()),
+            ("Compute device", versions.get("device", pending)),
+        ]
+        table = "".join(f"<tr><td>{k}</td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in rows)
+        QMessageBox.about(self, "About Limelight",
+                          "<h3>Limelight</h3><p>See why an image classifier decided what it "
+                          f"decided: LIME and Grad-CAM explanations.</p><table>{table}</table>")
+
+    # --- Drag and drop ---------------------------------------------------------------------
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        # Open after the drop returns: a trust dialog must not run inside the drag's event loop.
+        QTimer.singleShot(0, lambda: self.open_paths(paths))
+
+    # --- Closing ---------------------------------------------------------------------------
+
+    def closeEvent(self, event) -> None:
+        if self._closing:
+            event.accept()
+            return
+        self._closing = True
+        self.settings.set_geometry(self.saveGeometry())
+        self.settings.set_window_state(self.saveState())
+        self.settings.set_last_images(self.browser.paths())
+        self.settings.set_last_request(_request_fields(self.parameter_panel.request()))
+        self.settings.set_last_style(_style_fields(self.overlay_controls.style()))
+        self.settings.sync()
+        if self._compare is not None:
+            self._compare.close()
+        # Cancel, quit, bounded wait: never terminate() a thread that may be inside TensorFlow.
+        self.controller.shutdown(SHUTDOWN_WAIT_MS)
+        self.browser.shutdown()
+        self._loader.wait()
+        event.accept()
+
+
+# --- Persisting values ---------------------------------------------------------------------
+
+def _request_fields(request) -> dict:
+    fields = dataclasses.asdict(request)
+    fields["segmentation_params"] = [list(item) for item in request.segmentation_params]
+    return fields
+
+
+def _request_from_fields(fields: dict):
+    if not fields:
+        return None
+    try:
+        fields = dict(fields)
+        fields["segmentation_params"] = tuple(
+            tuple(item) for item in fields.get("segmentation_params", ()))
+        return ExplainRequest(**fields)
+    except (TypeError, ValueError, LimelightError):
+        # A settings file from another version: start from the panel's defaults.
+        return None
+
+
+def _style_fields(style) -> dict:
+    return dataclasses.asdict(style)
+
+
+def _style_from_fields(fields: dict):
+    from limelight.core.overlay import OverlayStyle
+
+    if not fields:
+        return None
+    try:
+        return OverlayStyle(**fields)
+    except (TypeError, ValueError, LimelightError):
+        return None
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in text)
+
+
+def _image_extensions():
+    from limelight.core.images import SUPPORTED_EXTENSIONS
+
+    return SUPPORTED_EXTENSIONS
+
+
+def _limelight_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("limelight")
+    except PackageNotFoundError:
+        return "development"
+
+
+# --- Interim panels ------------------------------------------------------------------------
+# Plain stand-ins with the widget contracts of the parameter, overlay and predictions panels,
+# used only until their real modules exist.
+
+if ParameterPanel is None:
+    from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QListWidget, QListWidgetItem,
+                                   QProgressBar, QSlider, QSpinBox)
+
+    from limelight.core.overlay import DISPLAYS, OverlayStyle
+    from limelight.core.segmentation import SEGMENTATION_DEFAULTS
+
+    @dataclasses.dataclass(frozen=True)
+    class ExplainRequest:
+        """What to explain with: the method and its parameters."""
+
+        method: str = "gradcam"
+        segmentation: str = "quickshift"
+        segmentation_params: tuple = tuple(SEGMENTATION_DEFAULTS["quickshift"].items())
+        num_samples: int = 1000
+        batch_size: int = 50
+        hide: str = "mean"
+        kernel_width: float = 0.25
+        seed: int | None = 0
+        layer: str | None = None
+        use_logits: bool = True
+        relu: bool = True
+
+        def key(self) -> tuple:
+            return dataclasses.astuple(self)
+
+    class ParameterPanel(QWidget):
+        """Method, samples, Explain and progress."""
+
+        sig_explain_requested = Signal()
+        """Explain was clicked."""
+        sig_cancel_requested = Signal()
+        """Cancel was clicked."""
+        sig_preview_toggled = Signal(bool)
+        """The superpixel preview was switched on or off."""
+        sig_segmentation_changed = Signal()
+        """The segmentation parameters changed."""
+
+        def __init__(self, parent=None):
+            super().__init__(parent)
+            self._request = ExplainRequest()
+            self.method_combo = QComboBox(self)
+            for key, title in METHOD_TITLES.items():
+                self.method_combo.addItem(title, key)
+            self.method_combo.setToolTip("How to explain: LIME hides superpixels and fits a "
+                                         "linear model; the CAM methods read the last feature maps")
+            self.samples = QSpinBox(self)
+            self.samples.setRange(10, 100_000)
+            self.samples.setSingleStep(100)
+            self.samples.setToolTip("LIME: how many perturbed images the model sees")
+            self.preview = QCheckBox("Preview superpixels", self)
+            self.preview.setToolTip("Draw LIME's superpixels on the image before running")
+            self.preview.toggled.connect(self.sig_preview_toggled)
+            self.explain_button = QPushButton("Explain", self)
+            self.explain_button.setShortcut(QKeySequence("Ctrl+E"))
+            self.explain_button.setToolTip("Explain the image (Ctrl+E)")
+            self.explain_button.clicked.connect(self.sig_explain_requested)
+            self.progress = QProgressBar(self)
+            self.cancel_button = QPushButton("Cancel", self)
+            self.cancel_button.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+            self.cancel_button.clicked.connect(self.sig_cancel_requested)
+            self.method_combo.currentIndexChanged.connect(self._changed)
+            self.samples.valueChanged.connect(self._changed)
+            layout = QVBoxLayout(self)
+            for widget in (self.method_combo, self.samples, self.preview, self.explain_button,
+                           self.progress, self.cancel_button):
+                layout.addWidget(widget)
+            layout.addStretch(1)
+            self.set_request(self._request)
+            self.set_running(False)
+
+        def request(self) -> ExplainRequest:
+            return self._request
+
+        def set_request(self, request) -> None:
+            self._request = request
+            for widget in (self.method_combo, self.samples):
+                widget.blockSignals(True)
+            self.method_combo.setCurrentIndex(max(0, self.method_combo.findData(request.method)))
+            self.samples.setValue(request.num_samples)
+            for widget in (self.method_combo, self.samples):
+                widget.blockSignals(False)
+            self.samples.setVisible(request.method == "lime")
+
+        @Slot()
+        def _changed(self) -> None:
+            self.set_request(dataclasses.replace(self._request, method=self.method_combo.currentData(),
+                                                 num_samples=self.samples.value()))
+
+        def set_layers(self, names) -> None:
+            self._layers = list(names)
+
+        def set_running(self, running: bool) -> None:
+            self.progress.setVisible(running)
+            self.cancel_button.setVisible(running)
+            self.explain_button.setEnabled(not running)
+            self.progress.setValue(0)
+
+        def set_progress(self, done: int, total: int) -> None:
+            self.progress.setRange(0, max(total, 1))
+            self.progress.setValue(done)
+
+    class OverlayControls(QWidget):
+        """Display mode and threshold."""
+
+        sig_style_changed = Signal(object)
+        """The overlay style changed: an OverlayStyle."""
+
+        def __init__(self, parent=None):
+            super().__init__(parent)
+            self._style = OverlayStyle()
+            self.display = QComboBox(self)
+            for display in DISPLAYS:
+                self.display.addItem(display.capitalize(), display)
+            self.display.setToolTip("How the explanation is drawn")
+            self.threshold = QSlider(Qt.Orientation.Horizontal, self)
+            self.threshold.setRange(0, 100)
+            self.threshold.setToolTip("Hide regions weaker than this share of the strongest weight")
+            self.alpha = QDoubleSpinBox(self)
+            self.alpha.setRange(0.0, 1.0)
+            self.alpha.setSingleStep(0.05)
+            self.alpha.setToolTip("Opacity of the tint")
+            layout = QVBoxLayout(self)
+            for widget in (self.display, self.threshold, self.alpha):
+                layout.addWidget(widget)
+            layout.addStretch(1)
+            self.set_style(self._style)
+            self.display.currentIndexChanged.connect(self._changed)
+            self.threshold.valueChanged.connect(self._changed)
+            self.alpha.valueChanged.connect(self._changed)
+
+        def style(self):
+            return self._style
+
+        def set_style(self, style) -> None:
+            self._style = style
+            for widget in (self.display, self.threshold, self.alpha):
+                widget.blockSignals(True)
+            self.display.setCurrentIndex(max(0, self.display.findData(style.display)))
+            self.threshold.setValue(round(style.threshold * 100))
+            self.alpha.setValue(style.alpha)
+            for widget in (self.display, self.threshold, self.alpha):
+                widget.blockSignals(False)
+
+        @Slot()
+        def _changed(self) -> None:
+            self._style = dataclasses.replace(self._style, display=self.display.currentData(),
+                                              threshold=self.threshold.value() / 100,
+                                              alpha=self.alpha.value())
+            self.sig_style_changed.emit(self._style)
+
+        def set_weights(self, weights) -> None:
+            self._weights = weights
+
+    class PredictionsPanel(QWidget):
+        """Top classes; clicking one makes it the target."""
+
+        sig_target_chosen = Signal(int)
+        """A class index was chosen as the explanation's target."""
+
+        def __init__(self, parent=None):
+            super().__init__(parent)
+            self.list = QListWidget(self)
+            self.list.itemClicked.connect(
+                lambda item: self.sig_target_chosen.emit(item.data(Qt.ItemDataRole.UserRole)))
+            self.info = QLabel(self)
+            self.info.setWordWrap(True)
+            layout = QVBoxLayout(self)
+            layout.addWidget(self.list, 1)
+            layout.addWidget(self.info)
+
+        def set_predictions(self, predictions) -> None:
+            self.list.clear()
+            for index, name, probability in predictions:
+                item = QListWidgetItem(f"{name}   {probability:.1%}")
+                item.setData(Qt.ItemDataRole.UserRole, index)
+                self.list.addItem(item)
+
+        def set_class_names(self, names) -> None:
+            self._names = list(names)
+
+        def set_target(self, index: int) -> None:
+            for row in range(self.list.count()):
+                item = self.list.item(row)
+                if item.data(Qt.ItemDataRole.UserRole) == index:
+                    self.list.setCurrentItem(item)
+
+        def set_info(self, info) -> None:
+            if not info:
+                self.info.setText("")
+                return
+            self.info.setText(" · ".join(f"{k}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}"
+                                         for k, v in info.items()))
+
+
+if ImageView is None:
+    from PySide6.QtGui import QImage, QPixmap
+
+    class ImageView(QLabel):
+        """The photo or its overlay, scaled to fit."""
+
+        sig_view_mode_changed = Signal(str)
+        """The view mode changed."""
+
+        def __init__(self, parent=None):
+            super().__init__(parent)
+            self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.setMinimumSize(160, 120)
+            self.setStyleSheet("background: #3a3a3c; color: #ddd;")
+            self._original = self._overlay = None
+            self._mode = "explained"
+            self._update()
+
+        def set_image(self, original) -> None:
+            self._original = None if original is None else np.ascontiguousarray(original)
+            self._overlay = None
+            self._update()
+
+        def set_overlay(self, rendered) -> None:
+            self._overlay = None if rendered is None else np.ascontiguousarray(rendered)
+            self._update()
+
+        def set_view_mode(self, mode: str) -> None:
+            self._mode = mode
+            self._update()
+            self.sig_view_mode_changed.emit(mode)
+
+        def view_mode(self) -> str:
+            return self._mode
+
+        def current_pixmap_image(self):
+            shown = self._overlay if self._overlay is not None and self._mode != "original" else (
+                self._original)
+            if shown is None:
+                return QImage()
+            rows, cols = shown.shape[:2]
+            return QImage(shown.data, cols, rows, shown.strides[0], QImage.Format.Format_RGB888).copy()
+
+        @Slot()
+        def zoom_in(self) -> None:
+            pass
+
+        zoom_out = zoom_fit = zoom_actual = zoom_in
+
+        def resizeEvent(self, event) -> None:
+            super().resizeEvent(event)
+            self._update()
+
+        def _update(self) -> None:
+            image = self.current_pixmap_image()
+            if image.isNull():
+                self.setPixmap(QPixmap())
+                self.setText("Open an image (Ctrl+O) or drop one here")
+                return
+            self.setPixmap(QPixmap.fromImage(image).scaled(
+                self.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation))
+
+
+if __name__ == "__main__":
+    from limelight.gui.app import main
+
+    sys.exit(main(sys.argv[1:]))

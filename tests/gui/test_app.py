@@ -1,0 +1,561 @@
+"""The desktop app as a user drives it: open, load models, explain, tune, save, cancel and close."""
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QElapsedTimer, QMimeData, QPointF, QTimer, QUrl, Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
+
+from limelight.gui import trust_dialog
+from limelight.gui.main_window import DEFAULT_SOURCE, sample_images
+from limelight.gui.worker import Predict, WorkerController
+
+from .conftest import DEMO, JOB_TIMEOUT_MS, MODEL_TIMEOUT_MS
+
+
+def qimage_array(image) -> np.ndarray:
+    """A QImage as an (rows, cols, 3) uint8 array."""
+    from PySide6.QtGui import QImage
+
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    width, height = image.width(), image.height()
+    data = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
+    return data.reshape(height, image.bytesPerLine())[:, :width * 3].reshape(height, width, 3).copy()
+
+
+def drop(window, paths):
+    """Drag files onto the window and drop them, as a file manager does."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    point = QPointF(window.width() / 2, window.height() / 2)
+    enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, event)
+    return event
+
+
+def set_method(window, method, **changes):
+    panel = window.parameter_panel
+    panel.set_request(dataclasses.replace(panel.request(), method=method, **changes))
+
+
+def explain(qtbot, window, method="gradcam", **changes):
+    """Click Explain with `method` and wait until the explanation is on screen."""
+    set_method(window, method, **changes)
+    with qtbot.waitSignal(window.sig_explanation_shown, timeout=JOB_TIMEOUT_MS) as blocker:
+        window.parameter_panel.sig_explain_requested.emit()
+    return blocker.args[0]
+
+
+def shown_pixels(window) -> np.ndarray:
+    return qimage_array(window.image_view.current_pixmap_image())
+
+
+# --- Start-up ------------------------------------------------------------------------------
+
+def test_the_window_modules_do_not_import_tensorflow():
+    code = ("import sys, limelight.gui.app, limelight.gui.main_window; "
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_first_start_selects_the_builtin_model_and_the_first_sample(qtbot, make_window):
+    window = make_window(model=None, wait=False)
+    # The window is up before the model: loading runs in the worker with a busy indicator.
+    assert window.model_picker.is_busy()
+    assert window.model_picker.current_source() in ("", DEFAULT_SOURCE)
+    assert window.browser.paths() == [str(Path(p).resolve()) for p in sample_images()]
+    assert Path(window.browser.current_path()).name == "chelsea.jpg"
+    with qtbot.waitSignal(window.sig_predictions_shown, timeout=MODEL_TIMEOUT_MS,
+                          check_params_cb=lambda p: p.model == DEFAULT_SOURCE) as blocker:
+        pass
+    assert not window.model_picker.is_busy()
+    assert window.model_source() == DEFAULT_SOURCE
+    assert blocker.args[0].top[0][1] == "Egyptian cat"
+    # One click on Explain gives a first explanation.
+    result = explain(qtbot, window, "gradcam")
+    assert result.target == 285 and result.explanation.kind == "cam"
+    assert shown_pixels(window).shape == (300, 451, 3)
+
+
+def test_command_line_arguments_open_images_and_model(tmp_path):
+    from limelight.gui.app import build_parser
+
+    args = build_parser().parse_args(["a.jpg", "b.png", "--model", "m.keras", "--trust-model"])
+    assert args.images == ["a.jpg", "b.png"] and args.model == "m.keras" and args.trust_model
+
+
+# --- Opening images ------------------------------------------------------------------------
+
+def test_open_images_by_dialog_adds_them_and_remembers_the_folder(qtbot, make_window, shapes,
+                                                                  settings, monkeypatch):
+    window = make_window(images=[shapes[0][0]])
+    chosen = [shapes[1][0], shapes[2][0]]
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames",
+                        staticmethod(lambda *args, **kwargs: (chosen, "")))
+    window.open_action.trigger()
+    assert window.browser.paths() == [shapes[0][0], *chosen]
+    assert settings.last_folder("images") == str(Path(chosen[0]).parent)
+    # The first new image is selected, shown at its own size, and predicted.
+    with qtbot.waitSignal(window.sig_predictions_shown, timeout=JOB_TIMEOUT_MS):
+        pass
+    assert window.current_path() == chosen[0]
+    assert window.current_image().shape == (128, 128, 3)
+
+
+def test_drop_files_and_folders_anywhere_on_the_window(qtbot, make_window, shapes, tmp_path):
+    window = make_window(images=[shapes[0][0]])
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    nested = tmp_path / "more" / "deeper"
+    nested.mkdir(parents=True)
+    Image.new("RGB", (40, 30), "red").save(nested / "red.png")
+    drop(window, [shapes[1][0], tmp_path / "more", notes])
+    qtbot.waitUntil(lambda: window.browser.count() == 3, timeout=5000)
+    assert window.browser.paths()[1:] == [shapes[1][0], str((nested / "red.png").resolve())]
+    assert "neither an image nor a model" in window.message_bar.text()
+
+
+def test_a_broken_image_gives_a_message_and_keeps_the_window_working(qtbot, make_window, shapes,
+                                                                     tmp_path):
+    window = make_window(images=[shapes[0][0]])
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 this is not a jpeg")
+    with qtbot.waitSignal(window.sig_message, timeout=5000) as blocker:
+        window.open_paths([broken])
+    assert blocker.args[0].startswith(str(broken)) and "Traceback" not in blocker.args[0]
+    assert window.current_image() is None
+    with qtbot.waitSignal(window.sig_image_shown, timeout=5000):
+        window.browser.select_path(shapes[0][0])
+    assert window.current_image().shape == (128, 128, 3)
+
+
+# --- Models --------------------------------------------------------------------------------
+
+def test_dropping_a_lambda_model_asks_for_trust_and_refusing_keeps_the_old_model(
+        qtbot, make_window, shapes, model_files, monkeypatch):
+    window = make_window(images=[shapes[0][0]])
+    asked = []
+
+    def refuse(dialog):
+        asked.append((dialog.path.name, dialog.reason_label.text()))
+        return QDialog.DialogCode.Rejected
+
+    monkeypatch.setattr(trust_dialog.TrustDialog, "exec", refuse)
+    drop(window, [model_files["lambda"]])
+    qtbot.waitUntil(lambda: bool(asked), timeout=MODEL_TIMEOUT_MS)
+    assert asked[0][0] == "with_lambda.keras" and "Lambda" in asked[0][1]
+    qtbot.waitUntil(lambda: not window.model_picker.is_busy(), timeout=5000)
+    assert window.model_source() == DEMO
+    assert window.model_picker.current_source() == DEMO
+
+
+def test_trusting_a_lambda_model_loads_it(qtbot, make_window, shapes, model_files, monkeypatch):
+    window = make_window(images=[shapes[0][0]])
+    monkeypatch.setattr(trust_dialog.TrustDialog, "exec", lambda dialog: QDialog.DialogCode.Accepted)
+    with qtbot.waitSignal(window.sig_model_loaded, timeout=MODEL_TIMEOUT_MS) as blocker:
+        drop(window, [model_files["lambda"]])
+    info = blocker.args[0]
+    assert info.source == model_files["lambda"] and info.trusted and info.num_classes == 3
+    assert window.model_picker.current_source() == model_files["lambda"]
+
+
+def test_a_broken_model_file_gives_a_message_and_keeps_the_old_model(qtbot, make_window, shapes,
+                                                                     model_files):
+    window = make_window(images=[shapes[0][0]])
+    with qtbot.waitSignal(window.sig_message, timeout=MODEL_TIMEOUT_MS) as blocker:
+        window.load_model(model_files["broken"])
+    assert blocker.args[0].startswith(model_files["broken"]) and "zip" in blocker.args[0]
+    assert window.model_source() == DEMO
+    assert not window.model_picker.is_busy()
+
+
+def test_a_user_model_shows_its_feeding_and_the_sidecar_keeps_the_choice(qtbot, make_window,
+                                                                         shapes, model_files):
+    window = make_window(images=[shapes[0][0]], model=model_files["safe"])
+    picker = window.model_picker
+    assert picker.model_info().preprocessing_guessed
+    assert not picker.preprocessing_combo.isHidden()
+    index = picker.preprocessing_combo.findData("symmetric")
+    with qtbot.waitSignal(window.sig_model_loaded, timeout=MODEL_TIMEOUT_MS) as blocker:
+        picker.preprocessing_combo.setCurrentIndex(index)
+        picker.preprocessing_combo.activated.emit(index)
+    assert blocker.args[0].preprocessing == "symmetric"
+    assert not blocker.args[0].preprocessing_guessed
+    assert Path(model_files["safe"] + ".limelight.json").is_file()
+    assert model_files["safe"] in window.settings.recent_models()
+
+
+# --- Explaining ----------------------------------------------------------------------------
+
+def test_explain_with_lime_shows_superpixels_over_the_photo(qtbot, make_window, shapes):
+    window = make_window(images=[shapes[0][0]])
+    result = explain(qtbot, window, "lime", num_samples=80, batch_size=40, seed=3,
+                     segmentation="slic", segmentation_params=(("n_segments", 20),
+                                                               ("compactness", 10.0),
+                                                               ("sigma", 0.0)))
+    explanation = result.explanation
+    assert explanation.kind == "lime" and explanation.masks.shape[0] == 80
+    assert result.target == explanation.labels[0]
+    photo = window.current_image()
+    shown = shown_pixels(window)
+    assert shown.shape == photo.shape
+    assert np.any(shown != photo)
+    info = window.explanation_info(result)
+    assert info["samples"] == 80 and info["seed"] == 3 and -1.0 <= info["fit"] <= 1.0
+
+
+def test_explain_with_gradcam_points_inside_the_object(qtbot, make_window, shapes):
+    window = make_window(images=[shapes[1][0]])
+    result = explain(qtbot, window, "gradcam")
+    assert result.explanation.kind == "cam"
+    weights = np.asarray(result.explanation.weight_map(result.target))
+    assert weights.shape == (64, 64) and weights.max() > 0
+
+
+def test_choosing_another_class_redraws_lime_without_running_again(qtbot, make_window, shapes):
+    window = make_window(images=[shapes[0][0]])
+    result = explain(qtbot, window, "lime", num_samples=60, batch_size=30, seed=1)
+    other = result.explanation.labels[1]
+    with qtbot.assertNotEmitted(window.controller.sig_started):
+        with qtbot.waitSignal(window.sig_explanation_shown, timeout=1000) as blocker:
+            window.predictions_panel.sig_target_chosen.emit(other)
+    assert blocker.args[0].target == other
+    assert blocker.args[0].explanation is result.explanation
+
+
+def test_overlay_controls_change_the_rendered_pixels(qtbot, make_window, shapes):
+    from limelight.core.overlay import OverlayStyle
+
+    window = make_window(images=[shapes[2][0]])
+    explain(qtbot, window, "gradcam")
+    photo = window.current_image().astype(int)
+
+    def changed(style):
+        window.overlay_controls.set_style(style)
+        window.overlay_controls.sig_style_changed.emit(style)
+        return np.abs(shown_pixels(window).astype(int) - photo).sum(axis=2) > 0
+
+    low = changed(OverlayStyle(display="block", threshold=0.05, alpha=0.5))
+    high = changed(OverlayStyle(display="block", threshold=0.8, alpha=0.5))
+    # A higher threshold shows fewer regions, so block mode fades more of the photo.
+    assert high.sum() > low.sum()
+    heat = changed(OverlayStyle(display="heatmap", threshold=0.0, alpha=0.6))
+    clear = changed(OverlayStyle(display="heatmap", threshold=0.0, alpha=0.0))
+    assert heat.sum() > 0 and clear.sum() < heat.sum()
+
+
+def test_going_back_to_an_image_shows_its_last_explanation_at_once(qtbot, make_window, shapes):
+    window = make_window(images=[shapes[0][0], shapes[1][0]])
+    first = explain(qtbot, window, "gradcam")
+    with qtbot.waitSignal(window.sig_image_shown, timeout=5000):
+        window.browser.select_path(shapes[1][0])
+    assert window.shown_result() is None
+    with qtbot.waitSignal(window.sig_explanation_shown, timeout=1000) as blocker:
+        window.browser.select_path(shapes[0][0])
+    assert blocker.args[0] is first
+
+
+def test_cancel_mid_run_stops_and_the_worker_stays_usable(qtbot, make_window, shapes):
+    window = make_window(images=[shapes[0][0]])
+    set_method(window, "lime", num_samples=200_000, batch_size=100, seed=0)
+    with qtbot.waitSignal(window.controller.sig_progress, timeout=JOB_TIMEOUT_MS):
+        window.parameter_panel.sig_explain_requested.emit()
+    with qtbot.waitSignal(window.controller.sig_cancelled, timeout=5000):
+        window.parameter_panel.sig_cancel_requested.emit()
+    assert window.shown_result() is None
+    # The next run starts once the worker has noticed the cancellation at its next batch.
+    result = explain(qtbot, window, "gradcam")
+    assert result.explanation.kind == "cam"
+
+
+def test_a_new_run_cancels_the_old_one(qtbot, make_window, shapes):
+    window = make_window(images=[shapes[0][0]])
+    set_method(window, "lime", num_samples=200_000, batch_size=100, seed=0)
+    with qtbot.waitSignal(window.controller.sig_progress, timeout=JOB_TIMEOUT_MS):
+        window.parameter_panel.sig_explain_requested.emit()
+    cancelled = []
+    window.controller.sig_cancelled.connect(lambda request_id, job: cancelled.append(job))
+    result = explain(qtbot, window, "gradcam")
+    assert result.explanation.kind == "cam"
+    assert [job.request.method for job in cancelled] == ["lime"]
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=5000)
+
+
+def test_close_mid_run_stops_the_worker_cleanly(qtbot, make_window, shapes, capfd):
+    window = make_window(images=[shapes[0][0]])
+    set_method(window, "lime", num_samples=200_000, batch_size=100, seed=0)
+    with qtbot.waitSignal(window.controller.sig_progress, timeout=JOB_TIMEOUT_MS):
+        window.parameter_panel.sig_explain_requested.emit()
+    window.close()
+    assert not window.controller.thread_running()
+    assert "QThread" not in capfd.readouterr().err
+
+
+def test_the_gui_thread_keeps_ticking_while_lime_runs(qtbot, make_window, shapes):
+    window = make_window(images=[shapes[0][0]])
+    set_method(window, "lime", num_samples=1500, batch_size=50, seed=0)
+    gaps, clock = [], QElapsedTimer()
+    timer = QTimer()
+    timer.setInterval(10)
+
+    def tick():
+        gaps.append(clock.restart())
+
+    timer.timeout.connect(tick)
+
+    with qtbot.waitSignal(window.sig_explanation_shown, timeout=JOB_TIMEOUT_MS):
+        window.parameter_panel.sig_explain_requested.emit()
+        clock.start()
+        timer.start()
+    timer.stop()
+    assert len(gaps) > 5
+    assert max(gaps[1:]) <= 100, f"the GUI thread stalled for {max(gaps[1:])} ms"
+
+
+# --- Worker --------------------------------------------------------------------------------
+
+def test_the_worker_drops_answers_nobody_waits_for(qtbot, shapes):
+    controller = WorkerController()
+    try:
+        results = []
+        controller.sig_result.connect(lambda request_id, job, value: results.append(request_id))
+        image = np.zeros((64, 64, 3), np.uint8)
+        from limelight.gui.worker import LoadModel
+
+        with qtbot.waitSignal(controller.sig_busy_changed, timeout=MODEL_TIMEOUT_MS,
+                              check_params_cb=lambda busy: not busy):
+            controller.submit(LoadModel(DEMO))
+            first = controller.submit(Predict(DEMO, "a", image), channel="predict")
+            second = controller.submit(Predict(DEMO, "b", image), channel="predict")
+        assert first not in results and second in results
+    finally:
+        controller.shutdown()
+
+
+def test_a_model_failure_mid_run_is_reported_and_the_window_recovers(qtbot, make_window, shapes,
+                                                                     monkeypatch):
+    import limelight.gui.worker as worker
+
+    window = make_window(images=[shapes[0][0]])
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(worker, "explain_one", out_of_memory)
+    set_method(window, "gradcam")
+    with qtbot.waitSignal(window.sig_message, timeout=JOB_TIMEOUT_MS) as blocker:
+        window.parameter_panel.sig_explain_requested.emit()
+    assert "out of memory" in blocker.args[0]
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=5000)
+    monkeypatch.undo()
+    assert explain(qtbot, window, "gradcam").explanation.kind == "cam"
+
+
+# --- Saving --------------------------------------------------------------------------------
+
+def test_save_annotated_at_photo_size_and_never_overwrite_without_asking(
+        qtbot, make_window, shapes, tmp_path, monkeypatch, settings):
+    window = make_window(images=[shapes[0][0]])
+    explain(qtbot, window, "gradcam")
+    target = tmp_path / "out" / "annotated.png"
+    target.parent.mkdir()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *args, **kwargs: (str(target), "")))
+    window.save_action.trigger()
+    with Image.open(target) as saved:
+        assert saved.size == (128, 128)
+        first = np.asarray(saved.convert("RGB"))
+    assert np.any(first != window.current_image())
+    assert settings.last_folder("save") == str(target.parent)
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda *args, **kwargs: asked.append(args[2]) or QMessageBox.StandardButton.Cancel))
+    target.write_bytes(b"keep me")
+    window.save_action.trigger()
+    assert len(asked) == 1 and str(target) in asked[0]
+    assert target.read_bytes() == b"keep me"
+    monkeypatch.setattr(QMessageBox, "question",
+                        staticmethod(lambda *args, **kwargs: QMessageBox.StandardButton.Yes))
+    window.save_action.trigger()
+    with Image.open(target) as saved:
+        assert saved.size == (128, 128)
+
+
+def test_export_report_writes_json_arrays_and_figure(qtbot, make_window, shapes, tmp_path,
+                                                     monkeypatch):
+    from limelight.core.report import load_report
+
+    window = make_window(images=[shapes[0][0]])
+    result = explain(qtbot, window, "gradcam")
+    target = tmp_path / "report.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *args, **kwargs: (str(target), "")))
+    window.export_action.trigger()
+    assert (tmp_path / "report_figure.png").is_file() and (tmp_path / "report.npz").is_file()
+    explanation, info = load_report(target)
+    np.testing.assert_allclose(explanation.weight_map(result.target),
+                               result.explanation.weight_map(result.target))
+    assert info["image"]["name"] == "shape0.png"
+
+
+def test_explain_all_and_export_is_one_job_that_asks_once_before_replacing(
+        qtbot, make_window, shapes, tmp_path, monkeypatch):
+    window = make_window(images=[p for p, _ in shapes[:3]])
+    set_method(window, "gradcam")
+    out = tmp_path / "export"
+    out.mkdir()
+    with qtbot.waitSignal(window.controller.sig_finished, timeout=JOB_TIMEOUT_MS,
+                          check_params_cb=lambda i, job: type(job).__name__ == "ExplainAll"):
+        window.explain_all(out)
+    images = sorted(p.name for p in out.glob("shape*_*.png") if not p.name.endswith("_figure.png"))
+    assert len(images) == 3 and len(list(out.glob("*.json"))) == 3
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda *args, **kwargs: asked.append(1) or QMessageBox.StandardButton.Cancel))
+    assert window.explain_all(out) is None
+    assert asked == [1]
+
+
+def test_copy_puts_the_shown_image_on_the_clipboard(qtbot, make_window, shapes):
+    window = make_window(images=[shapes[0][0]])
+    explain(qtbot, window, "gradcam")
+    window.copy_action.trigger()
+    copied = QApplication.clipboard().image()
+    assert (copied.width(), copied.height()) == (128, 128)
+
+
+# --- Compare, About, settings --------------------------------------------------------------
+
+def test_compare_shows_two_methods_side_by_side(qtbot, make_window, shapes):
+    window = make_window(images=[shapes[0][0]])
+    window.show_compare()
+    dialog = window._compare
+    qtbot.waitUntil(lambda: all(p["result"] is not None for p in dialog._panes),
+                    timeout=JOB_TIMEOUT_MS)
+    kinds = [p["result"].explanation.kind for p in dialog._panes]
+    assert kinds == ["cam", "lime"]
+    dialog.close()
+
+
+def test_about_names_the_library_versions_without_importing_tensorflow_here(
+        qtbot, make_window, shapes, monkeypatch):
+    window = make_window(images=[shapes[0][0]])
+    qtbot.waitUntil(lambda: window._versions is not None, timeout=JOB_TIMEOUT_MS)
+    shown = []
+    monkeypatch.setattr(QMessageBox, "about", staticmethod(lambda parent, title, text: shown.append(text)))
+    window.about_action.trigger()
+    import keras
+    import tensorflow as tf
+
+    text = shown[0]
+    assert tf.__version__ in text and keras.__version__ in text
+    assert "CPU" in text or "GPU" in text
+
+
+def test_settings_remember_layout_images_parameters_and_view(qtbot, make_window, shapes, settings):
+    window = make_window(images=[shapes[0][0], shapes[1][0]])
+    set_method(window, "lime", num_samples=321, seed=9)
+    window.set_view_mode("split")
+    window.predictions_dock.hide()
+    window.close()
+
+    again = make_window(images=None)
+    assert again.browser.paths() == [shapes[0][0], shapes[1][0]]
+    request = again.parameter_panel.request()
+    assert (request.method, request.num_samples, request.seed) == ("lime", 321, 9)
+    assert again.image_view.view_mode() == "split"
+    assert again.predictions_dock.isHidden()
+    assert again.model_source() == DEMO
+
+
+# --- Parts: browser, settings --------------------------------------------------------------
+
+def test_browser_makes_thumbnails_off_the_gui_thread_and_navigates_by_keyboard(qtbot, shapes,
+                                                                             monkeypatch):
+    import threading
+
+    from PySide6.QtTest import QTest
+
+    import limelight.gui.image_browser as image_browser
+
+    threads = []
+    original = image_browser.make_thumbnail
+
+    def recording(*args):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return original(*args)
+
+    monkeypatch.setattr(image_browser, "make_thumbnail", recording)
+    browser = image_browser.ImageBrowser()
+    qtbot.addWidget(browser)
+    selected = []
+    browser.sig_image_selected.connect(selected.append)
+    added, skipped = browser.add_paths([p for p, _ in shapes[:3]] + [shapes[0][0], "notes.txt"])
+    assert (added, skipped) == (3, 1)
+    qtbot.waitUntil(lambda: len(threads) == 3, timeout=5000)
+    assert threads == [False, False, False]
+    assert selected[-1] == shapes[0][0]
+    browser.list.setFocus()
+    QTest.keyClick(browser.list, Qt.Key.Key_Down)
+    assert selected[-1] == shapes[1][0]
+    QTest.keyClick(browser.list, Qt.Key.Key_End)
+    assert selected[-1] == shapes[2][0]
+    browser.list.setCurrentRow(1)
+    browser.remove_selected()
+    assert browser.paths() == [shapes[0][0], shapes[2][0]]
+    assert selected[-1] == shapes[2][0]
+    assert browser.shutdown()
+
+
+def test_settings_read_typed_values_and_survive_damaged_ones(tmp_path, model_files):
+    from limelight.gui.settings import MAX_RECENT_MODELS, Settings
+
+    path = tmp_path / "damaged.ini"
+    path.write_text("[models]\nrecent=[not json\n[explain]\nrequest=42\n[folders]\n"
+                    "images=/no/such/folder\n[view]\nmode=sideways\n")
+    settings = Settings(path)
+    assert settings.recent_models() == []
+    assert settings.last_request() == {}
+    assert settings.last_folder("images") == str(Path.home())
+    assert settings.view_mode() == "explained"
+    assert settings.geometry() is None
+
+    for index in range(MAX_RECENT_MODELS + 2):
+        copy = tmp_path / f"model{index}.keras"
+        copy.write_bytes(b"")
+        settings.add_recent_model(copy)
+    (tmp_path / f"model{MAX_RECENT_MODELS + 1}.keras").unlink()
+    recent = settings.recent_models()
+    assert recent[0] == str(tmp_path / f"model{MAX_RECENT_MODELS}.keras")
+    assert len(recent) == MAX_RECENT_MODELS - 1
+    settings.set_last_folder("models", model_files["safe"])
+    settings.sync()
+    assert Settings(path).last_folder("models") == str(Path(model_files["safe"]).parent)
+
+
+def test_compare_with_another_model_leaves_the_window_model_alone(qtbot, make_window, shapes,
+                                                                 monkeypatch):
+    from limelight.gui.main_window import CompareDialog
+
+    window = make_window(images=[shapes[0][0]])
+    dialog = CompareDialog(window)
+    qtbot.addWidget(dialog)
+    left = dialog._panes[0]["model"]
+    left.setCurrentIndex(left.findData(DEFAULT_SOURCE))
+    with qtbot.assertNotEmitted(window.sig_model_loaded, wait=100):
+        dialog.run()
+        qtbot.waitUntil(lambda: all(p["result"] is not None for p in dialog._panes),
+                        timeout=JOB_TIMEOUT_MS)
+    assert [p["result"].model for p in dialog._panes] == [DEFAULT_SOURCE, DEMO]
+    assert window.model_source() == DEMO
