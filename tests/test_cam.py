@@ -406,12 +406,11 @@ def peak(heatmap):
     return np.unravel_index(np.argmax(heatmap), heatmap.shape)
 
 
-# Plain Grad-CAM on the logit also maps evidence that raises every class's logit alike (softmax
-# ignores it), and on the demo model that part sometimes peaks just beside the object: two
-# trainings scored 0.80-0.92 with logits against 0.94-0.98 with probabilities, and Grad-CAM++ 1.0.
+# The committed demo model scores 0.98 (Grad-CAM on logits), 0.94 (on probabilities) and 1.0
+# (Grad-CAM++); with the peak required strictly inside the filled mask, 0.78, 0.66 and 0.86.
 @needs_demo
 @pytest.mark.parametrize("method, use_logits, expected", [
-    ("gradcam", True, 0.75), ("gradcam", False, 0.9), ("gradcam++", True, 0.9)])
+    ("gradcam", True, 0.9), ("gradcam", False, 0.9), ("gradcam++", True, 0.9)])
 def test_the_heatmap_peak_lies_on_the_object(demo, method, use_logits, expected):
     from limelight.core.demo import make_scene
 
@@ -429,7 +428,7 @@ def test_the_heatmap_peak_lies_on_the_object(demo, method, use_logits, expected)
 
 
 @needs_demo
-@pytest.mark.parametrize("method, expected", [("gradcam", 0.6), ("gradcam++", 0.75)])
+@pytest.mark.parametrize("method, expected", [("gradcam", 0.65), ("gradcam++", 0.65)])
 def test_each_class_map_peaks_on_its_own_object(demo, method, expected):
     from limelight.core.demo import make_pair_scene
 

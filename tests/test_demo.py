@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from limelight.core.demo import CLASS_NAMES, make_dataset, make_pair_scene, make_scene
+from limelight.core.demo import (CLASS_NAMES, MODEL_CLASS_NAMES, make_dataset, make_pair_scene,
+                                 make_scene)
 from limelight.core.zoo import load_builtin
 
 
@@ -35,6 +36,12 @@ def test_pair_scene_objects_sit_in_their_own_halves():
         assert not left[:, 32:].any() and not right[:, :32].any()
 
 
+def test_empty_scenes_have_no_object():
+    images, labels, masks = make_dataset(21, random_state=1, with_empty=True)
+    empty = labels == len(CLASS_NAMES)
+    assert empty.sum() == 3 and not masks[empty].any() and masks[~empty].any(axis=(1, 2)).all()
+
+
 def test_same_seed_same_dataset():
     a = make_dataset(20, random_state=7)
     b = make_dataset(20, random_state=7)
@@ -52,8 +59,8 @@ def test_committed_model_is_small_and_accurate(demo_model):
     from limelight.resources import resource_path
 
     assert resource_path("models", "demo_shapes.keras").stat().st_size < 1_000_000
-    assert demo_model.labels.names == CLASS_NAMES
-    images, labels, _ = make_dataset(200, random_state=12345)
+    assert demo_model.labels.names == MODEL_CLASS_NAMES
+    images, labels, _ = make_dataset(200, random_state=12345, with_empty=True)
     predicted = demo_model.predict(images).argmax(axis=1)
     assert np.mean(predicted == labels) >= 0.9
 

@@ -12,7 +12,7 @@ from skimage.filters import gaussian
 
 from limelight.core.errors import Cancelled, ExplanationError, ReportError
 from limelight.core.lime import LimeExplanation, explain_lime
-from limelight.core.segmentation import segment
+from limelight.core.segmentation import segment, segment_count
 
 SQUARE = (slice(16, 32), slice(24, 40))  # exactly cells (2, 3), (2, 4), (3, 3), (3, 4) of an 8x8 grid
 SQUARE_CELLS = [19, 20, 27, 28]
@@ -401,33 +401,39 @@ def test_lime_points_at_the_object_on_the_demo_model(demo_model):
 def test_agrees_with_the_reference_lime_on_the_demo_model(demo_model):
     from limelight.core.demo import make_scene
 
-    compared = []
+    def reference(scene, segments, seed):
+        explanation = LimeImageExplainer(random_state=seed).explain_instance(
+            scene.image, demo_model.predict, labels=(scene.label,), top_labels=None, hide_color=None,
+            num_samples=4000, batch_size=500, segmentation_fn=lambda _: segments)
+        return weights_from_reference(explanation, scene.label, segment_count(segments))
+
+    shown_ranks, all_ranks, self_ranks, pearsons = [], [], [], []
     for index in range(12):
         scene = make_scene(np.random.default_rng(2000 + index), label=index % 6)
         segments = segment(scene.image, **DEMO_SEGMENTATION)
         ours = explain_lime(scene.image, demo_model.predict, segments=segments, labels=[scene.label],
-                            num_samples=2000, batch_size=500, hide="mean", random_state=index)
-        # A surrogate that explains less than half the variance has noise for ranks, in lime too
-        # (lime against itself with another seed then reaches only 0.2-0.5): compare where it fits.
+                            num_samples=4000, batch_size=500, hide="mean", random_state=index)
+        # A surrogate that explains less than half the variance has noise for ranks, in lime too:
+        # compare where it fits.
         if ours.scores[scene.label] < 0.5:
             continue
-        theirs = LimeImageExplainer(random_state=index).explain_instance(
-            scene.image, demo_model.predict, labels=(scene.label,), top_labels=None, hide_color=None,
-            num_samples=2000, batch_size=500, segmentation_fn=lambda _: segments)
-        reference = weights_from_reference(theirs, scene.label, ours.num_segments)
-        weights = ours.weights[scene.label]
+        weights, theirs = ours.weights[scene.label], reference(scene, segments, index)
         # Rank the superpixels a user would see at a 10% display threshold in either explanation;
         # the rest (a flat background under hide="mean") have weights of pure sampling noise.
         shown = (np.abs(weights) >= 0.1 * np.abs(weights).max()) | (
-            np.abs(reference) >= 0.1 * np.abs(reference).max())
+            np.abs(theirs) >= 0.1 * np.abs(theirs).max())
         if shown.sum() < 4:  # one dominant superpixel leaves nothing to rank
             continue
-        compared.append((spearmanr(weights[shown], reference[shown]).statistic,
-                         np.corrcoef(weights, reference)[0, 1]))
-        if len(compared) == 4:
+        shown_ranks.append(spearmanr(weights[shown], theirs[shown]).statistic)
+        pearsons.append(np.corrcoef(weights, theirs)[0, 1])
+        all_ranks.append(spearmanr(weights, theirs).statistic)
+        self_ranks.append(spearmanr(theirs, reference(scene, segments, index + 100)).statistic)
+        if len(shown_ranks) == 5:
             break
-    assert len(compared) == 4
-    spearman, pearson = np.array(compared).T
-    assert spearman.min() >= 0.9, compared
+    assert len(shown_ranks) == 5
+    assert np.mean(shown_ranks) >= 0.9 and min(shown_ranks) >= 0.75, shown_ranks
     # Over all superpixels the weights themselves agree, noise and all.
-    assert pearson.min() >= 0.9, compared
+    assert min(pearsons) >= 0.9, pearsons
+    # Ranked over every superpixel, Limelight agrees with lime as well as lime agrees with itself
+    # under another seed: what differs is sampling noise, not the method.
+    assert np.mean(all_ranks) >= np.mean(self_ranks) - 0.05, (all_ranks, self_ranks)
