@@ -43,7 +43,10 @@ def settings(tmp_path):
 
 @pytest.fixture
 def shapes(tmp_path):
-    """Four small synthetic photos of known shapes, as files: [(path, label), ...]."""
+    """Four small synthetic photos of known shapes, as files: [(path, label, mask), ...].
+
+    The mask marks the object's pixels at the model's 64x64 input resolution.
+    """
     from limelight.core.demo import make_scene
 
     rng = np.random.default_rng(7)
@@ -55,7 +58,7 @@ def shapes(tmp_path):
         # Larger than the model's input, as real photos are: the overlay is drawn at this size.
         path = folder / f"shape{index}.png"
         Image.fromarray(scene.image).resize((128, 128), Image.NEAREST).save(path)
-        files.append((str(path), label))
+        files.append((str(path), label, scene.mask))
     return files
 
 
