@@ -23,7 +23,7 @@ from limelight.gui.trust_dialog import ask_trust
 from limelight.gui.worker import (BUILTIN_PREFIX, BackgroundTasks, BatchResult, Explain,
                                   ExplainAll, ExplainResult, LoadModel, ModelInfo, Predict,
                                   Predictions, SegmentPreview, SegmentPreviewResult,
-                                  TrustRequired, Versions, WorkerController)
+                                  TrustRequired, Versions, WarmUp, WorkerController)
 
 log = logging.getLogger(__name__)
 
@@ -805,6 +805,8 @@ class MainWindow(QMainWindow):
         self._target = None
         self._shown = None
         self._refresh_for_image()
+        # Tracing the model's graphs costs a few seconds once; spend them before the first click.
+        self._submit(WarmUp(info.source), channel="warmup")
         if self._versions is None:
             self._submit(Versions(), channel="versions")
         self.sig_model_loaded.emit(info)

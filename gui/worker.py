@@ -91,6 +91,13 @@ class Versions:
     """The library versions and compute device, for Help > About."""
 
 
+@dataclass(frozen=True)
+class WarmUp:
+    """Trace a loaded model's forward and Grad-CAM graphs now, so the first Explain is quick."""
+
+    model: str
+
+
 # --- Results: what the worker answers -------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -226,6 +233,8 @@ class Worker(QObject):
             return self._load(job)
         if isinstance(job, Versions):
             return _versions()
+        if isinstance(job, WarmUp):
+            return self._warm_up(job, cancelled)
         if isinstance(job, Predict):
             top = self._model(job.model).top_classes(job.image, job.k)
             return Predictions(job.model, job.path, tuple(top))
@@ -272,6 +281,18 @@ class Worker(QObject):
                                  "choose it in the model picker first") from None
         self._models.move_to_end(source)
         return model
+
+    def _warm_up(self, job: WarmUp, cancelled) -> bool:
+        from limelight.core.cam import explain_cam
+
+        model = self._model(job.model)
+        grey = np.full((*model.input_size, 3), 128, np.uint8)
+        model.predict(grey[None])
+        try:
+            explain_cam(grey, model, cancelled=cancelled)
+        except LimelightError:
+            return False  # No feature map to explain: LIME still works, and says so if asked.
+        return True
 
     # --- Explanations ----------------------------------------------------------------------
 
