@@ -340,7 +340,7 @@ def _resolve_layer(survey: _Survey, layer) -> LayerInfo:
         paths = [info.path for info in layers]
         listed = ", ".join(paths[-_MAX_LISTED:])
         if len(paths) > _MAX_LISTED:
-            listed = (f"{listed} (the last {_MAX_LISTED} of {len(paths)}; candidate_layers() lists all)")
+            listed = (f"{listed} (the last {_MAX_LISTED} of {len(paths)}; `limelight layers` lists all)")
         raise ExplanationError(f"the model has no 4-D layer named {layer!r}; choose one of: {listed}")
     raise ExplanationError(f"layer must be a name, an index into candidate_layers() or None, "
                            f"not {type(layer).__name__}")

@@ -239,7 +239,7 @@ def _explain_one(args, model, path, photo, style, hide, out_dir) -> list[str]:
 
 def _explain_lime(args, model, image, labels, hide, progress):
     from limelight.core.lime import explain_lime
-    from limelight.core.segmentation import segment
+    from limelight.core.segmentation import SEGMENTATION_DEFAULTS, segment
 
     params = {}
     if args.segments is not None:
@@ -251,7 +251,9 @@ def _explain_lime(args, model, image, labels, hide, progress):
     return explain_lime(image, model.predict, segments=segments, labels=labels,
                         num_samples=args.samples, batch_size=args.batch_size, hide=hide,
                         kernel_width=args.kernel_width, random_state=args.seed,
-                        segmentation={"method": args.segmentation, **params}, progress=progress)
+                        segmentation={"method": args.segmentation,
+                                      **SEGMENTATION_DEFAULTS[args.segmentation], **params},
+                        progress=progress)
 
 
 def _explain_cam(args, model, image, label, progress):

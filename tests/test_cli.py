@@ -63,3 +63,82 @@ def test_console_script_gives_no_traceback(tmp_path):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert f"limelight: {missing}: file not found" in done.stderr
+
+
+@pytest.fixture
+def demo_scene(tmp_path):
+    import numpy as np
+
+    from limelight.core.demo import make_scene
+
+    scene = make_scene(np.random.default_rng(5), label=0)
+    path = tmp_path / "circle.png"
+    # A photo bigger than the model's input: outputs must come back at the photo's size.
+    Image.fromarray(scene.image).resize((192, 128)).save(path)
+    return path
+
+
+def test_explain_lime_writes_image_report_and_arrays(demo_scene, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["explain", str(demo_scene), "--model", "demo_shapes", "--samples", "200",
+            "--segmentation", "grid", "--segments", "16", "--seed", "3", "--out", str(out)]
+    assert main(args) == 0
+    written = capsys.readouterr().out.split()
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["circle_circle_lime.json", "circle_circle_lime.npz", "circle_circle_lime.png"]
+    assert str(out / "circle_circle_lime.png") in written
+    assert Image.open(out / "circle_circle_lime.png").size == (192, 128)
+    report = json.loads((out / "circle_circle_lime.json").read_text())
+    assert report["parameters"]["seed"] == 3 and report["parameters"]["num_samples"] == 200
+    assert report["parameters"]["segmentation"] == {"method": "grid", "n_segments": 16}
+
+    from limelight.core.report import load_report
+
+    explanation, _ = load_report(out / "circle_circle_lime.json")
+    assert explanation.labels == (0,) and explanation.num_segments == 16
+
+    # Nothing is overwritten without --force, and the refusal names the file.
+    before = (out / "circle_circle_lime.png").read_bytes()
+    assert main(args[:-2] + ["--seed", "4", "--out", str(out)]) == 2
+    assert "already exists; pass --force" in capsys.readouterr().err
+    assert (out / "circle_circle_lime.png").read_bytes() == before
+    assert main(args + ["--force", "--seed", "4"]) == 0
+    assert json.loads((out / "circle_circle_lime.json").read_text())["parameters"]["seed"] == 4
+
+
+def test_explain_gradcam_with_a_named_label_and_figure(demo_scene, tmp_path, capsys):
+    out = tmp_path / "cam"
+    assert main(["explain", str(demo_scene), "--model", "demo_shapes", "--method", "gradcam",
+                 "--label", "square", "--figure", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "circle_square_gradcam.json", "circle_square_gradcam.npz", "circle_square_gradcam.png",
+        "circle_square_gradcam_figure.png"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--label", "circel"], "no class named 'circel'; did you mean 'circle'"),
+    (["--samples", "5"], "at least 10"),
+    (["--method", "gradcam", "--layer", "nope"], "no 4-D layer named 'nope'"),
+    (["--hide", "1,2"], "three numbers 0-255"),
+])
+def test_explain_bad_options_are_one_line_errors(demo_scene, tmp_path, capsys, extra, message):
+    out = tmp_path / "out"
+    assert main(["explain", str(demo_scene), "--model", "demo_shapes", "--out", str(out),
+                 *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_explain_into_an_uncreatable_folder(demo_scene, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["explain", str(demo_scene), "--model", "demo_shapes", "--out",
+                 str(blocker / "sub")]) == 2
+    assert "cannot create the output folder" in capsys.readouterr().err
+
+
+def test_layers_lists_the_demo_models_feature_maps(capsys):
+    assert main(["layers", "--model", "demo_shapes"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].split() == ["last_conv", "16x16x64"]
