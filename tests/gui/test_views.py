@@ -5,6 +5,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QMouseEvent
 from PySide6.QtWidgets import QApplication
 
+from limelight.core.segmentation import SEGMENTATION_DEFAULTS
 from limelight.gui.image_view import ImageView
 
 
@@ -108,3 +109,90 @@ def test_image_view_empty_shows_nothing_to_copy(view):
     assert view.has_image()
     view.set_image(None)
     assert not view.has_image() and view.current_pixmap_image().isNull()
+
+
+# --- ParameterPanel -----------------------------------------------------------------------------
+
+@pytest.fixture
+def panel(qtbot):
+    from limelight.gui.parameter_panel import ParameterPanel
+
+    panel = ParameterPanel()
+    qtbot.addWidget(panel)
+    return panel
+
+
+def test_explain_request_round_trips_through_the_panel(panel):
+    from limelight.gui.parameter_panel import ExplainRequest
+
+    panel.set_layers(["conv_a", "conv_b"])
+    lime = ExplainRequest(method="lime", segmentation="slic",
+                          segmentation_params={"n_segments": 80, "compactness": 20.0, "sigma": 1.5},
+                          num_samples=200_000, batch_size=100, hide="blur", kernel_width=0.4, seed=None)
+    assert panel.request() != lime
+    panel.set_request(lime)
+    assert panel.request() == lime
+    assert panel.request().key() == lime.key() and hash(lime.key())
+    assert lime.params() == {"n_segments": 80, "compactness": 20.0, "sigma": 1.5}
+    cam = ExplainRequest(method="scorecam", seed=12, layer="conv_b", use_logits=False, relu=False)
+    panel.set_request(cam)
+    assert panel.request() == cam
+    # A layer the current model does not list is kept rather than silently replaced by Auto.
+    odd = ExplainRequest(method="gradcam", layer="elsewhere")
+    panel.set_request(odd)
+    assert panel.request().layer == "elsewhere"
+    with pytest.raises(ValueError, match="method must be one of"):
+        ExplainRequest(method="shap")
+
+
+def test_default_request_uses_the_engines_batch_size(panel):
+    request = panel.request()
+    assert request.batch_size == 48
+    assert request.segmentation_params == tuple(SEGMENTATION_DEFAULTS["quickshift"].items())
+
+
+def test_switching_method_shows_only_its_parameters(panel, qtbot):
+    panel.show()
+    panel.method_combo.setCurrentIndex(panel.method_combo.findData("lime"))
+    assert panel.sampling_box.isVisible() and panel.superpixels_box.isVisible()
+    assert not panel.cam_box.isVisible()
+    panel.preview.setChecked(True)
+    with qtbot.waitSignal(panel.sig_preview_toggled) as blocker:
+        panel.method_combo.setCurrentIndex(panel.method_combo.findData("gradcam++"))
+    assert blocker.args == [False]
+    assert not panel.sampling_box.isVisible() and not panel.superpixels_box.isVisible()
+    assert panel.cam_box.isVisible()
+    assert panel.request().method == "gradcam++"
+
+
+def test_segmentation_edits_announce_a_new_preview(panel, qtbot):
+    panel.method_combo.setCurrentIndex(panel.method_combo.findData("lime"))
+    with qtbot.waitSignal(panel.sig_segmentation_changed):
+        panel.segmentation_combo.setCurrentIndex(panel.segmentation_combo.findData("grid"))
+    editor = panel._param_editors["grid"]["n_segments"]
+    with qtbot.waitSignal(panel.sig_segmentation_changed):
+        editor.setValue(25)
+    assert panel.request().params() == {"n_segments": 25}
+    panel.random_seed.setChecked(True)
+    assert panel.request().seed is None and not panel.seed.isEnabled()
+
+
+def test_running_shows_progress_with_time_left_and_cancel(panel, qtbot, monkeypatch):
+    import limelight.gui.parameter_panel as module
+
+    panel.show()
+    assert not panel.progress.isVisible() and not panel.cancel_button.isVisible()
+    clock = iter([100.0, 110.0])
+    monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))
+    panel.set_running(True)
+    assert panel.progress.isVisible() and panel.cancel_button.isVisible()
+    assert not panel.explain_button.isEnabled()
+    panel.set_progress(250, 1000)  # a quarter in 10 s: 30 s to go
+    assert panel.progress.value() == 250 and panel.progress.maximum() == 1000
+    assert panel.eta.text() == "About 30 s left"
+    with qtbot.waitSignal(panel.sig_cancel_requested):
+        panel.cancel_button.click()
+    panel.set_running(False)
+    assert not panel.progress.isVisible() and panel.explain_button.isEnabled()
+    with qtbot.waitSignal(panel.sig_explain_requested):
+        panel.explain_button.click()

@@ -1,0 +1,477 @@
+"""The explanation parameters: method, its settings, the Explain button and the run's progress."""
+import dataclasses
+import time
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
+                               QLabel, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QStackedWidget,
+                               QVBoxLayout, QWidget)
+
+from limelight.core.lime import HIDE_MODES
+from limelight.core.segmentation import SEGMENTATION_DEFAULTS
+
+__all__ = ["ExplainRequest", "ParameterPanel", "METHODS", "DEFAULT_BATCH_SIZE"]
+
+#: The explanation methods, in menu order, with their titles.
+METHODS = {"lime": "LIME", "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM"}
+#: The engine's default: large enough to keep the model busy, small enough for a laptop's memory.
+DEFAULT_BATCH_SIZE = 48
+_MAX_SEED = 2**31 - 1
+
+_METHOD_TIPS = {
+    "lime": "LIME: hides random sets of superpixels, watches the prediction change and fits a linear "
+            "model; works with any classifier, takes seconds",
+    "gradcam": "Grad-CAM: weighs a convolutional layer's feature maps by the class gradient; instant",
+    "gradcam++": "Grad-CAM++: like Grad-CAM with higher-order weights, better when the class appears "
+                 "several times; instant",
+    "scorecam": "Score-CAM: weighs each feature map by the score of the image masked with it; no "
+                "gradients, one batch of predictions per layer channel",
+}
+_SEGMENTATION_TITLES = {"quickshift": "Quickshift", "slic": "SLIC", "felzenszwalb": "Felzenszwalb",
+                        "grid": "Grid"}
+_SEGMENTATION_TIPS = {
+    "quickshift": "Quickshift: irregular superpixels that follow colour edges (the lime package's default)",
+    "slic": "SLIC: compact superpixels of similar size, a chosen number of them",
+    "felzenszwalb": "Felzenszwalb: graph-based regions; larger scale makes fewer, bigger regions",
+    "grid": "Grid: square cells that ignore the image content, a quick and neutral baseline",
+}
+# (title, tooltip, minimum, maximum, step) per segmentation parameter.
+_PARAM_SPECS = {
+    "kernel_size": ("Kernel size", "Width of the Gaussian used to smooth the density; larger makes "
+                    "fewer, bigger superpixels", 0.5, 50.0, 0.5),
+    "max_dist": ("Max distance", "Cut-off for the distance between points in a superpixel; larger "
+                 "makes bigger superpixels", 1.0, 10_000.0, 10.0),
+    "ratio": ("Colour ratio", "Balance between colour (1) and position (0) when grouping pixels",
+              0.0, 1.0, 0.05),
+    "random_seed": ("Tie-break seed", "Seed quickshift uses to break ties, so the superpixels repeat",
+                    0, _MAX_SEED, 1),
+    "n_segments": ("Superpixels", "About how many superpixels to make", 2, 10_000, 5),
+    "compactness": ("Compactness", "Higher makes squarer superpixels, lower follows colour more",
+                    0.01, 1000.0, 1.0),
+    "sigma": ("Smoothing", "Width of the Gaussian blur applied before segmenting (0 = none)",
+              0.0, 50.0, 0.1),
+    "scale": ("Scale", "Higher makes fewer, larger regions", 1.0, 100_000.0, 10.0),
+    "min_size": ("Minimum size", "Smallest region, in pixels; smaller ones are merged", 1, 100_000, 5),
+}
+_HIDE_TITLES = {"mean": "Superpixel mean colour", "blur": "Blurred", "black": "Black", "white": "White",
+                "grey": "Grey"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExplainRequest:
+    """What to explain with: the method and all its parameters, an immutable value.
+
+    Attributes
+    ----------
+    method : {"lime", "gradcam", "gradcam++", "scorecam"}
+    segmentation : str
+        LIME's superpixel algorithm, a key of ``SEGMENTATION_DEFAULTS``.
+    segmentation_params : tuple of (str, value) pairs
+        The algorithm's parameters; a dict is accepted and stored as its items, so the request
+        stays hashable.
+    num_samples, batch_size : int
+        LIME's perturbed images, and how many images go to the model at once (all methods).
+    hide : str
+        How LIME hides a superpixel, one of ``HIDE_MODES``.
+    kernel_width : float
+        Width of LIME's proximity kernel.
+    seed : int or None
+        LIME's random seed; None draws a new one each run.
+    layer : str or None
+        The CAM layer; None picks the last convolutional layer.
+    use_logits, relu : bool
+        CAM: explain the pre-softmax score, and keep only positive evidence.
+    """
+
+    method: str = "lime"
+    segmentation: str = "quickshift"
+    segmentation_params: tuple = tuple(SEGMENTATION_DEFAULTS["quickshift"].items())
+    num_samples: int = 1000
+    batch_size: int = DEFAULT_BATCH_SIZE
+    hide: str = "mean"
+    kernel_width: float = 0.25
+    seed: int | None = 0
+    layer: str | None = None
+    use_logits: bool = True
+    relu: bool = True
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}.")
+        if self.segmentation not in SEGMENTATION_DEFAULTS:
+            raise ValueError(f"segmentation must be one of {', '.join(SEGMENTATION_DEFAULTS)}, "
+                             f"not {self.segmentation!r}.")
+        params = self.segmentation_params
+        items = params.items() if isinstance(params, dict) else params
+        object.__setattr__(self, "segmentation_params", tuple((str(k), v) for k, v in items))
+
+    def params(self) -> dict:
+        """Return the segmentation parameters as a dict."""
+        return dict(self.segmentation_params)
+
+    def key(self) -> tuple:
+        """Return a hashable value that is equal for requests giving the same explanation."""
+        return dataclasses.astuple(self)
+
+
+class ParameterPanel(QWidget):
+    """The method and its parameters, with Explain, Cancel and a progress bar with time left."""
+
+    sig_explain_requested = Signal()
+    """Explain was clicked (or Ctrl+E or Enter pressed)."""
+
+    sig_cancel_requested = Signal()
+    """Cancel was clicked (or Esc pressed) while running."""
+
+    sig_preview_toggled = Signal(bool)
+    """The superpixel preview was switched on or off."""
+
+    sig_segmentation_changed = Signal()
+    """The superpixel algorithm or one of its parameters changed, so a preview is out of date."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._running = False
+        self._started = None
+        self._updating = False
+
+        # --- Method ------------------------------------------------------------------------------
+        self.method_combo = QComboBox(self)
+        for key, title in METHODS.items():
+            self.method_combo.addItem(title, key)
+            self.method_combo.setItemData(self.method_combo.count() - 1, _METHOD_TIPS[key],
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.method_combo.setToolTip("How to explain the prediction; hover an entry for details")
+        self.batch_size = _spin(self, 1, 4096, 8, "How many images go to the model at once: larger is "
+                                "faster until memory runs short")
+        self.method_note = QLabel(self)
+        self.method_note.setWordWrap(True)
+        self.method_note.setStyleSheet("color: palette(placeholder-text);")
+        top = QFormLayout()
+        top.addRow("&Method:", self.method_combo)
+        top.addRow(self.method_note)
+        top.addRow("&Batch size:", self.batch_size)
+
+        # --- LIME: superpixels -------------------------------------------------------------------
+        self.superpixels_box = QGroupBox("Superpixels", self)
+        self.segmentation_combo = QComboBox(self)
+        for key in SEGMENTATION_DEFAULTS:
+            self.segmentation_combo.addItem(_SEGMENTATION_TITLES.get(key, key), key)
+            self.segmentation_combo.setItemData(self.segmentation_combo.count() - 1,
+                                                _SEGMENTATION_TIPS.get(key, ""), Qt.ItemDataRole.ToolTipRole)
+        self.segmentation_combo.setToolTip("How the image is cut into the regions LIME hides and weighs")
+        self.segmentation_stack = QStackedWidget(self)
+        self._param_editors = {}
+        for key, defaults in SEGMENTATION_DEFAULTS.items():
+            page = QWidget(self.segmentation_stack)
+            form = QFormLayout(page)
+            form.setContentsMargins(0, 0, 0, 0)
+            editors = {}
+            for name, default in defaults.items():
+                editor = _param_editor(page, name, default)
+                editor.valueChanged.connect(self._on_segmentation_edited)
+                form.addRow(_PARAM_SPECS.get(name, (name.replace("_", " ").capitalize(),))[0] + ":", editor)
+                editors[name] = editor
+            self._param_editors[key] = editors
+            self.segmentation_stack.addWidget(page)
+        self.preview = QCheckBox("Preview superpixels", self)
+        self.preview.setToolTip("Draw the superpixels on the image, to tune them before explaining")
+        form = QFormLayout(self.superpixels_box)
+        form.addRow("&Algorithm:", self.segmentation_combo)
+        form.addRow(self.segmentation_stack)
+        form.addRow(self.preview)
+
+        # --- LIME: sampling ----------------------------------------------------------------------
+        self.sampling_box = QGroupBox("Sampling", self)
+        self.samples = _spin(self, 10, 1_000_000, 100, "How many perturbed images the model sees: more "
+                             "gives steadier weights and takes longer")
+        self.hide_combo = QComboBox(self)
+        for mode in HIDE_MODES:
+            self.hide_combo.addItem(_HIDE_TITLES.get(mode, mode.capitalize()), mode)
+        self.hide_combo.setToolTip("What a hidden superpixel is replaced with")
+        self.kernel_width = QDoubleSpinBox(self)
+        self.kernel_width.setRange(0.01, 100.0)
+        self.kernel_width.setDecimals(3)
+        self.kernel_width.setSingleStep(0.05)
+        self.kernel_width.setToolTip("Width of the proximity kernel: smaller trusts only samples close to "
+                                     "the original image")
+        self.seed = _spin(self, 0, _MAX_SEED, 1, "Random seed: the same seed gives the same explanation")
+        self.random_seed = QCheckBox("Random", self)
+        self.random_seed.setToolTip("Draw a new seed each run, to see how much the explanation varies")
+        self.random_seed.toggled.connect(lambda on: self.seed.setEnabled(not on))
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.random_seed)
+        form = QFormLayout(self.sampling_box)
+        form.addRow("&Samples:", self.samples)
+        form.addRow("&Hide with:", self.hide_combo)
+        form.addRow("&Kernel width:", self.kernel_width)
+        form.addRow("S&eed:", seed_row)
+
+        # --- CAM ---------------------------------------------------------------------------------
+        self.cam_box = QGroupBox("Class Activation Map", self)
+        self.layer_combo = QComboBox(self)
+        self.layer_combo.setToolTip("The convolutional layer whose feature maps are weighed; Auto takes "
+                                    "the last one, deeper layers are coarser and more semantic")
+        self.layer_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.layer_combo.setMinimumContentsLength(12)
+        self.set_layers([])
+        self.use_logits = QCheckBox("Explain the score before softmax", self)
+        self.use_logits.setToolTip("Use the logit rather than the probability, so other classes do not "
+                                   "leak into the map")
+        self.show_negative = QCheckBox("Show negative evidence", self)
+        self.show_negative.setToolTip("Keep the regions that lower the score (no ReLU on the map)")
+        form = QFormLayout(self.cam_box)
+        form.addRow("&Layer:", self.layer_combo)
+        form.addRow(self.use_logits)
+        form.addRow(self.show_negative)
+
+        # --- Run ---------------------------------------------------------------------------------
+        self.explain_button = QPushButton("Explain", self)
+        self.explain_button.setDefault(True)
+        self.explain_button.setShortcut(QKeySequence("Ctrl+E"))
+        self.explain_button.setToolTip("Explain the selected class of the current image (Ctrl+E)")
+        self.explain_button.setMinimumHeight(self.explain_button.sizeHint().height() + 6)
+        self.explain_button.clicked.connect(self._on_explain)
+        self.progress = QProgressBar(self)
+        self.progress.setTextVisible(True)
+        self.eta = QLabel(self)
+        self.eta.setStyleSheet("color: palette(placeholder-text);")
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setToolTip("Stop the explanation (Esc)")
+        self.cancel_button.clicked.connect(self.sig_cancel_requested)
+        # Enter anywhere in the panel explains; Esc cancels. Both only act when their button can.
+        for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            QShortcut(QKeySequence(key), self, self._on_explain,
+                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self._escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._on_escape,
+                                 context=Qt.ShortcutContext.WindowShortcut)
+        progress_row = QHBoxLayout()
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.cancel_button)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.superpixels_box)
+        layout.addWidget(self.sampling_box)
+        layout.addWidget(self.cam_box)
+        layout.addWidget(self.explain_button)
+        layout.addLayout(progress_row)
+        layout.addWidget(self.eta)
+        layout.addStretch(1)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+
+        for signal in (self.method_combo.currentIndexChanged, self.segmentation_combo.currentIndexChanged):
+            signal.connect(self._on_choice_changed)
+        self.preview.toggled.connect(self._on_preview_toggled)
+        self.set_request(ExplainRequest())
+        self.set_running(False)
+
+    # --- The request -----------------------------------------------------------------------------
+
+    def request(self) -> ExplainRequest:
+        """Return the parameters shown, as an `ExplainRequest`."""
+        segmentation = self.segmentation_combo.currentData()
+        params = tuple((name, editor.value()) for name, editor in self._param_editors[segmentation].items())
+        return ExplainRequest(
+            method=self.method_combo.currentData(), segmentation=segmentation, segmentation_params=params,
+            num_samples=self.samples.value(), batch_size=self.batch_size.value(),
+            hide=self.hide_combo.currentData(), kernel_width=round(self.kernel_width.value(), 6),
+            seed=None if self.random_seed.isChecked() else self.seed.value(),
+            layer=self.layer_combo.currentData(), use_logits=self.use_logits.isChecked(),
+            relu=not self.show_negative.isChecked())
+
+    def set_request(self, request: ExplainRequest) -> None:
+        """Show the parameters of `request`, without emitting change signals."""
+        self._updating = True
+        try:
+            _select(self.method_combo, request.method)
+            _select(self.segmentation_combo, request.segmentation)
+            editors = self._param_editors[request.segmentation]
+            for name, value in request.segmentation_params:
+                if name in editors:
+                    editors[name].setValue(value)
+            self.samples.setValue(request.num_samples)
+            self.batch_size.setValue(request.batch_size)
+            if self.hide_combo.findData(request.hide) < 0:
+                self.hide_combo.addItem(str(request.hide), request.hide)
+            _select(self.hide_combo, request.hide)
+            self.kernel_width.setValue(request.kernel_width)
+            self.random_seed.setChecked(request.seed is None)
+            if request.seed is not None:
+                self.seed.setValue(request.seed)
+            if request.layer is not None and self.layer_combo.findData(request.layer) < 0:
+                self.layer_combo.addItem(request.layer, request.layer)
+            _select(self.layer_combo, request.layer)
+            self.use_logits.setChecked(request.use_logits)
+            self.show_negative.setChecked(not request.relu)
+        finally:
+            self._updating = False
+        self._update_sections()
+
+    def set_layers(self, names) -> None:
+        """Offer these layers for CAM, after "Auto"; keep the chosen one if the new model has it."""
+        chosen = self.layer_combo.currentData()
+        self.layer_combo.blockSignals(True)
+        self.layer_combo.clear()
+        self.layer_combo.addItem("Auto (last convolutional layer)", None)
+        for name in names:
+            self.layer_combo.addItem(name, name)
+        self.layer_combo.setCurrentIndex(max(0, self.layer_combo.findData(chosen)))
+        self.layer_combo.blockSignals(False)
+
+    def is_lime(self) -> bool:
+        """Return whether LIME is chosen."""
+        return self.method_combo.currentData() == "lime"
+
+    # --- Running ---------------------------------------------------------------------------------
+
+    def set_running(self, running: bool) -> None:
+        """Show the progress bar and Cancel while an explanation runs, and Explain otherwise."""
+        self._running = bool(running)
+        self._started = time.monotonic() if running else None
+        self.progress.setRange(0, 0)  # busy until the first progress report
+        self.progress.setValue(0)
+        self.eta.setText("Starting…" if running else "")
+        for widget in (self.progress, self.cancel_button, self.eta):
+            widget.setVisible(self._running)
+        self.explain_button.setEnabled(not self._running)
+
+    def set_progress(self, done: int, total: int) -> None:
+        """Show `done` of `total` steps and an estimate of the time left."""
+        total = max(int(total), 1)
+        done = min(max(int(done), 0), total)
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{done:,} / {total:,}")
+        self.eta.setText(self._eta_text(done, total))
+
+    def _eta_text(self, done, total):
+        if self._started is None or done == 0:
+            return "Estimating time left…"
+        elapsed = time.monotonic() - self._started
+        if done >= total:
+            return f"Finishing… ({_duration(elapsed)} so far)"
+        left = elapsed / done * (total - done)
+        return f"About {_duration(left)} left"
+
+    # --- Reactions -------------------------------------------------------------------------------
+
+    @Slot()
+    def _on_explain(self):
+        if not self._running and self.explain_button.isEnabled():
+            self.sig_explain_requested.emit()
+
+    @Slot()
+    def _on_escape(self):
+        if self._running:
+            self.sig_cancel_requested.emit()
+
+    @Slot()
+    def _on_choice_changed(self):
+        if self._updating:
+            return
+        self._update_sections()
+        if self.sender() is self.segmentation_combo:
+            self.sig_segmentation_changed.emit()
+
+    @Slot()
+    def _on_segmentation_edited(self):
+        if not self._updating:
+            self.sig_segmentation_changed.emit()
+
+    @Slot(bool)
+    def _on_preview_toggled(self, on):
+        self.sig_preview_toggled.emit(on)
+
+    def _update_sections(self):
+        method = self.method_combo.currentData()
+        lime = method == "lime"
+        self.segmentation_stack.setCurrentIndex(self.segmentation_combo.currentIndex())
+        self.superpixels_box.setVisible(lime)
+        self.sampling_box.setVisible(lime)
+        self.cam_box.setVisible(not lime)
+        self.method_note.setText(_METHOD_TIPS[method].split(": ", 1)[1].capitalize() + ".")
+        if not lime and self.preview.isChecked():
+            # CAM has no superpixels: a preview left on would hide its map.
+            self.preview.setChecked(False)
+
+
+def _spin(parent, minimum, maximum, step, tip):
+    spin = QSpinBox(parent)
+    spin.setRange(minimum, maximum)
+    spin.setSingleStep(step)
+    spin.setGroupSeparatorShown(True)
+    spin.setToolTip(tip)
+    return spin
+
+
+def _param_editor(parent, name, default):
+    title, tip, minimum, maximum, step = _PARAM_SPECS.get(
+        name, (name, f"The {name.replace('_', ' ')} parameter", 0, 1_000_000, 1))
+    if isinstance(default, int) and not isinstance(default, bool):
+        editor = _spin(parent, int(minimum), int(maximum), int(step) or 1, tip)
+    else:
+        editor = QDoubleSpinBox(parent)
+        editor.setRange(minimum, maximum)
+        editor.setDecimals(3)
+        editor.setSingleStep(step)
+        editor.setToolTip(tip)
+    editor.setValue(default)
+    return editor
+
+
+def _select(combo, data):
+    combo.setCurrentIndex(max(0, combo.findData(data)))
+
+
+def _duration(seconds):
+    if seconds < 1:
+        return "1 s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {seconds:02d} s"
+
+
+def _preview():
+    """Show the panel alone; Explain fakes a run with progress."""
+    import sys
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    panel = ParameterPanel()
+    panel.setWindowTitle("Parameters")
+    panel.set_layers(["block_5", "top_conv"])
+    timer = QTimer(panel, interval=50)
+    state = {"done": 0}
+
+    def tick():
+        state["done"] += 10
+        panel.set_progress(state["done"], 1000)
+        if state["done"] >= 1000:
+            timer.stop()
+            panel.set_running(False)
+
+    def start():
+        state["done"] = 0
+        panel.set_running(True)
+        timer.start()
+
+    def stop():
+        timer.stop()
+        panel.set_running(False)
+
+    timer.timeout.connect(tick)
+    panel.sig_explain_requested.connect(start)
+    panel.sig_cancel_requested.connect(stop)
+    panel.sig_explain_requested.connect(lambda: print(panel.request()))
+    panel.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(_preview())
