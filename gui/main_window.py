@@ -17,6 +17,7 @@ from limelight.core.errors import LimelightError
 from limelight.core.images import is_supported_image, load_image
 from limelight.core.models import MODEL_FILE_TYPES
 from limelight.gui.image_browser import ImageBrowser
+from limelight.gui.image_view import ImageView
 from limelight.gui.model_picker import ModelPicker, builtin_sources
 from limelight.gui.settings import Settings
 from limelight.gui.trust_dialog import ask_trust
@@ -27,10 +28,6 @@ from limelight.gui.worker import (BUILTIN_PREFIX, BackgroundTasks, BatchResult, 
 
 log = logging.getLogger(__name__)
 
-try:
-    from limelight.gui.image_view import ImageView
-except ImportError:  # Until the real view lands: the interim one at the end of this module.
-    ImageView = None
 try:
     from limelight.gui.overlay_controls import OverlayControls
     from limelight.gui.parameter_panel import ExplainRequest, ParameterPanel
@@ -1626,70 +1623,6 @@ if ParameterPanel is None:
                 return
             self.info.setText(" · ".join(f"{k}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}"
                                          for k, v in info.items()))
-
-
-if ImageView is None:
-    from PySide6.QtGui import QImage, QPixmap
-
-    class ImageView(QLabel):
-        """The photo or its overlay, scaled to fit."""
-
-        sig_view_mode_changed = Signal(str)
-        """The view mode changed."""
-
-        def __init__(self, parent=None):
-            super().__init__(parent)
-            self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.setMinimumSize(160, 120)
-            self.setStyleSheet("background: #3a3a3c; color: #ddd;")
-            self._original = self._overlay = None
-            self._mode = "explained"
-            self._update()
-
-        def set_image(self, original) -> None:
-            self._original = None if original is None else np.ascontiguousarray(original)
-            self._overlay = None
-            self._update()
-
-        def set_overlay(self, rendered) -> None:
-            self._overlay = None if rendered is None else np.ascontiguousarray(rendered)
-            self._update()
-
-        def set_view_mode(self, mode: str) -> None:
-            self._mode = mode
-            self._update()
-            self.sig_view_mode_changed.emit(mode)
-
-        def view_mode(self) -> str:
-            return self._mode
-
-        def current_pixmap_image(self):
-            shown = self._overlay if self._overlay is not None and self._mode != "original" else (
-                self._original)
-            if shown is None:
-                return QImage()
-            rows, cols = shown.shape[:2]
-            return QImage(shown.data, cols, rows, shown.strides[0], QImage.Format.Format_RGB888).copy()
-
-        @Slot()
-        def zoom_in(self) -> None:
-            pass
-
-        zoom_out = zoom_fit = zoom_actual = zoom_in
-
-        def resizeEvent(self, event) -> None:
-            super().resizeEvent(event)
-            self._update()
-
-        def _update(self) -> None:
-            image = self.current_pixmap_image()
-            if image.isNull():
-                self.setPixmap(QPixmap())
-                self.setText("Open an image (Ctrl+O) or drop one here")
-                return
-            self.setPixmap(QPixmap.fromImage(image).scaled(
-                self.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation))
 
 
 if __name__ == "__main__":
