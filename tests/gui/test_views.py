@@ -196,3 +196,84 @@ def test_running_shows_progress_with_time_left_and_cancel(panel, qtbot, monkeypa
     assert not panel.progress.isVisible() and panel.explain_button.isEnabled()
     with qtbot.waitSignal(panel.sig_explain_requested):
         panel.explain_button.click()
+
+
+# --- OverlayControls ----------------------------------------------------------------------------
+
+@pytest.fixture
+def controls(qtbot):
+    from limelight.gui.overlay_controls import OverlayControls
+
+    controls = OverlayControls()
+    qtbot.addWidget(controls)
+    return controls
+
+
+def test_threshold_slider_emits_a_style_with_that_threshold(controls, qtbot):
+    with qtbot.waitSignal(controls.sig_style_changed) as blocker:
+        controls.threshold.setValue(35)
+    assert blocker.args[0].threshold == pytest.approx(0.35)
+    assert controls.style().threshold == pytest.approx(0.35)
+    assert controls.threshold_value.text() == "35%"
+
+
+@pytest.mark.parametrize("change, field, expected", [
+    (lambda c: c.display.setCurrentIndex(c.display.findData("heatmap")), "display", "heatmap"),
+    (lambda c: c.top_k.setValue(5), "num_features", 5),
+    (lambda c: c.alpha.setValue(70), "alpha", 0.7),
+    (lambda c: c.show_negative.setChecked(True), "show_negative", True),
+    (lambda c: c.hide_rest.setChecked(True), "hide_rest", True),
+    (lambda c: c.colormap.setCurrentIndex(c.colormap.findData("viridis")), "colormap", "viridis"),
+])
+def test_each_control_changes_the_style(controls, qtbot, change, field, expected):
+    before = controls.style()
+    with qtbot.waitSignal(controls.sig_style_changed) as blocker:
+        change(controls)
+    style = blocker.args[0]
+    assert getattr(style, field) == expected != getattr(before, field)
+    # Nothing else moved.
+    assert {k: v for k, v in vars(style).items() if k != field} == {
+        k: v for k, v in vars(before).items() if k != field}
+
+
+def test_colour_buttons_pick_with_the_colour_dialog(controls, qtbot, monkeypatch):
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QColorDialog
+
+    monkeypatch.setattr(QColorDialog, "getColor", staticmethod(lambda *args: QColor(0, 0, 255)))
+    with qtbot.waitSignal(controls.sig_style_changed) as blocker:
+        controls.positive_button.click()
+    assert blocker.args[0].positive_colour == (0, 0, 255)
+    monkeypatch.setattr(QColorDialog, "getColor", staticmethod(lambda *args: QColor()))  # Cancel
+    with qtbot.assertNotEmitted(controls.sig_style_changed):
+        controls.positive_button.click()
+    assert controls.style().positive_colour == (0, 0, 255)
+
+
+def test_set_style_shows_it_without_emitting(controls, qtbot):
+    from limelight.core.overlay import OverlayStyle
+
+    style = OverlayStyle(display="block", threshold=0.55, num_features=3, alpha=0.8, show_negative=True,
+                         positive_colour=(1, 2, 3), negative_colour=(4, 5, 6), hide_rest=True,
+                         colormap="magma", fade=0.5)
+    with qtbot.assertNotEmitted(controls.sig_style_changed):
+        controls.set_style(style)
+    assert controls.style() == style
+    assert controls.threshold.value() == 55 and controls.top_k.value() == 3
+    # A later change keeps the fields that have no control.
+    controls.alpha.setValue(10)
+    assert controls.style().fade == 0.5 and controls.style().block_colour == style.block_colour
+
+
+def test_histogram_shows_the_weights_and_the_threshold(controls):
+    segments = np.repeat(np.arange(4), 16).reshape(8, 8)
+    weights = np.array([0.5, -0.25, 0.1, 1.0], np.float32)[segments]
+    controls.set_weights(weights)
+    # One value per superpixel, as a share of the strongest.
+    assert sorted(controls.histogram.values()) == pytest.approx([-0.25, 0.1, 0.5, 1.0])
+    controls.threshold.setValue(40)
+    assert controls.histogram.threshold_lines() == pytest.approx([0.4])
+    controls.show_negative.setChecked(True)
+    assert controls.histogram.threshold_lines() == pytest.approx([0.4, -0.4])
+    controls.set_weights(None)
+    assert controls.histogram.values() is None and controls.histogram.threshold_lines() == []

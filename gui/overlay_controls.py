@@ -1,0 +1,326 @@
+"""The overlay controls: how an explanation is drawn, with a histogram of its weights under the threshold."""
+import dataclasses
+
+import numpy as np
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFormLayout, QHBoxLayout, QLabel,
+                               QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
+
+from limelight.core.overlay import DISPLAYS, OverlayStyle
+
+__all__ = ["OverlayControls", "COLORMAPS"]
+
+#: Colormaps offered for the heatmap, after "Automatic"; the diverging ones suit LIME's signed weights.
+COLORMAPS = ("RdYlGn", "PiYG", "RdBu_r", "coolwarm", "jet", "viridis", "inferno", "magma")
+_DISPLAY_TIPS = {
+    "outline": "Outline the chosen regions and tint them lightly",
+    "block": "Show only the chosen regions and fade the rest",
+    "heatmap": "Colour every region by its weight",
+}
+# A histogram of at most this many values stays quick to redraw while the slider moves.
+_MAX_HISTOGRAM_VALUES = 20_000
+_HISTOGRAM_BINS = 41
+
+
+class WeightHistogram(FigureCanvasQTAgg):
+    """A small histogram of an explanation's weights (as fractions of the largest) with the threshold."""
+
+    def __init__(self, parent=None):
+        self._figure = Figure(figsize=(3, 0.9), dpi=100, layout="constrained")
+        super().__init__(self._figure)
+        self.setParent(parent)
+        self._axes = self._figure.add_subplot()
+        self._values = None
+        self._per_region = False
+        self._threshold = 0.2
+        self._show_negative = False
+        self._lines = []
+        self.setMinimumHeight(70)
+        self.setMaximumHeight(90)
+        self.setToolTip("How the explanation's weights are spread, as a share of the strongest; regions "
+                        "beyond the dashed line(s) are shown")
+        self._draw_histogram()
+
+    def values(self):
+        """Return the normalised weights drawn, in -1..1, or None."""
+        return self._values
+
+    def threshold_lines(self):
+        """Return the x positions of the threshold markers."""
+        return [line.get_xdata()[0] for line in self._lines]
+
+    def set_weights(self, weights):
+        if weights is None:
+            self._values = None
+        else:
+            weights = np.asarray(weights, dtype=np.float32).ravel()
+            weights = weights[np.isfinite(weights)]
+            peak = float(np.abs(weights).max()) if weights.size else 0.0
+            if peak == 0:
+                self._values = None
+            else:
+                # Superpixel maps repeat one weight over many pixels: a region counts once.
+                unique = np.unique(weights)
+                values = unique if unique.size <= _MAX_HISTOGRAM_VALUES // 10 else weights
+                if values.size > _MAX_HISTOGRAM_VALUES:
+                    values = values[:: values.size // _MAX_HISTOGRAM_VALUES + 1]
+                self._values = values / peak
+                self._per_region = values is unique
+        self._draw_histogram()
+
+    def set_threshold(self, threshold, show_negative):
+        self._threshold = float(threshold)
+        self._show_negative = bool(show_negative)
+        self._draw_lines()
+        self.draw_idle()
+
+    def _draw_histogram(self):
+        axes = self._axes
+        axes.clear()
+        self._lines = []
+        colour = self.palette().color(self.foregroundRole())
+        face = self.palette().color(self.backgroundRole())
+        self._figure.set_facecolor(face.name())
+        axes.set_facecolor(face.name())
+        text = colour.name()
+        for spine in ("top", "right", "left"):
+            axes.spines[spine].set_visible(False)
+        axes.spines["bottom"].set_color(text)
+        axes.tick_params(colors=text, labelsize=7, length=2, pad=1)
+        axes.set_yticks([])
+        values = self._values
+        signed = values is not None and (values < 0).any()
+        axes.set_xlim(-1.02 if signed else -0.02, 1.02)
+        if values is None:
+            axes.set_xticks([])
+            axes.text(0.5, 0.5, "No explanation yet", transform=axes.transAxes, ha="center", va="center",
+                      color=text, fontsize=8, alpha=0.7)
+        else:
+            bins = np.linspace(-1 if signed else 0, 1, _HISTOGRAM_BINS if signed else _HISTOGRAM_BINS // 2 + 1)
+            counts, edges = np.histogram(values, bins=bins)
+            centres = (edges[:-1] + edges[1:]) / 2
+            colours = np.where(centres >= 0, "#3cb043", "#d9412b")
+            axes.bar(centres, counts, width=np.diff(edges) * 0.9, color=colours, alpha=0.85)
+            axes.set_xticks([-1, 0, 1] if signed else [0, 0.5, 1])
+            axes.set_ylim(0, max(counts.max(), 1) * 1.08)
+            unit = "superpixels" if self._per_region else "pixels"
+            axes.set_title(f"{values.size:,} {unit}", fontsize=7, color=text, loc="right", pad=2)
+        self._draw_lines()
+        self.draw_idle()
+
+    def _draw_lines(self):
+        for line in self._lines:
+            line.remove()
+        self._lines = []
+        if self._values is None:
+            return
+        positions = [self._threshold]
+        if self._show_negative and (self._values < 0).any():
+            positions.append(-self._threshold)
+        for x in positions:
+            self._lines.append(self._axes.axvline(x, color="#f0a030", linestyle="--", linewidth=1.2))
+
+
+class _ColourButton(QPushButton):
+    """A button that shows a colour swatch and picks a new colour with QColorDialog."""
+
+    sig_colour_changed = Signal(object)
+    """A new colour was picked: a tuple of 3 int from 0 to 255."""
+
+    def __init__(self, text, parent=None):
+        super().__init__(text, parent)
+        self._colour = (0, 0, 0)
+        self.clicked.connect(self._pick)
+
+    def colour(self):
+        return self._colour
+
+    def set_colour(self, colour):
+        self._colour = tuple(int(c) for c in colour)
+        pixmap = QPixmap(14, 14)
+        pixmap.fill(QColor(*self._colour))
+        self.setIcon(QIcon(pixmap))
+
+    @Slot()
+    def _pick(self):
+        chosen = QColorDialog.getColor(QColor(*self._colour), self, self.toolTip() or "Pick a Colour")
+        if chosen.isValid():
+            self.set_colour((chosen.red(), chosen.green(), chosen.blue()))
+            self.sig_colour_changed.emit(self._colour)
+
+
+class OverlayControls(QWidget):
+    """Every option of `OverlayStyle` as a control; each change emits the new style at once."""
+
+    sig_style_changed = Signal(object)
+    """The overlay style changed (also while a slider is dragged): an OverlayStyle."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._style = OverlayStyle()
+        self._updating = False
+
+        self.display = QComboBox(self)
+        for display in DISPLAYS:
+            self.display.addItem(display.capitalize(), display)
+            self.display.setItemData(self.display.count() - 1, _DISPLAY_TIPS.get(display, ""),
+                                     Qt.ItemDataRole.ToolTipRole)
+        self.display.setToolTip("How the explanation is drawn: outlines, only the chosen regions, or a "
+                                "heatmap of every region")
+
+        self.threshold = _slider(self, "Hide regions whose weight is at most this share of the strongest "
+                                       "weight; 0 shows every region with a weight")
+        self.threshold_value = _value_label(self)
+        self.histogram = WeightHistogram(self)
+
+        self.top_k = QSpinBox(self)
+        self.top_k.setRange(0, 500)
+        self.top_k.setSpecialValueText("All over the threshold")
+        self.top_k.setToolTip("Show at most this many superpixels, the strongest first (LIME only); "
+                              "0 uses the threshold alone")
+
+        self.alpha = _slider(self, "Opacity of the tint over the shown regions")
+        self.alpha_value = _value_label(self)
+
+        self.show_negative = QCheckBox("Show negative evidence", self)
+        self.show_negative.setToolTip("Also show regions that speak against the class, in the negative "
+                                      "colour")
+        self.hide_rest = QCheckBox("Fade the rest of the image", self)
+        self.hide_rest.setToolTip("Fade everything not shown, so the chosen regions stand out")
+
+        self.positive_button = _ColourButton("Supports", self)
+        self.positive_button.setToolTip("Colour of regions that support the class")
+        self.negative_button = _ColourButton("Opposes", self)
+        self.negative_button.setToolTip("Colour of regions that speak against the class")
+
+        self.colormap = QComboBox(self)
+        self.colormap.addItem("Automatic", None)
+        for name in COLORMAPS:
+            self.colormap.addItem(name, name)
+        self.colormap.setToolTip("Heatmap colours; Automatic uses red-yellow-green for LIME and jet for "
+                                 "Grad-CAM; PiYG and RdBu_r read better with red-green colour blindness")
+
+        threshold_row = QHBoxLayout()
+        threshold_row.addWidget(self.threshold, 1)
+        threshold_row.addWidget(self.threshold_value)
+        alpha_row = QHBoxLayout()
+        alpha_row.addWidget(self.alpha, 1)
+        alpha_row.addWidget(self.alpha_value)
+        colours = QHBoxLayout()
+        colours.addWidget(self.positive_button)
+        colours.addWidget(self.negative_button)
+        form = QFormLayout()
+        form.addRow("&Display:", self.display)
+        form.addRow("&Threshold:", threshold_row)
+        form.addRow(self.histogram)
+        form.addRow("Top &features:", self.top_k)
+        form.addRow("&Opacity:", alpha_row)
+        form.addRow("Colours:", colours)
+        form.addRow("Color&map:", self.colormap)
+        form.addRow(self.show_negative)
+        form.addRow(self.hide_rest)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addStretch(1)
+
+        self.set_style(self._style)
+        for signal in (self.display.currentIndexChanged, self.threshold.valueChanged, self.top_k.valueChanged,
+                       self.alpha.valueChanged, self.show_negative.toggled, self.hide_rest.toggled,
+                       self.colormap.currentIndexChanged, self.positive_button.sig_colour_changed,
+                       self.negative_button.sig_colour_changed):
+            signal.connect(self._changed)
+
+    def style(self) -> OverlayStyle:
+        """Return the style the controls show."""
+        return self._style
+
+    def set_style(self, style: OverlayStyle) -> None:
+        """Show `style` in the controls, without emitting `sig_style_changed`."""
+        self._style = style
+        self._updating = True
+        try:
+            self.display.setCurrentIndex(max(0, self.display.findData(style.display)))
+            self.threshold.setValue(round(style.threshold * 100))
+            self.top_k.setValue(style.num_features or 0)
+            self.alpha.setValue(round(style.alpha * 100))
+            self.show_negative.setChecked(style.show_negative)
+            self.hide_rest.setChecked(style.hide_rest)
+            self.positive_button.set_colour(style.positive_colour)
+            self.negative_button.set_colour(style.negative_colour)
+            if style.colormap is not None and self.colormap.findData(style.colormap) < 0:
+                self.colormap.addItem(style.colormap, style.colormap)
+            self.colormap.setCurrentIndex(max(0, self.colormap.findData(style.colormap)))
+        finally:
+            self._updating = False
+        self._update_labels()
+
+    def set_weights(self, weights) -> None:
+        """Draw the histogram of an explanation's weight map (ndarray of shape (rows, cols)), or clear it."""
+        self.histogram.set_weights(weights)
+
+    @Slot()
+    def _changed(self):
+        if self._updating:
+            return
+        # Keep the fields without a control (block colour, fade) as they were set.
+        self._style = dataclasses.replace(
+            self._style, display=self.display.currentData(), threshold=self.threshold.value() / 100,
+            num_features=self.top_k.value() or None, alpha=self.alpha.value() / 100,
+            show_negative=self.show_negative.isChecked(), hide_rest=self.hide_rest.isChecked(),
+            positive_colour=self.positive_button.colour(), negative_colour=self.negative_button.colour(),
+            colormap=self.colormap.currentData())
+        self._update_labels()
+        self.sig_style_changed.emit(self._style)
+
+    def _update_labels(self):
+        style = self._style
+        self.threshold_value.setText(f"{style.threshold:.0%}")
+        self.alpha_value.setText(f"{style.alpha:.0%}")
+        self.negative_button.setEnabled(style.show_negative)
+        # The colormap only matters for the heatmap; the colours for the other displays.
+        heatmap = style.display == "heatmap"
+        self.colormap.setEnabled(heatmap)
+        self.positive_button.setEnabled(not heatmap)
+        self.negative_button.setEnabled(not heatmap and style.show_negative)
+        self.histogram.set_threshold(style.threshold, style.show_negative)
+
+
+def _slider(parent, tip):
+    slider = QSlider(Qt.Orientation.Horizontal, parent)
+    slider.setRange(0, 100)
+    slider.setSingleStep(1)
+    slider.setPageStep(10)
+    slider.setToolTip(tip)
+    return slider
+
+
+def _value_label(parent):
+    label = QLabel(parent)
+    # Wide enough for "100%" so the slider does not jump while the number changes.
+    label.setMinimumWidth(label.fontMetrics().horizontalAdvance("100%") + 4)
+    label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return label
+
+
+def _preview():
+    """Show the controls alone, with the weights of a made-up LIME explanation."""
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    controls = OverlayControls()
+    controls.setWindowTitle("Overlay")
+    rng = np.random.default_rng(0)
+    segments = rng.integers(0, 60, (64, 64))
+    controls.set_weights(rng.normal(0, 0.1, 60)[segments])
+    controls.sig_style_changed.connect(print)
+    controls.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(_preview())
