@@ -277,3 +277,89 @@ def test_histogram_shows_the_weights_and_the_threshold(controls):
     assert controls.histogram.threshold_lines() == pytest.approx([0.4, -0.4])
     controls.set_weights(None)
     assert controls.histogram.values() is None and controls.histogram.threshold_lines() == []
+
+
+# --- PredictionsPanel ---------------------------------------------------------------------------
+
+@pytest.fixture
+def predictions(qtbot):
+    from limelight.gui.predictions_panel import PredictionsPanel
+
+    panel = PredictionsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(300, 500)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
+TOP = [(967, "espresso", 0.62), (504, "coffee mug", 0.21), (968, "cup", 0.08)]
+
+
+def test_clicking_a_prediction_emits_its_index(predictions, qtbot):
+    predictions.set_predictions(TOP)
+    assert predictions.list.count() == 3
+    item = predictions.list.item(1)
+    point = predictions.list.visualItemRect(item).center()
+    with qtbot.waitSignal(predictions.sig_target_chosen) as blocker:
+        qtbot.mouseClick(predictions.list.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    assert blocker.args == [504]
+    predictions.set_target(968)
+    assert [i.data(Qt.ItemDataRole.UserRole) for i in predictions.list.selectedItems()] == [968]
+    predictions.set_predictions([])
+    assert predictions.list.count() == 0 and predictions.empty.isVisible()
+
+
+def test_probability_bars_are_drawn_to_scale(predictions):
+    predictions.set_predictions([(0, "full", 1.0), (1, "half", 0.5)])
+    predictions.set_target(None)
+    image = qimage_array(predictions.list.viewport().grab().toImage())
+    green = (np.abs(image.astype(int) - (76, 175, 80)).sum(axis=2) < 30)
+
+    def bar_width(row):
+        rect = predictions.list.visualItemRect(predictions.list.item(row))
+        ratio = predictions.list.viewport().devicePixelRatioF()
+        rows = green[int(rect.top() * ratio):int(rect.bottom() * ratio)]
+        return rows.any(axis=0).sum()
+
+    assert bar_width(1) == pytest.approx(bar_width(0) / 2, rel=0.1)
+
+
+def test_searching_a_class_name_emits_its_index(predictions, qtbot):
+    from limelight.core.labels import imagenet_labels
+
+    predictions.set_class_names(imagenet_labels().names)
+    assert "espresso" in predictions._completer_model.stringList()
+    predictions.search.setText("espresso")
+    with qtbot.waitSignal(predictions.sig_target_chosen) as blocker:
+        predictions.search.returnPressed.emit()
+    assert blocker.args == [967]
+    with qtbot.waitSignal(predictions.sig_target_chosen) as blocker:
+        predictions.completer.activated[str].emit("crane (machine)")
+    assert blocker.args == [517]
+    predictions.search.setText("dog")  # many classes: the user must pick one
+    with qtbot.assertNotEmitted(predictions.sig_target_chosen):
+        predictions.search.returnPressed.emit()
+    assert predictions.search_note.isVisible()
+    # A user labels file may repeat a name: the index tells the two apart.
+    predictions.set_class_names(["cat", "crane", "dog", "crane"])
+    assert predictions._completer_model.stringList() == ["cat", "crane (class 1)", "dog", "crane (class 3)"]
+    with qtbot.waitSignal(predictions.sig_target_chosen) as blocker:
+        predictions.completer.activated[str].emit("crane (class 3)")
+    assert blocker.args == [3]
+
+
+def test_info_block_shows_the_explanations_facts(predictions):
+    predictions.set_info({"method": "LIME", "label": "espresso", "index": 967, "time": 4.25,
+                          "probability": 0.625, "fit": 0.7134, "local_prediction": 0.58, "samples": 1000,
+                          "seed": None, "superpixels": 48})
+    text = predictions.info_text()
+    for part in ("espresso", "(class 967)", "LIME", "62.5%", "Fit (R²)", "0.713", "1,000", "random",
+                 "4.2 s"):
+        assert part in text
+    predictions.set_info({"method": "Grad-CAM", "label": "cup", "index": 968, "time": 0.12,
+                          "probability": 0.08, "layer": "top_conv", "score": 3.5})
+    text = predictions.info_text()
+    assert "top_conv" in text and "120 ms" in text and "3.500" in text and "Seed" not in text
+    predictions.set_info(None)
+    assert "Explain the image" in predictions.info_text()

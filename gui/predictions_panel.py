@@ -1,0 +1,283 @@
+"""The predictions panel: the top classes with probability bars, a class search and the explanation's facts."""
+import html
+
+from PySide6.QtCore import QRectF, QSize, QStringListModel, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import (QAbstractItemView, QCompleter, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+                               QStyle, QStyledItemDelegate, QVBoxLayout, QWidget)
+
+__all__ = ["PredictionsPanel"]
+
+_INDEX = Qt.ItemDataRole.UserRole
+_PROBABILITY = Qt.ItemDataRole.UserRole + 1
+_BAR = QColor(76, 175, 80)
+
+
+class _BarDelegate(QStyledItemDelegate):
+    """Draws a prediction as its class name and percentage over a thin probability bar."""
+
+    def sizeHint(self, option, index):
+        metrics = option.fontMetrics
+        return QSize(120, metrics.height() + 14)
+
+    def paint(self, painter, option, index):
+        style = option.widget.style() if option.widget else None
+        painter.save()
+        if style is not None:
+            style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, option.widget)
+        rect = option.rect.adjusted(6, 2, -6, -3)
+        selected = option.state & QStyle.StateFlag.State_Selected
+        colour = option.palette.color(QPalette.ColorRole.HighlightedText if selected
+                                      else QPalette.ColorRole.Text)
+        probability = float(index.data(_PROBABILITY) or 0.0)
+        percent = f"{probability:.1%}"
+        metrics = option.fontMetrics
+        percent_width = metrics.horizontalAdvance("100.0%") + 4
+        text_rect = rect.adjusted(0, 0, -percent_width, -6)
+        name = metrics.elidedText(index.data(Qt.ItemDataRole.DisplayRole), Qt.TextElideMode.ElideRight,
+                                  text_rect.width())
+        painter.setPen(colour)
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+        painter.drawText(rect.adjusted(0, 0, 0, -6), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                         percent)
+        track = QRectF(rect.left(), rect.bottom() - 4, rect.width(), 4)
+        painter.setRenderHint(painter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.PenStyle.NoPen)
+        faint = QColor(colour)
+        faint.setAlpha(40)
+        painter.setBrush(faint)
+        painter.drawRoundedRect(track, 2, 2)
+        painter.setBrush(_BAR)
+        painter.drawRoundedRect(QRectF(track.left(), track.top(), max(track.width() * probability, 2),
+                                       track.height()), 2, 2)
+        painter.restore()
+
+
+class PredictionsPanel(QWidget):
+    """The model's top classes; clicking one or searching any class picks the class to explain."""
+
+    sig_target_chosen = Signal(int)
+    """A class index was chosen as the explanation's target."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._names = []
+        self._lookup = {}
+        self._target = None
+
+        self.list = QListWidget(self)
+        self.list.setItemDelegate(_BarDelegate(self.list))
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setToolTip("The model's most likely classes; click one to explain it")
+        self.list.setUniformItemSizes(True)
+        self.list.itemClicked.connect(self._on_item_chosen)
+        self.list.itemActivated.connect(self._on_item_chosen)
+        self.empty = QLabel("No predictions yet", self)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setStyleSheet("color: palette(placeholder-text);")
+
+        self.search = QLineEdit(self)
+        self.search.setPlaceholderText("Explain another class…")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Type a class name (or its index) and press Enter to explain that class, "
+                               "e.g. the true class the model missed")
+        self._completer_model = QStringListModel(self)
+        self.completer = QCompleter(self._completer_model, self)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.completer.setMaxVisibleItems(12)
+        self.search.setCompleter(self.completer)
+        self.completer.activated[str].connect(self._on_search)
+        self.search.returnPressed.connect(self._on_return)
+        self.search_note = QLabel(self)
+        self.search_note.setStyleSheet("color: palette(placeholder-text);")
+        self.search_note.hide()
+
+        self.info = QLabel(self)
+        self.info.setWordWrap(True)
+        self.info.setTextFormat(Qt.TextFormat.RichText)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.info.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.empty)
+        layout.addWidget(self.search)
+        layout.addWidget(self.search_note)
+        layout.addWidget(self.info)
+        self.set_predictions([])
+        self.set_info(None)
+
+    # --- Predictions -----------------------------------------------------------------------------
+
+    def set_predictions(self, predictions) -> None:
+        """Show the top classes, a list of (index, name, probability), most likely first; [] clears."""
+        self.list.clear()
+        for index, name, probability in predictions:
+            item = QListWidgetItem(str(name))
+            item.setData(_INDEX, int(index))
+            item.setData(_PROBABILITY, float(probability))
+            item.setToolTip(f"{name} (class {index}): {probability:.2%}. Click to explain this class.")
+            self.list.addItem(item)
+        empty = self.list.count() == 0
+        self.empty.setVisible(empty)
+        self.list.setVisible(not empty)
+        # Tall enough for every row without a scroll bar, since the dock has room for five or so.
+        rows = max(self.list.count(), 1)
+        height = rows * self.list.sizeHintForRow(0) + 2 * self.list.frameWidth() + 2 if not empty else 0
+        self.list.setMinimumHeight(min(height, 260))
+        if self._target is not None:
+            self.set_target(self._target)
+
+    def set_class_names(self, names) -> None:
+        """Offer these class names (index = position) in the search box."""
+        self._names = [str(name) for name in names]
+        counts = {}
+        for name in self._names:
+            counts[name.casefold()] = counts.get(name.casefold(), 0) + 1
+        entries, self._lookup = [], {}
+        for index, name in enumerate(self._names):
+            # ImageNet has a few names twice ("crane", "maillot"): the index tells them apart.
+            entry = name if counts[name.casefold()] == 1 else f"{name} (class {index})"
+            entries.append(entry)
+            self._lookup[entry.casefold()] = index
+        self._completer_model.setStringList(entries)
+        self.search.setEnabled(bool(entries))
+
+    @Slot(int)
+    def set_target(self, index) -> None:
+        """Highlight class `index` if it is listed (None: nothing)."""
+        self._target = None if index is None else int(index)
+        self.list.blockSignals(True)
+        self.list.clearSelection()
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(_INDEX) == self._target:
+                self.list.setCurrentItem(item)
+                item.setSelected(True)
+        self.list.blockSignals(False)
+
+    def target(self):
+        """Return the highlighted class index, or None."""
+        return self._target
+
+    def find_class(self, text):
+        """Return the class index that `text` names (an entry, a name, or an index), or None."""
+        text = text.strip()
+        if not text:
+            return None
+        if text.isdigit() and int(text) < len(self._names):
+            return int(text)
+        key = text.casefold()
+        if key in self._lookup:
+            return self._lookup[key]
+        matches = [index for entry, index in self._lookup.items() if key in entry]
+        return matches[0] if len(matches) == 1 else None
+
+    @Slot(QListWidgetItem)
+    def _on_item_chosen(self, item):
+        index = item.data(_INDEX)
+        self._target = index
+        self.sig_target_chosen.emit(index)
+
+    @Slot(str)
+    def _on_search(self, text):
+        index = self.find_class(text)
+        if index is None:
+            self.search_note.setText(f"No single class matches “{text.strip()}”; pick one from the list.")
+            self.search_note.show()
+            return
+        self.search_note.hide()
+        self.search.setText(self._names[index])
+        self.set_target(index)
+        self.sig_target_chosen.emit(index)
+
+    @Slot()
+    def _on_return(self):
+        # The completer's popup handles Enter itself when open; this is for typed text.
+        if not self.completer.popup().isVisible():
+            self._on_search(self.search.text())
+
+    # --- Explanation info ------------------------------------------------------------------------
+
+    def set_info(self, info) -> None:
+        """Show facts about the explanation shown (a dict, see the keys below), or clear them with None.
+
+        Known keys: method, label, index, probability, fit, local_prediction, samples, superpixels,
+        seed (LIME), layer, score (CAM), time; others are shown as they are.
+        """
+        if not info:
+            self.info.setText("<span style='color: palette(placeholder-text)'>Explain the image to see how "
+                              "the explanation was made.</span>")
+            return
+        rows = []
+        title = info.get("label")
+        if title is not None:
+            index = info.get("index")
+            suffix = f" <span style='color: gray'>(class {index})</span>" if index is not None else ""
+            rows.append(f"<tr><td colspan=2><b>{html.escape(str(title))}</b>{suffix}</td></tr>")
+        for key, value in info.items():
+            if key in ("label", "index"):
+                continue
+            label, text = _describe(key, value)
+            if text is not None:
+                rows.append(f"<tr><td style='color: gray; padding-right: 8px'>{label}</td>"
+                            f"<td>{html.escape(text)}</td></tr>")
+        self.info.setText("<table cellspacing=1>" + "".join(rows) + "</table>")
+
+    def info_text(self) -> str:
+        """Return the info block as plain text (for tests and copying)."""
+        from PySide6.QtGui import QTextDocument
+
+        document = QTextDocument()
+        document.setHtml(self.info.text())
+        return document.toPlainText()
+
+
+_INFO_LABELS = {"method": "Method", "probability": "Probability", "fit": "Fit (R²)",
+                "local_prediction": "Local prediction", "samples": "Samples", "superpixels": "Superpixels",
+                "seed": "Seed", "layer": "Layer", "score": "Score", "time": "Time"}
+
+
+def _describe(key, value):
+    label = _INFO_LABELS.get(key, key.replace("_", " ").capitalize())
+    if key == "seed":
+        return label, "random" if value is None else str(value)
+    if value is None:
+        return label, None
+    if key == "probability":
+        return label, f"{value:.1%}"
+    if key == "time":
+        return label, f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
+    if key in ("samples", "superpixels") and isinstance(value, (int, float)):
+        return label, f"{int(value):,}"
+    if isinstance(value, float):
+        return label, f"{value:.3f}"
+    return label, str(value)
+
+
+def _preview():
+    """Show the panel alone with ImageNet names and made-up predictions."""
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    from limelight.core.labels import imagenet_labels
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    panel = PredictionsPanel()
+    panel.setWindowTitle("Predictions")
+    panel.set_class_names(imagenet_labels().names)
+    panel.set_predictions([(967, "espresso", 0.62), (504, "coffee mug", 0.21), (968, "cup", 0.08),
+                           (925, "consomme", 0.03), (441, "beer glass", 0.01)])
+    panel.set_target(967)
+    panel.set_info({"method": "LIME", "label": "espresso", "index": 967, "probability": 0.62, "fit": 0.71,
+                    "local_prediction": 0.58, "samples": 1000, "superpixels": 48, "seed": 0, "time": 4.2})
+    panel.sig_target_chosen.connect(print)
+    panel.resize(320, 520)
+    panel.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(_preview())
