@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from limelight.core.errors import ImageError
+from limelight.core.errors import ExplanationError, ImageError
 
 SUPPORTED_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 # Smaller images carry too little for a superpixel explanation to mean anything.
@@ -66,6 +66,28 @@ def load_image(path) -> np.ndarray:
         raise ImageError(f"image is only {cols}x{rows} pixels; at least {MIN_SIDE}x{MIN_SIDE} "
                          "is needed", path=path)
     return rgb
+
+
+def as_rgb_image(image, *, needed_by: str, hint: str) -> np.ndarray:
+    """Check that an array is an RGB uint8 image, or say what is wrong and how to fix it.
+
+    Parameters
+    ----------
+    image : array_like
+    needed_by : str
+        Who needs it, to start the message ("LIME", "the overlay"...).
+    hint : str
+        How the caller gets a right image.
+
+    Returns
+    -------
+    ndarray of shape (rows, cols, 3), uint8
+    """
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or 0 in image.shape:
+        raise ExplanationError(f"{needed_by} needs an RGB image of shape (rows, cols, 3) and dtype "
+                               f"uint8, got shape {image.shape} and dtype {image.dtype}; {hint}")
+    return image
 
 
 def list_images(folder, *, recursive=True) -> list[Path]:

@@ -13,6 +13,7 @@ from skimage.color import label2rgb
 from skimage.filters import gaussian
 from skimage.segmentation import relabel_sequential
 
+from limelight.core.images import as_rgb_image
 from limelight.core.errors import Cancelled, ExplanationError, ReportError
 from limelight.core.segmentation import segment_count
 
@@ -246,7 +247,7 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
         When `cancelled` returned True.
     """
     started = time.perf_counter()
-    image = _check_image(image)
+    image = as_rgb_image(image, needed_by="LIME", hint="resize it to the model's input with ClassifierModel.prepare.")
     segments = _check_segments(segments, image.shape[:2])
     n_segments = segment_count(segments)
     num_samples, batch_size, top_labels = _check_counts(num_samples, batch_size, top_labels, labels)
@@ -399,17 +400,6 @@ def _check_scores(scores, rows):
         raise ExplanationError("predict returned scores that are not finite numbers; check the model "
                                "and its preprocessing.")
     return scores
-
-
-def _check_image(image):
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ExplanationError(f"LIME needs an RGB image of shape (rows, cols, 3), got shape {image.shape}; "
-                               f"resize it to the model's input with ClassifierModel.prepare.")
-    if image.dtype != np.uint8:
-        raise ExplanationError(f"LIME needs a uint8 image, got {image.dtype}; pass the image before "
-                               f"preprocessing, e.g. from ClassifierModel.prepare.")
-    return image
 
 
 def _check_segments(segments, shape):

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import binary_dilation, minimum_filter
 
+from limelight.core.images import as_rgb_image
 from limelight.core.errors import ExplanationError
 from limelight.core.segmentation import segment_boundaries, upscale_labels
 
@@ -175,7 +176,7 @@ def render(image, explanation, label, style=None):
         For an image that is not RGB uint8, a class that was not explained, or a style that is not an
         `OverlayStyle`.
     """
-    image = _check_image(image)
+    image = as_rgb_image(image, needed_by="the overlay", hint="load it with limelight.core.images.load_image.")
     style = _check_style(style)
     _check_label(explanation, label)
     shape = image.shape[:2]
@@ -224,16 +225,6 @@ def clear_cache():
 
 
 # --- Validation ------------------------------------------------------------------------------
-
-def _check_image(image):
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ExplanationError(f"the overlay needs an RGB image of shape (rows, cols, 3) and dtype uint8, "
-                               f"got shape {image.shape} and dtype {image.dtype}; load it with "
-                               f"limelight.core.images.")
-    if image.shape[0] < 1 or image.shape[1] < 1:
-        raise ExplanationError("the image is empty; open an image with at least one pixel.")
-    return image
 
 
 def _check_style(style):

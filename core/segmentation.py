@@ -4,6 +4,7 @@ from functools import lru_cache
 import numpy as np
 from skimage.segmentation import felzenszwalb, find_boundaries, quickshift, relabel_sequential, slic
 
+from limelight.core.images import as_rgb_image
 from limelight.core.errors import ExplanationError
 
 #: Each method's parameters and their defaults; the GUI builds its settings panel from this.
@@ -48,7 +49,7 @@ def segment(image, *, method="quickshift", **params):
     if unknown:
         raise ExplanationError(f"{method} has no parameter {', '.join(map(repr, unknown))}; "
                                f"valid parameters are {', '.join(defaults)}.")
-    image = _check_image(image)
+    image = as_rgb_image(image, needed_by="segmentation", hint="convert grayscale images with np.stack([gray] * 3, -1).")
     options = {**defaults, **params}
     try:
         if method == "quickshift":
@@ -138,14 +139,3 @@ def _grid(shape, n_segments):
     row_cell = np.arange(rows) * grid_rows // rows
     col_cell = np.arange(cols) * grid_cols // cols
     return row_cell[:, None] * grid_cols + col_cell[None, :]
-
-
-def _check_image(image):
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ExplanationError(f"superpixels need an RGB image of shape (rows, cols, 3), got shape "
-                               f"{image.shape}; convert grayscale images with np.stack([gray] * 3, -1).")
-    if image.dtype != np.uint8:
-        raise ExplanationError(f"superpixels need a uint8 image, got {image.dtype}; "
-                               f"convert with np.clip(image, 0, 255).astype(np.uint8).")
-    return image

@@ -206,8 +206,8 @@ def test_cancelling_stops_before_the_next_batch(red_square):
 # --- Validation -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("change, message", [
-    (lambda im, seg: (im.astype(np.float32), seg), "needs a uint8 image, got float32; pass the image before"),
-    (lambda im, seg: (im[..., 0], seg), r"shape \(rows, cols, 3\), got shape \(64, 64\); resize it"),
+    (lambda im, seg: (im.astype(np.float32), seg), r"LIME needs an RGB image .* got shape \(64, 64, 3\) and dtype float32; resize it"),
+    (lambda im, seg: (im[..., 0], seg), r"got shape \(64, 64\) and dtype uint8; resize it"),
     (lambda im, seg: (im, seg[:32]), r"segments have shape \(32, 64\) but the image is \(64, 64\)"),
     (lambda im, seg: (im, seg.astype(float)), "segments must be integer labels, got float64"),
     (lambda im, seg: (im, np.zeros_like(seg)), "single superpixel, so there is nothing to compare; use more"),

@@ -89,9 +89,9 @@ def test_rejected_values_become_an_explanation_error(photo):
 
 
 @pytest.mark.parametrize("image, message", [
-    (np.zeros((8, 8), np.uint8), r"shape \(rows, cols, 3\), got shape \(8, 8\)"),
+    (np.zeros((8, 8), np.uint8), r"shape \(rows, cols, 3\) and dtype uint8, got shape \(8, 8\)"),
     (np.zeros((8, 8, 4), np.uint8), r"got shape \(8, 8, 4\)"),
-    (np.zeros((8, 8, 3), np.float32), "uint8 image, got float32; convert with"),
+    (np.zeros((8, 8, 3), np.float32), "dtype float32; convert grayscale"),
 ])
 def test_wrong_images_are_refused_with_a_fix(image, message):
     with pytest.raises(ExplanationError, match=message):
