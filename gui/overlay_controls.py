@@ -214,10 +214,10 @@ class OverlayControls(QWidget):
         colours.addWidget(self.negative_button)
         form = QFormLayout()
         form.addRow("&Display:", self.display)
-        form.addRow("&Threshold:", threshold_row)
+        form.addRow(_buddy_label("&Threshold:", self.threshold), threshold_row)
         form.addRow(self.histogram)
         form.addRow("Top &features:", self.top_k)
-        form.addRow("&Opacity:", alpha_row)
+        form.addRow(_buddy_label("&Opacity:", self.alpha), alpha_row)
         form.addRow("Colours:", colours)
         form.addRow("Color&map:", self.colormap)
         form.addRow(self.show_negative)
@@ -295,6 +295,13 @@ def _slider(parent, tip):
     slider.setPageStep(10)
     slider.setToolTip(tip)
     return slider
+
+
+def _buddy_label(text, buddy):
+    # A form row whose field is a layout gets no buddy from QFormLayout, so its mnemonic would show as "&".
+    label = QLabel(text, buddy.parentWidget())
+    label.setBuddy(buddy)
+    return label
 
 
 def _value_label(parent):

@@ -207,7 +207,9 @@ class ParameterPanel(QWidget):
         form.addRow("&Samples:", self.samples)
         form.addRow("&Hide with:", self.hide_combo)
         form.addRow("&Kernel width:", self.kernel_width)
-        form.addRow("S&eed:", seed_row)
+        seed_label = QLabel("S&eed:", self)
+        seed_label.setBuddy(self.seed)
+        form.addRow(seed_label, seed_row)
 
         # --- CAM ---------------------------------------------------------------------------------
         self.cam_box = QGroupBox("Class Activation Map", self)

@@ -100,11 +100,13 @@ class PredictionsPanel(QWidget):
         self.info.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
 
         layout = QVBoxLayout(self)
-        layout.addWidget(self.list, 1)
+        layout.addWidget(self.list)
         layout.addWidget(self.empty)
         layout.addWidget(self.search)
         layout.addWidget(self.search_note)
         layout.addWidget(self.info)
+        # Spare height goes below the facts, so they sit right under the list instead of at the bottom.
+        layout.addStretch(1)
         self.set_predictions([])
         self.set_info(None)
 
@@ -126,6 +128,7 @@ class PredictionsPanel(QWidget):
         rows = max(self.list.count(), 1)
         height = rows * self.list.sizeHintForRow(0) + 2 * self.list.frameWidth() + 2 if not empty else 0
         self.list.setMinimumHeight(min(height, 260))
+        self.list.setMaximumHeight(max(height, 60))
         if self._target is not None:
             self.set_target(self._target)
 
@@ -216,9 +219,11 @@ class PredictionsPanel(QWidget):
             index = info.get("index")
             suffix = f" <span style='color: gray'>(class {index})</span>" if index is not None else ""
             rows.append(f"<tr><td colspan=2><b>{html.escape(str(title))}</b>{suffix}</td></tr>")
-        for key, value in info.items():
-            if key in ("label", "index"):
-                continue
+        # Known facts in a fixed order, whatever order the dict has; unknown ones after them.
+        keys = [key for key in _INFO_LABELS if key in info]
+        keys += [key for key in info if key not in _INFO_LABELS and key not in ("label", "index")]
+        for key in keys:
+            value = info[key]
             label, text = _describe(key, value)
             if text is not None:
                 rows.append(f"<tr><td style='color: gray; padding-right: 8px'>{label}</td>"

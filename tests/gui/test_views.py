@@ -363,3 +363,9 @@ def test_info_block_shows_the_explanations_facts(predictions):
     assert "top_conv" in text and "120 ms" in text and "3.500" in text and "Seed" not in text
     predictions.set_info(None)
     assert "Explain the image" in predictions.info_text()
+
+
+def test_info_facts_come_in_a_fixed_order(predictions):
+    predictions.set_info({"time": 0.5, "label": "cup", "probability": 0.5, "method": "Grad-CAM"})
+    cells = predictions.info_text().split()
+    assert cells == ["cup", "Method", "Grad-CAM", "Probability", "50.0%", "Time", "500", "ms"]
