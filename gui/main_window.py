@@ -19,6 +19,9 @@ from limelight.core.models import MODEL_FILE_TYPES
 from limelight.gui.image_browser import ImageBrowser
 from limelight.gui.image_view import ImageView
 from limelight.gui.model_picker import ModelPicker, builtin_sources
+from limelight.gui.overlay_controls import OverlayControls
+from limelight.gui.parameter_panel import ExplainRequest, ParameterPanel
+from limelight.gui.predictions_panel import PredictionsPanel
 from limelight.gui.settings import Settings
 from limelight.gui.trust_dialog import ask_trust
 from limelight.gui.worker import (BUILTIN_PREFIX, BackgroundTasks, BatchResult, Explain,
@@ -28,12 +31,6 @@ from limelight.gui.worker import (BUILTIN_PREFIX, BackgroundTasks, BatchResult, 
 
 log = logging.getLogger(__name__)
 
-try:
-    from limelight.gui.overlay_controls import OverlayControls
-    from limelight.gui.parameter_panel import ExplainRequest, ParameterPanel
-    from limelight.gui.predictions_panel import PredictionsPanel
-except ImportError:  # Until the real panels land: the interim ones at the end of this module.
-    OverlayControls = ExplainRequest = ParameterPanel = PredictionsPanel = None
 
 DEFAULT_SOURCE = BUILTIN_PREFIX + "efficientnet_lite0"
 METHOD_TITLES = {"lime": "LIME", "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++",
@@ -1424,205 +1421,6 @@ def _limelight_version() -> str:
         return version("limelight")
     except PackageNotFoundError:
         return "development"
-
-
-# --- Interim panels ------------------------------------------------------------------------
-# Plain stand-ins with the widget contracts of the parameter, overlay and predictions panels,
-# used only until their real modules exist.
-
-if ParameterPanel is None:
-    from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QListWidget, QListWidgetItem,
-                                   QProgressBar, QSlider, QSpinBox)
-
-    from limelight.core.overlay import DISPLAYS, OverlayStyle
-    from limelight.core.segmentation import SEGMENTATION_DEFAULTS
-
-    @dataclasses.dataclass(frozen=True)
-    class ExplainRequest:
-        """What to explain with: the method and its parameters."""
-
-        method: str = "gradcam"
-        segmentation: str = "quickshift"
-        segmentation_params: tuple = tuple(SEGMENTATION_DEFAULTS["quickshift"].items())
-        num_samples: int = 1000
-        batch_size: int = 50
-        hide: str = "mean"
-        kernel_width: float = 0.25
-        seed: int | None = 0
-        layer: str | None = None
-        use_logits: bool = True
-        relu: bool = True
-
-        def key(self) -> tuple:
-            return dataclasses.astuple(self)
-
-    class ParameterPanel(QWidget):
-        """Method, samples, Explain and progress."""
-
-        sig_explain_requested = Signal()
-        """Explain was clicked."""
-        sig_cancel_requested = Signal()
-        """Cancel was clicked."""
-        sig_preview_toggled = Signal(bool)
-        """The superpixel preview was switched on or off."""
-        sig_segmentation_changed = Signal()
-        """The segmentation parameters changed."""
-
-        def __init__(self, parent=None):
-            super().__init__(parent)
-            self._request = ExplainRequest()
-            self.method_combo = QComboBox(self)
-            for key, title in METHOD_TITLES.items():
-                self.method_combo.addItem(title, key)
-            self.method_combo.setToolTip("How to explain: LIME hides superpixels and fits a "
-                                         "linear model; the CAM methods read the last feature maps")
-            self.samples = QSpinBox(self)
-            self.samples.setRange(10, 100_000)
-            self.samples.setSingleStep(100)
-            self.samples.setToolTip("LIME: how many perturbed images the model sees")
-            self.preview = QCheckBox("Preview superpixels", self)
-            self.preview.setToolTip("Draw LIME's superpixels on the image before running")
-            self.preview.toggled.connect(self.sig_preview_toggled)
-            self.explain_button = QPushButton("Explain", self)
-            self.explain_button.setShortcut(QKeySequence("Ctrl+E"))
-            self.explain_button.setToolTip("Explain the image (Ctrl+E)")
-            self.explain_button.clicked.connect(self.sig_explain_requested)
-            self.progress = QProgressBar(self)
-            self.cancel_button = QPushButton("Cancel", self)
-            self.cancel_button.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-            self.cancel_button.clicked.connect(self.sig_cancel_requested)
-            self.method_combo.currentIndexChanged.connect(self._changed)
-            self.samples.valueChanged.connect(self._changed)
-            layout = QVBoxLayout(self)
-            for widget in (self.method_combo, self.samples, self.preview, self.explain_button,
-                           self.progress, self.cancel_button):
-                layout.addWidget(widget)
-            layout.addStretch(1)
-            self.set_request(self._request)
-            self.set_running(False)
-
-        def request(self) -> ExplainRequest:
-            return self._request
-
-        def set_request(self, request) -> None:
-            self._request = request
-            for widget in (self.method_combo, self.samples):
-                widget.blockSignals(True)
-            self.method_combo.setCurrentIndex(max(0, self.method_combo.findData(request.method)))
-            self.samples.setValue(request.num_samples)
-            for widget in (self.method_combo, self.samples):
-                widget.blockSignals(False)
-            self.samples.setVisible(request.method == "lime")
-
-        @Slot()
-        def _changed(self) -> None:
-            self.set_request(dataclasses.replace(self._request, method=self.method_combo.currentData(),
-                                                 num_samples=self.samples.value()))
-
-        def set_layers(self, names) -> None:
-            self._layers = list(names)
-
-        def set_running(self, running: bool) -> None:
-            self.progress.setVisible(running)
-            self.cancel_button.setVisible(running)
-            self.explain_button.setEnabled(not running)
-            self.progress.setValue(0)
-
-        def set_progress(self, done: int, total: int) -> None:
-            self.progress.setRange(0, max(total, 1))
-            self.progress.setValue(done)
-
-    class OverlayControls(QWidget):
-        """Display mode and threshold."""
-
-        sig_style_changed = Signal(object)
-        """The overlay style changed: an OverlayStyle."""
-
-        def __init__(self, parent=None):
-            super().__init__(parent)
-            self._style = OverlayStyle()
-            self.display = QComboBox(self)
-            for display in DISPLAYS:
-                self.display.addItem(display.capitalize(), display)
-            self.display.setToolTip("How the explanation is drawn")
-            self.threshold = QSlider(Qt.Orientation.Horizontal, self)
-            self.threshold.setRange(0, 100)
-            self.threshold.setToolTip("Hide regions weaker than this share of the strongest weight")
-            self.alpha = QDoubleSpinBox(self)
-            self.alpha.setRange(0.0, 1.0)
-            self.alpha.setSingleStep(0.05)
-            self.alpha.setToolTip("Opacity of the tint")
-            layout = QVBoxLayout(self)
-            for widget in (self.display, self.threshold, self.alpha):
-                layout.addWidget(widget)
-            layout.addStretch(1)
-            self.set_style(self._style)
-            self.display.currentIndexChanged.connect(self._changed)
-            self.threshold.valueChanged.connect(self._changed)
-            self.alpha.valueChanged.connect(self._changed)
-
-        def style(self):
-            return self._style
-
-        def set_style(self, style) -> None:
-            self._style = style
-            for widget in (self.display, self.threshold, self.alpha):
-                widget.blockSignals(True)
-            self.display.setCurrentIndex(max(0, self.display.findData(style.display)))
-            self.threshold.setValue(round(style.threshold * 100))
-            self.alpha.setValue(style.alpha)
-            for widget in (self.display, self.threshold, self.alpha):
-                widget.blockSignals(False)
-
-        @Slot()
-        def _changed(self) -> None:
-            self._style = dataclasses.replace(self._style, display=self.display.currentData(),
-                                              threshold=self.threshold.value() / 100,
-                                              alpha=self.alpha.value())
-            self.sig_style_changed.emit(self._style)
-
-        def set_weights(self, weights) -> None:
-            self._weights = weights
-
-    class PredictionsPanel(QWidget):
-        """Top classes; clicking one makes it the target."""
-
-        sig_target_chosen = Signal(int)
-        """A class index was chosen as the explanation's target."""
-
-        def __init__(self, parent=None):
-            super().__init__(parent)
-            self.list = QListWidget(self)
-            self.list.itemClicked.connect(
-                lambda item: self.sig_target_chosen.emit(item.data(Qt.ItemDataRole.UserRole)))
-            self.info = QLabel(self)
-            self.info.setWordWrap(True)
-            layout = QVBoxLayout(self)
-            layout.addWidget(self.list, 1)
-            layout.addWidget(self.info)
-
-        def set_predictions(self, predictions) -> None:
-            self.list.clear()
-            for index, name, probability in predictions:
-                item = QListWidgetItem(f"{name}   {probability:.1%}")
-                item.setData(Qt.ItemDataRole.UserRole, index)
-                self.list.addItem(item)
-
-        def set_class_names(self, names) -> None:
-            self._names = list(names)
-
-        def set_target(self, index: int) -> None:
-            for row in range(self.list.count()):
-                item = self.list.item(row)
-                if item.data(Qt.ItemDataRole.UserRole) == index:
-                    self.list.setCurrentItem(item)
-
-        def set_info(self, info) -> None:
-            if not info:
-                self.info.setText("")
-                return
-            self.info.setText(" · ".join(f"{k}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}"
-                                         for k, v in info.items()))
 
 
 if __name__ == "__main__":

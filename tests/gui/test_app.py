@@ -246,24 +246,31 @@ def test_choosing_another_class_redraws_lime_without_running_again(qtbot, make_w
 
 
 def test_overlay_controls_change_the_rendered_pixels(qtbot, make_window, shapes):
-    from limelight.core.overlay import OverlayStyle
-
     window = make_window(images=[shapes[2][0]])
     explain(qtbot, window, "gradcam")
+    controls = window.overlay_controls
     photo = window.current_image().astype(int)
 
-    def changed(style):
-        window.overlay_controls.set_style(style)
-        window.overlay_controls.sig_style_changed.emit(style)
+    def changed():
+        """Pixels that differ from the photo in the view now."""
         return np.abs(shown_pixels(window).astype(int) - photo).sum(axis=2) > 0
 
-    low = changed(OverlayStyle(display="block", threshold=0.05, alpha=0.5))
-    high = changed(OverlayStyle(display="block", threshold=0.8, alpha=0.5))
+    controls.display.setCurrentIndex(controls.display.findData("block"))
+    controls.alpha.setValue(50)
+    controls.threshold.setValue(5)
+    low = changed()
+    controls.threshold.setValue(80)
+    high = changed()
     # A higher threshold shows fewer regions, so block mode fades more of the photo.
     assert high.sum() > low.sum()
-    heat = changed(OverlayStyle(display="heatmap", threshold=0.0, alpha=0.6))
-    clear = changed(OverlayStyle(display="heatmap", threshold=0.0, alpha=0.0))
-    assert heat.sum() > 0 and clear.sum() < heat.sum()
+    controls.display.setCurrentIndex(controls.display.findData("heatmap"))
+    controls.threshold.setValue(0)
+    controls.alpha.setValue(60)
+    heat = shown_pixels(window)
+    controls.alpha.setValue(0)
+    assert changed().sum() < (np.abs(heat.astype(int) - photo).sum(axis=2) > 0).sum()
+    # The style is remembered for the next start.
+    assert window.settings.last_style()["display"] == "heatmap"
 
 
 def test_going_back_to_an_image_shows_its_last_explanation_at_once(qtbot, make_window, shapes):
@@ -571,3 +578,18 @@ def test_compare_with_another_model_leaves_the_window_model_alone(qtbot, make_wi
                         timeout=JOB_TIMEOUT_MS)
     assert [p["result"].model for p in dialog._panes] == [DEFAULT_SOURCE, DEMO]
     assert window.model_source() == DEMO
+
+
+def test_searching_another_class_explains_it_with_gradcam(qtbot, make_window, shapes):
+    from limelight.core.demo import CLASS_NAMES
+
+    path, label, _ = shapes[0]
+    window = make_window(images=[path])
+    explain(qtbot, window, "gradcam")
+    other = (label + 1) % len(CLASS_NAMES)
+    panel = window.predictions_panel
+    with qtbot.waitSignal(window.sig_explanation_shown, timeout=JOB_TIMEOUT_MS) as blocker:
+        panel.search.setText(CLASS_NAMES[other])
+        panel.search.returnPressed.emit()
+    assert blocker.args[0].target == other == window.target()
+    assert window.explanation_info(blocker.args[0])["label"] == CLASS_NAMES[other]
