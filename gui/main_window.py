@@ -10,7 +10,7 @@ from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDialogButtonBox, QDockWidget,
                                QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel,
-                               QMainWindow, QMessageBox, QPushButton, QScrollArea,
+                               QMainWindow, QMessageBox, QProgressBar, QPushButton, QScrollArea,
                                QToolBar, QToolButton, QVBoxLayout, QWidget, QStyle)
 
 from limelight.core.errors import LimelightError
@@ -356,10 +356,6 @@ class MainWindow(QMainWindow):
                                           Qt.DockWidgetArea.RightDockWidgetArea, scroll=True)
         self.overlay_dock = self._dock("Overlay", "overlay", self.overlay_controls,
                                        Qt.DockWidgetArea.RightDockWidgetArea, scroll=True)
-        self.resizeDocks([self.browser_dock, self.model_dock], [250, 330],
-                         Qt.Orientation.Horizontal)
-        self.resizeDocks([self.browser_dock, self.predictions_dock], [5, 4],
-                         Qt.Orientation.Vertical)
 
         self.browser.sig_image_selected.connect(self._on_image_selected)
         self.browser.sig_images_changed.connect(self._on_images_changed)
@@ -379,6 +375,13 @@ class MainWindow(QMainWindow):
         self.model_status.setStyleSheet("color: palette(mid); padding: 0 6px;")
         self.image_status = QLabel(self)
         self.image_status.setStyleSheet("color: palette(mid); padding: 0 6px;")
+        # The panel's own progress bar can be scrolled out of sight; this one is always there.
+        self.status_progress = QProgressBar(self)
+        self.status_progress.setMaximumWidth(180)
+        self.status_progress.setMaximumHeight(16)
+        self.status_progress.setTextVisible(True)
+        self.status_progress.hide()
+        status.addPermanentWidget(self.status_progress)
         status.addPermanentWidget(self.image_status)
         status.addPermanentWidget(self.model_status)
 
@@ -455,6 +458,14 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda checked, m=mode: self.set_view_mode(m))
             self.view_mode_group.addAction(action)
             self.view_mode_actions[mode] = action
+        # The panel's Explain button can scroll out of sight on a small screen; this one cannot.
+        # No shortcuts here: the panel owns Ctrl+E, Enter and Esc.
+        self.explain_action = self._action("Explain", self._click_explain,
+                                           tip="Explain the selected class of the current image "
+                                               "(Ctrl+E)")
+        self.cancel_action = self._action("Cancel", self.cancel,
+                                          tip="Stop the explanation (Esc)")
+        self.cancel_action.setVisible(False)
         self.compare_action = self._action("&Compare…", self.show_compare, shortcut="Ctrl+Shift+C",
                                            tip="Explain the image with two models or two "
                                                "methods side by side")
@@ -497,6 +508,13 @@ class MainWindow(QMainWindow):
         toolbar.setMovable(False)
         toolbar.setIconSize(QSize(18, 18))
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        toolbar.addAction(self.explain_action)
+        toolbar.addAction(self.cancel_action)
+        for action in (self.explain_action, self.cancel_action):
+            button = toolbar.widgetForAction(action)
+            button.setObjectName("runButton")
+            button.setStyleSheet("#runButton { font-weight: bold; padding: 2px 14px; }")
+        toolbar.addSeparator()
         for action in self.view_mode_actions.values():
             toolbar.addAction(action)
         toolbar.addSeparator()
@@ -526,8 +544,9 @@ class MainWindow(QMainWindow):
             else:
                 self.resize(1280, 800)
         state = settings.window_state()
-        if state is not None:
-            self.restoreState(state)
+        if state is None or not self.restoreState(state):
+            # Sized once the window has its real size: dock sizes are shared out from it.
+            QTimer.singleShot(0, self._default_dock_sizes)
         request = _request_from_fields(settings.last_request())
         if request is None:
             # Grad-CAM answers in well under a second: the first click on Explain shows something
@@ -894,10 +913,15 @@ class MainWindow(QMainWindow):
         self.message_bar.hide()
         job = Explain(source, self._path, self._image, request, self._target)
         self._explain_id = self._submit(job, channel="explain")
-        self.parameter_panel.set_running(True)
+        self._set_running(True)
         method = METHOD_TITLES.get(request.method, request.method)
         waiting = " (after the model loads)" if self._loading else ""
         self.statusBar().showMessage(f"Explaining {Path(self._path).name} with {method}{waiting}…")
+
+    @Slot()
+    def _click_explain(self) -> None:
+        # Through the panel's button, so its rules (not while running) hold for both.
+        self.parameter_panel.explain_button.click()
 
     @Slot()
     def cancel(self) -> None:
@@ -905,6 +929,13 @@ class MainWindow(QMainWindow):
         for request_id in (self._explain_id, self._batch_id):
             if request_id is not None:
                 self.controller.cancel(request_id)
+
+    def _set_running(self, running: bool) -> None:
+        self.parameter_panel.set_running(running)
+        self.explain_action.setVisible(not running)
+        self.cancel_action.setVisible(running)
+        self.status_progress.setRange(0, 0)  # busy until the first progress report
+        self.status_progress.setVisible(running)
 
     def _on_explained(self, result: ExplainResult) -> None:
         key = self._cache_key(result.model, result.path, result.request, result.target)
@@ -1175,7 +1206,7 @@ class MainWindow(QMainWindow):
         job = ExplainAll(self._model.source, tuple(paths), self.parameter_panel.request(),
                          self.overlay_controls.style(), str(folder), overwrite=bool(existing))
         self._batch_id = self._submit(job, channel="explain")
-        self.parameter_panel.set_running(True)
+        self._set_running(True)
         self.statusBar().showMessage(f"Explaining {len(paths)} images into {folder}…")
         return self._batch_id
 
@@ -1237,13 +1268,15 @@ class MainWindow(QMainWindow):
     @Slot(int, object)
     def _on_cancelled(self, request_id: int, job) -> None:
         if request_id in (self._explain_id, self._batch_id):
-            self.parameter_panel.set_running(False)
+            self._set_running(False)
             self.statusBar().showMessage("Cancelled.", 4000)
 
     @Slot(int, int, int)
     def _on_progress(self, request_id: int, done: int, total: int) -> None:
         if request_id in (self._explain_id, self._batch_id):
             self.parameter_panel.set_progress(done, total)
+            self.status_progress.setRange(0, max(total, 1))
+            self.status_progress.setValue(done)
 
     @Slot(int, object)
     def _on_finished(self, request_id: int, job) -> None:
@@ -1255,7 +1288,7 @@ class MainWindow(QMainWindow):
         else:
             return
         if self._explain_id is None and self._batch_id is None:
-            self.parameter_panel.set_running(False)
+            self._set_running(False)
 
     # --- Messages --------------------------------------------------------------------------
 
@@ -1290,7 +1323,22 @@ class MainWindow(QMainWindow):
                      self.parameters_dock, self.overlay_dock):
             dock.setFloating(False)
             dock.show()
+        self._default_dock_sizes()
         self.settings.forget_layout()
+
+    @Slot()
+    def _default_dock_sizes(self) -> None:
+        """Give the image most of the width, and the Explain button a place in view."""
+        self.resizeDocks([self.browser_dock, self.model_dock], [250, 340],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.browser_dock, self.predictions_dock], [5, 4],
+                         Qt.Orientation.Vertical)
+        height = self.height()
+        model = self.model_picker.sizeHint().height() + 30
+        parameters = max(260, min(560, (height - model) * 11 // 20))
+        self.resizeDocks([self.model_dock, self.parameters_dock, self.overlay_dock],
+                         [model, parameters, max(200, height - model - parameters)],
+                         Qt.Orientation.Vertical)
 
     @Slot()
     def show_compare(self) -> None:
