@@ -593,3 +593,19 @@ def test_searching_another_class_explains_it_with_gradcam(qtbot, make_window, sh
         panel.search.returnPressed.emit()
     assert blocker.args[0].target == other == window.target()
     assert window.explanation_info(blocker.args[0])["label"] == CLASS_NAMES[other]
+
+
+def test_superpixel_preview_draws_borders_before_any_run(qtbot, make_window, shapes):
+    window = make_window(images=[shapes[0][0]])
+    set_method(window, "lime", segmentation="grid",
+               segmentation_params=(("n_segments", 16),))
+    photo = window.current_image()
+    window.parameter_panel.preview.setChecked(True)
+    qtbot.waitUntil(lambda: window._preview is not None, timeout=JOB_TIMEOUT_MS)
+    assert window._preview.count == 16 and window.shown_result() is None
+    borders = np.any(shown_pixels(window) != photo, axis=2)
+    # A 4x4 grid on a 128-pixel photo: borders run along rows and columns 32, 64 and 96.
+    assert borders[:, 31:33].all() or borders[:, 32:34].all()
+    assert not borders[8:24, 8:24].any()  # inside the first cell
+    window.parameter_panel.preview.setChecked(False)
+    assert np.array_equal(shown_pixels(window), photo)
