@@ -366,6 +366,7 @@ class MainWindow(QMainWindow):
         self.parameter_panel.sig_cancel_requested.connect(self.cancel)
         self.parameter_panel.sig_preview_toggled.connect(self._on_preview_toggled)
         self.parameter_panel.sig_segmentation_changed.connect(self._on_segmentation_changed)
+        self.parameter_panel.sig_method_changed.connect(self._on_method_changed)
         self.overlay_controls.sig_style_changed.connect(self._on_style_changed)
         self.predictions_panel.sig_target_chosen.connect(self.choose_target)
         self.image_view.sig_view_mode_changed.connect(self._on_view_mode_changed)
@@ -556,6 +557,8 @@ class MainWindow(QMainWindow):
         style = _style_from_fields(settings.last_style())
         if style is not None:
             self.overlay_controls.set_style(style)
+        else:
+            self._use_natural_display(request.method)
         self.set_view_mode(settings.view_mode())
 
         if images:
@@ -1023,6 +1026,20 @@ class MainWindow(QMainWindow):
         model = self._title_for(result.model)
         return (f"{model} · {info['method']}: “{info['label']}” "
                 f"{info['probability']:.0%} · {describe_seconds(result.seconds)}")
+
+    @Slot(str)
+    def _on_method_changed(self, method: str) -> None:
+        self._use_natural_display(method)
+
+    def _use_natural_display(self, method: str) -> None:
+        # Each family reads best in its own display: superpixel outlines for LIME, a heatmap for
+        # class activation maps (an outline of a smooth map is one big blob). The user can still
+        # pick any display afterwards.
+        display = "outline" if method == "lime" else "heatmap"
+        style = self.overlay_controls.style()
+        if style.display != display:
+            self.overlay_controls.set_style(dataclasses.replace(style, display=display))
+            self._on_style_changed(self.overlay_controls.style())
 
     @Slot(object)
     def _on_style_changed(self, style) -> None:

@@ -29,8 +29,14 @@ class WeightHistogram(FigureCanvasQTAgg):
     """A small histogram of an explanation's weights (as fractions of the largest) with the threshold."""
 
     def __init__(self, parent=None):
-        self._figure = Figure(figsize=(3, 0.9), dpi=100, layout="constrained")
+        # Fixed margins: a layout engine would re-run on every redraw, which a threshold drag triggers.
+        self._figure = Figure(figsize=(3, 0.9), dpi=100)
+        self._figure.subplots_adjust(left=0.03, right=0.97, bottom=0.3, top=0.8)
         super().__init__(self._figure)
+        # Threshold lines are drawn over a cached image of the bars (blitting), so dragging the
+        # slider redraws two lines, not the whole figure.
+        self._background = None
+        self.mpl_connect("draw_event", self._on_draw)
         self.setParent(parent)
         self._axes = self._figure.add_subplot()
         self._values = None
@@ -75,9 +81,23 @@ class WeightHistogram(FigureCanvasQTAgg):
         self._threshold = float(threshold)
         self._show_negative = bool(show_negative)
         self._draw_lines()
-        self.draw_idle()
+        if self._background is None:
+            self.draw_idle()
+            return
+        self.restore_region(self._background)
+        self._draw_animated()
+        self.blit(self._figure.bbox)
+
+    def _on_draw(self, _event):
+        self._background = self.copy_from_bbox(self._figure.bbox)
+        self._draw_animated()
+
+    def _draw_animated(self):
+        for line in self._lines:
+            self._axes.draw_artist(line)
 
     def _draw_histogram(self):
+        self._background = None
         axes = self._axes
         axes.clear()
         self._lines = []
@@ -121,7 +141,8 @@ class WeightHistogram(FigureCanvasQTAgg):
         if self._show_negative and (self._values < 0).any():
             positions.append(-self._threshold)
         for x in positions:
-            self._lines.append(self._axes.axvline(x, color="#f0a030", linestyle="--", linewidth=1.2))
+            self._lines.append(self._axes.axvline(x, color="#f0a030", linestyle="--", linewidth=1.2,
+                                                  animated=True))
 
 
 class _ColourButton(QPushButton):

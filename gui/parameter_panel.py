@@ -4,9 +4,9 @@ import time
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
-                               QLabel, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QStackedWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout,
+                               QLabel, QProgressBar, QPushButton, QSizePolicy, QSpinBox,
+                               QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
 from limelight.core.lime import HIDE_MODES
 from limelight.core.segmentation import SEGMENTATION_DEFAULTS
@@ -111,8 +111,15 @@ class ExplainRequest:
         return dict(self.segmentation_params)
 
     def key(self) -> tuple:
-        """Return a hashable value that is equal for requests giving the same explanation."""
-        return dataclasses.astuple(self)
+        """Return a hashable value that is equal for requests giving the same explanation.
+
+        Only the chosen method's parameters count, so changing a LIME seed does not make a cached
+        Grad-CAM map stale; batch sizes change speed, not results, and are left out.
+        """
+        if self.method == "lime":
+            return (self.method, self.segmentation, self.segmentation_params, self.num_samples, self.hide,
+                    self.kernel_width, self.seed)
+        return (self.method, self.layer, self.use_logits, self.relu)
 
 
 class ParameterPanel(QWidget):
@@ -129,6 +136,8 @@ class ParameterPanel(QWidget):
 
     sig_segmentation_changed = Signal()
     """The superpixel algorithm or one of its parameters changed, so a preview is out of date."""
+    sig_method_changed = Signal(str)
+    """The user picked another method (not emitted by set_request)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -148,13 +157,14 @@ class ParameterPanel(QWidget):
         self.method_note = QLabel(self)
         self.method_note.setWordWrap(True)
         self.method_note.setStyleSheet("color: palette(placeholder-text);")
-        top = QFormLayout()
+        top = self._top_form = QFormLayout()
         top.addRow("&Method:", self.method_combo)
         top.addRow(self.method_note)
         top.addRow("&Batch size:", self.batch_size)
+        self._top_form = top
 
         # --- LIME: superpixels -------------------------------------------------------------------
-        self.superpixels_box = QGroupBox("Superpixels", self)
+        self.superpixels_box = _Section("Superpixels", self)
         self.segmentation_combo = QComboBox(self)
         for key in SEGMENTATION_DEFAULTS:
             self.segmentation_combo.addItem(_SEGMENTATION_TITLES.get(key, key), key)
@@ -177,13 +187,14 @@ class ParameterPanel(QWidget):
             self.segmentation_stack.addWidget(page)
         self.preview = QCheckBox("Preview superpixels", self)
         self.preview.setToolTip("Draw the superpixels on the image, to tune them before explaining")
-        form = QFormLayout(self.superpixels_box)
+        form = QFormLayout(self.superpixels_box.body)
+        form.setContentsMargins(0, 0, 0, 0)
         form.addRow("&Algorithm:", self.segmentation_combo)
         form.addRow(self.segmentation_stack)
         form.addRow(self.preview)
 
         # --- LIME: sampling ----------------------------------------------------------------------
-        self.sampling_box = QGroupBox("Sampling", self)
+        self.sampling_box = _Section("Sampling", self, expanded=False)
         self.samples = _spin(self, 10, 1_000_000, 100, "How many perturbed images the model sees: more "
                              "gives steadier weights and takes longer")
         self.hide_combo = QComboBox(self)
@@ -200,10 +211,14 @@ class ParameterPanel(QWidget):
         self.random_seed = QCheckBox("Random", self)
         self.random_seed.setToolTip("Draw a new seed each run, to see how much the explanation varies")
         self.random_seed.toggled.connect(lambda on: self.seed.setEnabled(not on))
+        for signal in (self.samples.valueChanged, self.hide_combo.currentIndexChanged,
+                       self.kernel_width.valueChanged, self.seed.valueChanged, self.random_seed.toggled):
+            signal.connect(self._update_sampling_summary)
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.random_seed)
-        form = QFormLayout(self.sampling_box)
+        form = QFormLayout(self.sampling_box.body)
+        form.setContentsMargins(0, 0, 0, 0)
         form.addRow("&Samples:", self.samples)
         form.addRow("&Hide with:", self.hide_combo)
         form.addRow("&Kernel width:", self.kernel_width)
@@ -212,7 +227,7 @@ class ParameterPanel(QWidget):
         form.addRow(seed_label, seed_row)
 
         # --- CAM ---------------------------------------------------------------------------------
-        self.cam_box = QGroupBox("Class Activation Map", self)
+        self.cam_box = _Section("Class Activation Map", self)
         self.layer_combo = QComboBox(self)
         self.layer_combo.setToolTip("The convolutional layer whose feature maps are weighed; Auto takes "
                                     "the last one, deeper layers are coarser and more semantic")
@@ -224,7 +239,8 @@ class ParameterPanel(QWidget):
                                    "leak into the map")
         self.show_negative = QCheckBox("Show negative evidence", self)
         self.show_negative.setToolTip("Keep the regions that lower the score (no ReLU on the map)")
-        form = QFormLayout(self.cam_box)
+        form = QFormLayout(self.cam_box.body)
+        form.setContentsMargins(0, 0, 0, 0)
         form.addRow("&Layer:", self.layer_combo)
         form.addRow(self.use_logits)
         form.addRow(self.show_negative)
@@ -266,6 +282,7 @@ class ParameterPanel(QWidget):
 
         for signal in (self.method_combo.currentIndexChanged, self.segmentation_combo.currentIndexChanged):
             signal.connect(self._on_choice_changed)
+        self.method_combo.activated.connect(self._on_method_activated)
         self.preview.toggled.connect(self._on_preview_toggled)
         self.set_request(ExplainRequest())
         self.set_running(False)
@@ -339,6 +356,8 @@ class ParameterPanel(QWidget):
         for widget in (self.progress, self.cancel_button, self.eta):
             widget.setVisible(self._running)
         self.explain_button.setEnabled(not self._running)
+        # An idle Esc shortcut would still swallow the key for every other widget of the window.
+        self._escape.setEnabled(self._running)
 
     def set_progress(self, done: int, total: int) -> None:
         """Show `done` of `total` steps and an estimate of the time left."""
@@ -383,6 +402,15 @@ class ParameterPanel(QWidget):
         if not self._updating:
             self.sig_segmentation_changed.emit()
 
+    @Slot(int)
+    def _on_method_activated(self, _index):
+        self.sig_method_changed.emit(self.method_combo.currentData())
+
+    @Slot()
+    def _update_sampling_summary(self):
+        seed = "random seed" if self.random_seed.isChecked() else f"seed {self.seed.value()}"
+        self.sampling_box.set_summary(f"{self.samples.value():,} samples, {seed}")
+
     @Slot(bool)
     def _on_preview_toggled(self, on):
         self.sig_preview_toggled.emit(on)
@@ -390,14 +418,76 @@ class ParameterPanel(QWidget):
     def _update_sections(self):
         method = self.method_combo.currentData()
         lime = method == "lime"
-        self.segmentation_stack.setCurrentIndex(self.segmentation_combo.currentIndex())
+        current = self.segmentation_combo.currentIndex()
+        self.segmentation_stack.setCurrentIndex(current)
+        # A stack is as tall as its tallest page; ignoring the hidden pages fits it to the shown one.
+        for index in range(self.segmentation_stack.count()):
+            policy = QSizePolicy.Policy.Preferred if index == current else QSizePolicy.Policy.Ignored
+            self.segmentation_stack.widget(index).setSizePolicy(policy, policy)
+        self.segmentation_stack.adjustSize()
         self.superpixels_box.setVisible(lime)
         self.sampling_box.setVisible(lime)
         self.cam_box.setVisible(not lime)
+        # Grad-CAM and Grad-CAM++ take one forward and backward pass: no batches to size.
+        self._top_form.setRowVisible(self.batch_size, method in ("lime", "scorecam"))
+        self._update_sampling_summary()
+        # Grad-CAM and Grad-CAM++ make one pass: only LIME and Score-CAM send batches.
+        self._top_form.setRowVisible(self.batch_size, method in ("lime", "scorecam"))
         self.method_note.setText(_METHOD_TIPS[method].split(": ", 1)[1].capitalize() + ".")
         if not lime and self.preview.isChecked():
             # CAM has no superpixels: a preview left on would hide its map.
             self.preview.setChecked(False)
+
+
+class _Section(QWidget):
+    """A titled block whose body folds away; while folded, the title summarises what is inside."""
+
+    def __init__(self, title, parent=None, *, expanded=True):
+        super().__init__(parent)
+        self._title = title
+        self._summary = ""
+        self._expanded = bool(expanded)
+        # Not checkable: a checked tool button is drawn pressed, which reads as a different kind of control.
+        self.header = QToolButton(self)
+        self.header.setAutoRaise(True)
+        self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.header.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.header.setToolTip(f"Show or hide the {title.lower()} settings")
+        font = self.header.font()
+        font.setBold(True)
+        self.header.setFont(font)
+        self.body = QFrame(self)
+        self.body.setFrameShape(QFrame.Shape.NoFrame)
+        # Indented under the arrow, so the rows read as belonging to the title.
+        self.body.setContentsMargins(16, 0, 0, 4)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.header)
+        layout.addWidget(self.body)
+        self.header.clicked.connect(self._on_clicked)
+        self._apply()
+
+    def is_expanded(self):
+        return self._expanded
+
+    def set_expanded(self, expanded):
+        self._expanded = bool(expanded)
+        self._apply()
+
+    def set_summary(self, text):
+        self._summary = text
+        self._apply()
+
+    @Slot()
+    def _on_clicked(self):
+        self.set_expanded(not self._expanded)
+
+    def _apply(self):
+        self.header.setArrowType(Qt.ArrowType.DownArrow if self._expanded else Qt.ArrowType.RightArrow)
+        self.body.setVisible(self._expanded)
+        folded = not self._expanded and self._summary
+        self.header.setText(f"{self._title}: {self._summary}" if folded else self._title)
 
 
 def _spin(parent, minimum, maximum, step, tip):

@@ -97,6 +97,15 @@ def test_command_line_arguments_open_images_and_model(tmp_path):
 
 # --- Opening images ------------------------------------------------------------------------
 
+def test_each_method_family_starts_in_its_own_display(qtbot, make_window):
+    window = make_window()
+    combo = window.parameter_panel.method_combo
+    for method, display in [("lime", "outline"), ("gradcam", "heatmap"), ("lime", "outline")]:
+        combo.setCurrentIndex(combo.findData(method))
+        combo.activated.emit(combo.currentIndex())
+        assert window.overlay_controls.style().display == display
+
+
 def test_open_images_by_dialog_adds_them_and_remembers_the_folder(qtbot, make_window, shapes,
                                                                   settings, monkeypatch):
     window = make_window(images=[shapes[0][0]])

@@ -163,6 +163,57 @@ def test_switching_method_shows_only_its_parameters(panel, qtbot):
     assert not panel.sampling_box.isVisible() and not panel.superpixels_box.isVisible()
     assert panel.cam_box.isVisible()
     assert panel.request().method == "gradcam++"
+    # Only LIME and Score-CAM send batches to the model.
+    assert not panel.batch_size.isVisible()
+    panel.method_combo.setCurrentIndex(panel.method_combo.findData("scorecam"))
+    assert panel.batch_size.isVisible()
+
+
+def test_cache_key_counts_only_the_chosen_methods_parameters():
+    from limelight.gui.parameter_panel import ExplainRequest
+
+    cam = ExplainRequest(method="gradcam", seed=1, num_samples=500)
+    assert cam.key() == ExplainRequest(method="gradcam", seed=2, num_samples=900, batch_size=7).key()
+    assert cam.key() != ExplainRequest(method="gradcam", layer="conv_b").key()
+    assert cam.key() != ExplainRequest(method="gradcam++").key()
+    lime = ExplainRequest(method="lime", seed=1)
+    assert lime.key() == ExplainRequest(method="lime", seed=1, layer="conv_b", batch_size=7).key()
+    assert lime.key() != ExplainRequest(method="lime", seed=2).key()
+    assert lime.key() != ExplainRequest(method="lime", seed=1, segmentation_params={"kernel_size": 6}).key()
+
+
+def test_batch_size_shows_only_for_methods_that_batch(panel):
+    panel.show()
+    for method, shown in [("lime", True), ("gradcam", False), ("gradcam++", False), ("scorecam", True)]:
+        panel.method_combo.setCurrentIndex(panel.method_combo.findData(method))
+        assert panel.batch_size.isVisible() == shown, method
+
+
+def test_folded_sampling_section_summarises_its_settings(panel, qtbot):
+    panel.show()
+    section = panel.sampling_box
+    assert not section.is_expanded() and not panel.samples.isVisible()
+    panel.samples.setValue(2500)
+    panel.seed.setValue(7)
+    assert section.header.text() == "Sampling: 2,500 samples, seed 7"
+    panel.random_seed.setChecked(True)
+    assert section.header.text() == "Sampling: 2,500 samples, random seed"
+    qtbot.mouseClick(section.header, Qt.MouseButton.LeftButton)
+    assert section.is_expanded() and panel.samples.isVisible() and section.header.text() == "Sampling"
+
+
+def test_escape_cancels_only_while_running(panel, qtbot):
+    from PySide6.QtTest import QTest
+
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.activateWindow()
+    panel.method_combo.setFocus()
+    with qtbot.assertNotEmitted(panel.sig_cancel_requested):
+        QTest.keyClick(panel.method_combo, Qt.Key.Key_Escape)
+    panel.set_running(True)
+    with qtbot.waitSignal(panel.sig_cancel_requested, timeout=1000):
+        QTest.keyClick(panel.method_combo, Qt.Key.Key_Escape)
 
 
 def test_segmentation_edits_announce_a_new_preview(panel, qtbot):
