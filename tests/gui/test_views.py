@@ -202,18 +202,40 @@ def test_folded_sampling_section_summarises_its_settings(panel, qtbot):
     assert section.is_expanded() and panel.samples.isVisible() and section.header.text() == "Sampling"
 
 
-def test_escape_cancels_only_while_running(panel, qtbot):
+def test_keys_explain_and_cancel_only_when_they_can(panel, qtbot):
     from PySide6.QtTest import QTest
 
     panel.show()
-    qtbot.waitExposed(panel)
-    panel.activateWindow()
-    panel.method_combo.setFocus()
-    with qtbot.assertNotEmitted(panel.sig_cancel_requested):
-        QTest.keyClick(panel.method_combo, Qt.Key.Key_Escape)
+    with qtbot.waitActive(panel):
+        panel.activateWindow()
+    with qtbot.waitSignal(panel.sig_explain_requested, timeout=1000):
+        QTest.keyClick(panel.samples, Qt.Key.Key_Return)
+    with qtbot.waitSignal(panel.sig_explain_requested, timeout=1000):
+        QTest.keyClick(panel.method_combo, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     panel.set_running(True)
     with qtbot.waitSignal(panel.sig_cancel_requested, timeout=1000):
         QTest.keyClick(panel.method_combo, Qt.Key.Key_Escape)
+    with qtbot.assertNotEmitted(panel.sig_explain_requested, wait=200):
+        QTest.keyClick(panel.samples, Qt.Key.Key_Return)
+        QTest.keyClick(panel.method_combo, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+
+
+def test_idle_escape_is_left_to_the_window(qtbot):
+    """While nothing runs, Esc is not taken by the panel: here it closes the dialog holding it."""
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QDialog, QVBoxLayout
+
+    from limelight.gui.parameter_panel import ParameterPanel
+
+    dialog = QDialog()
+    qtbot.addWidget(dialog)
+    panel = ParameterPanel(dialog)
+    QVBoxLayout(dialog).addWidget(panel)
+    dialog.show()
+    with qtbot.waitActive(dialog):
+        dialog.activateWindow()
+    with qtbot.assertNotEmitted(panel.sig_cancel_requested), qtbot.waitSignal(dialog.rejected, timeout=1000):
+        QTest.keyClick(panel.samples, Qt.Key.Key_Escape)
 
 
 def test_segmentation_edits_announce_a_new_preview(panel, qtbot):
