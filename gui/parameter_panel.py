@@ -161,7 +161,6 @@ class ParameterPanel(QWidget):
         top.addRow("&Method:", self.method_combo)
         top.addRow(self.method_note)
         top.addRow("&Batch size:", self.batch_size)
-        self._top_form = top
 
         # --- LIME: superpixels -------------------------------------------------------------------
         self.superpixels_box = _Section("Superpixels", self)
@@ -431,8 +430,6 @@ class ParameterPanel(QWidget):
         # Grad-CAM and Grad-CAM++ take one forward and backward pass: no batches to size.
         self._top_form.setRowVisible(self.batch_size, method in ("lime", "scorecam"))
         self._update_sampling_summary()
-        # Grad-CAM and Grad-CAM++ make one pass: only LIME and Score-CAM send batches.
-        self._top_form.setRowVisible(self.batch_size, method in ("lime", "scorecam"))
         self.method_note.setText(_METHOD_TIPS[method].split(": ", 1)[1].capitalize() + ".")
         if not lime and self.preview.isChecked():
             # CAM has no superpixels: a preview left on would hide its map.

@@ -182,6 +182,18 @@ def test_cache_key_counts_only_the_chosen_methods_parameters():
     assert lime.key() != ExplainRequest(method="lime", seed=1, segmentation_params={"kernel_size": 6}).key()
 
 
+def test_only_the_users_method_choice_is_announced(panel, qtbot):
+    from PySide6.QtTest import QTest
+
+    from limelight.gui.parameter_panel import ExplainRequest
+
+    with qtbot.assertNotEmitted(panel.sig_method_changed):
+        panel.set_request(ExplainRequest(method="gradcam"))
+    with qtbot.waitSignal(panel.sig_method_changed) as blocker:
+        QTest.keyClick(panel.method_combo, Qt.Key.Key_Down)
+    assert blocker.args == ["gradcam++"] and panel.request().method == "gradcam++"
+
+
 def test_batch_size_shows_only_for_methods_that_batch(panel):
     panel.show()
     for method, shown in [("lime", True), ("gradcam", False), ("gradcam++", False), ("scorecam", True)]:
