@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFormLayout, QHBoxLayout, QLabel,
-                               QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
+                               QPushButton, QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
 from limelight.core.overlay import DISPLAYS, OverlayStyle
 
@@ -43,11 +43,13 @@ class WeightHistogram(FigureCanvasQTAgg):
         self._per_region = False
         self._threshold = 0.2
         self._show_negative = False
+        self._colours = ("#3cb043", "#d9412b")
         self._lines = []
+        self._shade = None
         self.setMinimumHeight(70)
         self.setMaximumHeight(90)
         self.setToolTip("How the explanation's weights are spread, as a share of the strongest; regions "
-                        "beyond the dashed line(s) are shown")
+                        "beyond the dashed line(s) are shown, the greyed-out ones are not")
         self._draw_histogram()
 
     def values(self):
@@ -57,6 +59,20 @@ class WeightHistogram(FigureCanvasQTAgg):
     def threshold_lines(self):
         """Return the x positions of the threshold markers."""
         return [line.get_xdata()[0] for line in self._lines]
+
+    def hidden_band(self):
+        """Return the (left, right) range of weights greyed out as not shown, or None."""
+        if self._shade is None:
+            return None
+        left = float(self._shade.get_x())
+        return left, left + float(self._shade.get_width())
+
+    def set_colours(self, positive, negative):
+        """Draw supporting and opposing weights in these RGB colours (tuples of 3 int, 0..255)."""
+        colours = tuple("#%02x%02x%02x" % tuple(int(c) for c in rgb) for rgb in (positive, negative))
+        if colours != self._colours:
+            self._colours = colours
+            self._draw_histogram()
 
     def set_weights(self, weights):
         if weights is None:
@@ -93,6 +109,8 @@ class WeightHistogram(FigureCanvasQTAgg):
         self._draw_animated()
 
     def _draw_animated(self):
+        if self._shade is not None:
+            self._axes.draw_artist(self._shade)
         for line in self._lines:
             self._axes.draw_artist(line)
 
@@ -101,6 +119,7 @@ class WeightHistogram(FigureCanvasQTAgg):
         axes = self._axes
         axes.clear()
         self._lines = []
+        self._shade = None
         colour = self.palette().color(self.foregroundRole())
         face = self.palette().color(self.backgroundRole())
         self._figure.set_facecolor(face.name())
@@ -122,7 +141,7 @@ class WeightHistogram(FigureCanvasQTAgg):
             bins = np.linspace(-1 if signed else 0, 1, _HISTOGRAM_BINS if signed else _HISTOGRAM_BINS // 2 + 1)
             counts, edges = np.histogram(values, bins=bins)
             centres = (edges[:-1] + edges[1:]) / 2
-            colours = np.where(centres >= 0, "#3cb043", "#d9412b")
+            colours = np.where(centres >= 0, *self._colours)
             axes.bar(centres, counts, width=np.diff(edges) * 0.9, color=colours, alpha=0.85)
             axes.set_xticks([-1, 0, 1] if signed else [0, 0.5, 1])
             axes.set_ylim(0, max(counts.max(), 1) * 1.08)
@@ -132,14 +151,23 @@ class WeightHistogram(FigureCanvasQTAgg):
         self.draw_idle()
 
     def _draw_lines(self):
-        for line in self._lines:
-            line.remove()
+        for artist in [*self._lines, self._shade]:
+            if artist is not None:
+                artist.remove()
         self._lines = []
+        self._shade = None
         if self._values is None:
             return
+        signed = bool((self._values < 0).any())
         positions = [self._threshold]
-        if self._show_negative and (self._values < 0).any():
+        if self._show_negative and signed:
             positions.append(-self._threshold)
+        # Grey out the weights that are not drawn: the band under the threshold, and every
+        # negative weight unless negative evidence is shown.
+        left = -self._threshold if self._show_negative else self._axes.get_xlim()[0]
+        face = self.palette().color(self.backgroundRole()).name()
+        self._shade = self._axes.axvspan(left, self._threshold, color=face, alpha=0.7, linewidth=0,
+                                         animated=True)
         for x in positions:
             self._lines.append(self._axes.axvline(x, color="#f0a030", linestyle="--", linewidth=1.2,
                                                   animated=True))
@@ -230,17 +258,24 @@ class OverlayControls(QWidget):
         alpha_row = QHBoxLayout()
         alpha_row.addWidget(self.alpha, 1)
         alpha_row.addWidget(self.alpha_value)
-        colours = QHBoxLayout()
+        buttons = QWidget(self)
+        colours = QHBoxLayout(buttons)
+        colours.setContentsMargins(0, 0, 0, 0)
         colours.addWidget(self.positive_button)
         colours.addWidget(self.negative_button)
+        # Outlines and blocks use the two colours, the heatmap a colormap: one row shows whichever
+        # applies, which keeps the panel short enough for a 768-px screen.
+        self.colour_stack = QStackedWidget(self)
+        self.colour_stack.addWidget(buttons)
+        self.colour_stack.addWidget(self.colormap)
+        self.colour_label = QLabel("Colours:", self)
         form = QFormLayout()
         form.addRow("&Display:", self.display)
         form.addRow(_buddy_label("&Threshold:", self.threshold), threshold_row)
         form.addRow(self.histogram)
         form.addRow("Top &features:", self.top_k)
         form.addRow(_buddy_label("&Opacity:", self.alpha), alpha_row)
-        form.addRow("Colours:", colours)
-        form.addRow("Color&map:", self.colormap)
+        form.addRow(self.colour_label, self.colour_stack)
         form.addRow(self.show_negative)
         form.addRow(self.hide_rest)
         layout = QVBoxLayout(self)
@@ -300,12 +335,13 @@ class OverlayControls(QWidget):
         style = self._style
         self.threshold_value.setText(f"{style.threshold:.0%}")
         self.alpha_value.setText(f"{style.alpha:.0%}")
-        self.negative_button.setEnabled(style.show_negative)
         # The colormap only matters for the heatmap; the colours for the other displays.
         heatmap = style.display == "heatmap"
-        self.colormap.setEnabled(heatmap)
-        self.positive_button.setEnabled(not heatmap)
-        self.negative_button.setEnabled(not heatmap and style.show_negative)
+        self.colour_stack.setCurrentWidget(self.colormap if heatmap else self.colour_stack.widget(0))
+        self.colour_label.setText("Color&map:" if heatmap else "Colours:")
+        self.colour_label.setBuddy(self.colormap if heatmap else None)
+        self.negative_button.setEnabled(style.show_negative)
+        self.histogram.set_colours(style.positive_colour, style.negative_colour)
         self.histogram.set_threshold(style.threshold, style.show_negative)
 
 

@@ -364,6 +364,33 @@ def test_histogram_shows_the_weights_and_the_threshold(controls):
     assert controls.histogram.values() is None and controls.histogram.threshold_lines() == []
 
 
+def test_histogram_greys_out_the_weights_not_drawn(controls):
+    histogram = controls.histogram
+    controls.set_weights(np.array([[0.5, -0.25], [0.1, 1.0]], np.float32))
+    controls.threshold.setValue(30)
+    left, right = histogram.hidden_band()
+    # Without negative evidence every negative weight is hidden, up to the threshold.
+    assert left < -1 and right == pytest.approx(0.3)
+    controls.show_negative.setChecked(True)
+    assert histogram.hidden_band() == pytest.approx((-0.3, 0.3))
+    controls.set_weights(None)
+    assert histogram.hidden_band() is None
+
+
+def test_one_colour_row_shows_what_the_display_uses(controls):
+    controls.show()
+    assert controls.positive_button.isVisible() and not controls.colormap.isVisible()
+    assert controls.colour_label.text() == "Colours:"
+    controls.display.setCurrentIndex(controls.display.findData("heatmap"))
+    assert controls.colormap.isVisible() and not controls.positive_button.isVisible()
+    assert controls.colour_label.buddy() is controls.colormap
+    # The opposing colour only matters once negative evidence is shown.
+    controls.display.setCurrentIndex(controls.display.findData("block"))
+    assert not controls.negative_button.isEnabled()
+    controls.show_negative.setChecked(True)
+    assert controls.negative_button.isEnabled()
+
+
 # --- PredictionsPanel ---------------------------------------------------------------------------
 
 @pytest.fixture
