@@ -98,6 +98,7 @@ class PredictionsPanel(QWidget):
         self.info.setTextFormat(Qt.TextFormat.RichText)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.info.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.info.setToolTip(_INFO_TIP)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.list)
@@ -239,6 +240,15 @@ class PredictionsPanel(QWidget):
         return document.toPlainText()
 
 
+_INFO_TIP = ("<b>Probability</b>: the model's confidence in the class for this image.<br>"
+             "<b>Fit (R²)</b>: how well LIME's linear model imitates the classifier on the perturbed "
+             "samples (1 is perfect); a low fit means the weights deserve less trust, so try more samples "
+             "or other superpixels.<br>"
+             "<b>Local prediction</b>: the linear model's estimate for the whole image; close to the "
+             "probability when the fit is good.<br>"
+             "<b>Seed</b>: run again with this seed to get the same explanation.<br>"
+             "<b>Layer</b> and <b>Score</b>: the layer the activation map comes from, and the class score "
+             "(logit or probability) it explains.")
 _INFO_LABELS = {"method": "Method", "probability": "Probability", "fit": "Fit (R²)",
                 "local_prediction": "Local prediction", "samples": "Samples", "superpixels": "Superpixels",
                 "seed": "Seed", "layer": "Layer", "score": "Score", "time": "Time"}
