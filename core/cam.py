@@ -376,6 +376,28 @@ def _cached(model, key, build):
     return functions[key]
 
 
+def _forward(keras_model, x, survey: _Survey, path: str, outputs_probabilities: bool, *, tape=None):
+    """Run the model once, catching the layer at `path` (watched by `tape`, if given).
+
+    Returns (activations, logits, probabilities).
+    """
+    seen = {}
+
+    def hook(p, op, args, out):
+        if p == path:
+            if tape is not None:
+                tape.watch(out)
+            seen["activations"] = out
+        if p == survey.final_path:
+            seen["final"] = (op, args)
+        return out
+
+    output = _run(keras_model, [x], hook)
+    logits, probabilities = _logits_and_probabilities(
+        output, seen.get("final"), survey.score_source, outputs_probabilities)
+    return seen["activations"], logits, probabilities
+
+
 def _gradient_function(model, survey: _Survey, path: str, use_logits: bool):
     """Return f(x, target) -> (activations, gradients of the score, logits, probabilities).
 
@@ -387,26 +409,15 @@ def _gradient_function(model, survey: _Survey, path: str, use_logits: bool):
 
     @tf.function(input_signature=signature)
     def activations_and_gradients(x, target):
-        seen = {}
-
         with tf.GradientTape() as tape:
-            def hook(p, op, args, out):
-                if p == path:
-                    tape.watch(out)
-                    seen["activations"] = out
-                if p == survey.final_path:
-                    seen["final"] = (op, args)
-                return out
-
-            output = _run(model_ref(), [x], hook)
-            logits, probabilities = _logits_and_probabilities(
-                output, seen.get("final"), survey.score_source, outputs_probabilities)
+            activations, logits, probabilities = _forward(model_ref(), x, survey, path,
+                                                          outputs_probabilities, tape=tape)
             scores = logits if use_logits else probabilities
             top = tf.argmax(probabilities, axis=1, output_type=tf.int32)
             target = tf.where(target < 0, top, target)
             score = tf.gather(scores, target, axis=1, batch_dims=1)
-        gradients = tape.gradient(score, seen["activations"])
-        return seen["activations"], gradients, logits, probabilities
+        gradients = tape.gradient(score, activations)
+        return activations, gradients, logits, probabilities
 
     return activations_and_gradients
 
@@ -418,19 +429,7 @@ def _activation_function(model, survey: _Survey, path: str):
 
     @tf.function(input_signature=(tf.TensorSpec((None, *_input_shape(model)), tf.float32),))
     def activations(x):
-        seen = {}
-
-        def hook(p, op, args, out):
-            if p == path:
-                seen["activations"] = out
-            if p == survey.final_path:
-                seen["final"] = (op, args)
-            return out
-
-        output = _run(model_ref(), [x], hook)
-        logits, probabilities = _logits_and_probabilities(
-            output, seen.get("final"), survey.score_source, outputs_probabilities)
-        return seen["activations"], logits, probabilities
+        return _forward(model_ref(), x, survey, path, outputs_probabilities)
 
     return activations
 
