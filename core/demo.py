@@ -1,4 +1,4 @@
-"""Synthetic shape scenes with per-pixel truth, and the small CNN trained on them ("demo_shapes")."""
+"""Synthetic shape scenes with per-pixel truth, and the small demo_shapes CNN trained on them."""
 import argparse
 import time
 from dataclasses import dataclass
@@ -15,7 +15,8 @@ CLASS_NAMES = ("circle", "square", "triangle", "cross", "ring", "stripes")
 NO_OBJECT = "no object"
 MODEL_CLASS_NAMES = (*CLASS_NAMES, NO_OBJECT)
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "resources" / "models" / "demo_shapes.keras"
+DEFAULT_MODEL_PATH = (Path(__file__).resolve().parent.parent / "resources" / "models"
+                      / "demo_shapes.keras")
 INPUT_SIZE = 64
 
 # Objects span roughly 14-28 px in a 64 px scene: big enough to hold a few superpixels, small
@@ -319,7 +320,8 @@ def _draw_object(rng, label, size, max_extent=None):
     if name in ("circle", "ring"):
         canvas[disk((centre, centre), radius, shape=canvas.shape)] = True
         if name == "ring":
-            canvas[disk((centre, centre), radius * rng.uniform(0.45, 0.6), shape=canvas.shape)] = False
+            hole = radius * rng.uniform(0.45, 0.6)
+            canvas[disk((centre, centre), hole, shape=canvas.shape)] = False
     else:
         if name in ("square", "stripes"):
             corners = np.array([[-1, -1], [-1, 1], [1, 1], [1, -1]]) * 0.4 * extent
@@ -391,11 +393,14 @@ def _contrasting_colour(rng, darkest, brightest, away_from=None):
             colour = 255 - (255 - colour) * ((255 - target) / max(255 - value, 1e-9))
         colour = np.clip(np.rint(colour), 0, 255).astype(np.uint8)
         # A second stripe colour must differ visibly from the first, in hue if not in luma.
-        distance = np.linalg.norm(colour.astype(np.float64) - away_from) if away_from is not None else np.inf
-        if distance >= _MIN_STRIPE_DISTANCE:
+        if away_from is None or _distance(colour, away_from) >= _MIN_STRIPE_DISTANCE:
             return colour
     # Unreachable for backgrounds built by _background, whose luma span leaves room on one side.
     raise RuntimeError("could not find a colour that contrasts with the background")
+
+
+def _distance(colour, other):
+    return float(np.linalg.norm(colour.astype(np.float64) - other.astype(np.float64)))
 
 
 def main(argv=None):

@@ -26,6 +26,22 @@ def test_scene_mask_marks_exactly_the_object():
         assert contrast > 40, CLASS_NAMES[scene.label]
 
 
+def test_scene_draws_the_requested_class_at_the_documented_scale():
+    rng = np.random.default_rng(5)
+    for label in range(len(CLASS_NAMES)):
+        for _ in range(10):
+            scene = make_scene(rng, label=label)
+            rows, cols = np.nonzero(scene.mask)
+            extent = max(np.ptp(rows), np.ptp(cols)) + 1
+            assert scene.label == label
+            # Objects span 14-28 px; a square turned 45 degrees reaches 0.8 * 28 * sqrt(2) = 32.
+            assert 10 <= extent <= 33, (CLASS_NAMES[label], extent)
+    # Scenes are values: nobody can paint over the truth afterwards.
+    assert not scene.image.flags.writeable and not scene.mask.flags.writeable
+    with pytest.raises(ValueError, match="class index"):
+        make_scene(rng, label=len(CLASS_NAMES))
+
+
 def test_pair_scene_objects_sit_in_their_own_halves():
     rng = np.random.default_rng(4)
     for _ in range(20):
