@@ -50,6 +50,25 @@ def _check_rgb(array, name):
     return array
 
 
+def frame_box(shape, result_frame_shape) -> tuple[int, int]:
+    """Top-left (row, col) of a centred frame of `result_frame_shape` inside an image of `shape`."""
+    return ((shape[0] - result_frame_shape[0]) // 2, (shape[1] - result_frame_shape[1]) // 2)
+
+
+def place_in_photo(photo: np.ndarray, framed: np.ndarray) -> np.ndarray:
+    """Put a rendering of the centred frame a model saw back into the whole photo.
+
+    The parts the model never saw are dimmed, so the overlay lines up with the photo and
+    the view can show both at the same size.
+    """
+    if framed.shape == photo.shape:
+        return framed
+    top, left = frame_box(photo.shape, framed.shape)
+    out = (photo.astype(np.uint16) * 2 // 5 + 77).astype(np.uint8)
+    out[top:top + framed.shape[0], left:left + framed.shape[1]] = framed
+    return out
+
+
 class _Canvas(QGraphicsView):
     """The QGraphicsView that paints the placeholder and split divider and turns input into zoom and pan."""
 

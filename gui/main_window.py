@@ -8,19 +8,19 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
-from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDialogButtonBox, QDockWidget,
-                               QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel,
-                               QMainWindow, QMessageBox, QProgressBar, QPushButton, QScrollArea,
-                               QToolBar, QToolButton, QVBoxLayout, QWidget, QStyle)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel,
+                               QMainWindow, QMessageBox, QProgressBar, QScrollArea, QStyle,
+                               QToolBar, QToolButton, QVBoxLayout, QWidget)
 
 from limelight.core.errors import LimelightError
 from limelight.core.images import is_supported_image, load_image
 from limelight.core.models import MODEL_FILE_TYPES
 from limelight.gui.image_browser import ImageBrowser
-from limelight.gui.image_view import ImageView
+from limelight.gui.compare import CompareDialog
+from limelight.gui.image_view import ImageView, place_in_photo
 from limelight.gui.model_picker import ModelPicker, builtin_sources
 from limelight.gui.overlay_controls import OverlayControls
-from limelight.gui.parameter_panel import ExplainRequest, ParameterPanel
+from limelight.gui.parameter_panel import METHODS, ExplainRequest, ParameterPanel
 from limelight.gui.predictions_panel import PredictionsPanel
 from limelight.gui.settings import Settings
 from limelight.gui.trust_dialog import ask_trust
@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 
 
 DEFAULT_SOURCE = BUILTIN_PREFIX + "efficientnet_lite0"
-METHOD_TITLES = {"lime": "LIME", "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++",
-                 "scorecam": "Score-CAM"}
 VIEW_MODES = {"original": "Original", "explained": "Explained", "split": "Split"}
 #: Decoded photos kept in memory, so going back to an image shows it at once.
 IMAGE_CACHE_BYTES = 400 * 2**20
@@ -63,25 +61,6 @@ def app_icon() -> QIcon:
 
 def describe_seconds(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
-
-
-def frame_box(shape, result_frame_shape) -> tuple[int, int]:
-    """Top-left (row, col) of a centred frame of `result_frame_shape` inside an image of `shape`."""
-    return ((shape[0] - result_frame_shape[0]) // 2, (shape[1] - result_frame_shape[1]) // 2)
-
-
-def place_in_photo(photo: np.ndarray, framed: np.ndarray) -> np.ndarray:
-    """Put a rendering of the centred frame a model saw back into the whole photo.
-
-    The parts the model never saw are dimmed, so the overlay lines up with the photo and
-    the view can show both at the same size.
-    """
-    if framed.shape == photo.shape:
-        return framed
-    top, left = frame_box(photo.shape, framed.shape)
-    out = (photo.astype(np.uint16) * 2 // 5 + 77).astype(np.uint8)
-    out[top:top + framed.shape[0], left:left + framed.shape[1]] = framed
-    return out
 
 
 class MessageBar(QFrame):
@@ -116,143 +95,6 @@ class MessageBar(QFrame):
 
     def text(self) -> str:
         return self.label.text() if self.isVisible() else ""
-
-
-class CompareDialog(QDialog):
-    """Two explanations of the same image side by side: two models, or two methods."""
-
-    def __init__(self, window: "MainWindow"):
-        super().__init__(window)
-        self.setWindowTitle("Compare Explanations")
-        self._window = window
-        self._controller = window.controller
-        self._panes = []
-        self._jobs: dict[int, int] = {}
-        grid = QGridLayout()
-        for column, method in enumerate(("gradcam", "lime")):
-            model_combo = QComboBox(self)
-            model_combo.setToolTip("The model this side explains")
-            method_combo = QComboBox(self)
-            for key, title in METHOD_TITLES.items():
-                method_combo.addItem(title, key)
-            method_combo.setCurrentIndex(method_combo.findData(method))
-            method_combo.setToolTip("The explanation method this side uses; LIME and Score-CAM "
-                                    "take longer than Grad-CAM")
-            view = ImageView(self)
-            view.setMinimumSize(320, 260)
-            caption = QLabel("—", self)
-            caption.setWordWrap(True)
-            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            row = QHBoxLayout()
-            row.addWidget(model_combo, 2)
-            row.addWidget(method_combo, 1)
-            grid.addLayout(row, 0, column)
-            grid.addWidget(view, 1, column)
-            grid.addWidget(caption, 2, column)
-            self._panes.append({"model": model_combo, "method": method_combo, "view": view,
-                                "caption": caption, "result": None})
-        grid.setRowStretch(1, 1)
-        self.run_button = QPushButton("Explain Both", self)
-        self.run_button.setDefault(True)
-        self.run_button.setToolTip("Explain the current image on both sides with their own "
-                                   "model and method, and the window's other parameters")
-        self.run_button.clicked.connect(self.run)
-        self.status = QLabel(self)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
-        buttons.rejected.connect(self.reject)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.run_button)
-        bottom.addWidget(self.status, 1)
-        bottom.addWidget(buttons)
-        layout = QVBoxLayout(self)
-        layout.addLayout(grid, 1)
-        layout.addLayout(bottom)
-        self._controller.sig_result.connect(self._on_result)
-        self._controller.sig_failed.connect(self._on_failed)
-        self._controller.sig_cancelled.connect(self._on_cancelled)
-        self.refresh_models()
-        self.resize(900, 560)
-
-    def refresh_models(self) -> None:
-        sources = [(s, t) for s, t in builtin_sources()]
-        current = self._window.model_source()
-        for path in self._window.settings.recent_models():
-            sources.append((path, Path(path).name))
-        if current and current not in [s for s, _ in sources]:
-            sources.insert(0, (current, Path(current).name))
-        for pane in self._panes:
-            combo = pane["model"]
-            chosen = combo.currentData() or current
-            combo.clear()
-            for source, title in sources:
-                combo.addItem(title, source)
-            combo.setCurrentIndex(max(0, combo.findData(chosen)))
-
-    @Slot()
-    def run(self) -> None:
-        image, path = self._window.current_image(), self._window.current_path()
-        if image is None:
-            self.status.setText("Open an image first.")
-            return
-        base = self._window.parameter_panel.request()
-        self.refresh_models()
-        for index, pane in enumerate(self._panes):
-            source = pane["model"].currentData()
-            request = dataclasses.replace(base, method=pane["method"].currentData())
-            pane["view"].set_image(image)
-            pane["caption"].setText("Working…")
-            pane["result"] = None
-            if source != self._window.model_source():
-                trusted = self._window.is_trusted(source)
-                self._controller.submit(LoadModel(source, trust=trusted),
-                                        channel=f"compare-load-{index}")
-            job_id = self._controller.submit(Explain(source, path, image, request),
-                                             channel=f"compare-{index}")
-            self._jobs[job_id] = index
-        self.status.setText("Explaining…")
-
-    def restyle(self, style) -> None:
-        """Draw both explanations again with the window's overlay style."""
-        from limelight.core.overlay import render
-
-        for pane in self._panes:
-            result = pane["result"]
-            if result is not None:
-                rendered = render(result.frame, result.explanation, result.target, style)
-                pane["view"].set_overlay(place_in_photo(self._window.current_image_for(result),
-                                                        rendered))
-
-    @Slot(int, object, object)
-    def _on_result(self, request_id: int, job, value) -> None:
-        index = self._jobs.pop(request_id, None)
-        if index is None or not isinstance(value, ExplainResult):
-            return
-        pane = self._panes[index]
-        pane["result"] = value
-        pane["view"].set_image(self._window.current_image_for(value))
-        self.restyle(self._window.overlay_controls.style())
-        pane["caption"].setText(self._window.describe_result(value))
-        if not self._jobs:
-            self.status.setText("")
-
-    @Slot(int, object, str)
-    def _on_failed(self, request_id: int, job, message: str) -> None:
-        index = self._jobs.pop(request_id, None)
-        if index is not None:
-            self._panes[index]["caption"].setText(message)
-            self.status.setText("")
-
-    @Slot(int, object)
-    def _on_cancelled(self, request_id: int, job) -> None:
-        index = self._jobs.pop(request_id, None)
-        if index is not None:
-            self._panes[index]["caption"].setText("Cancelled.")
-
-    def done(self, code: int) -> None:
-        for request_id in list(self._jobs):
-            self._controller.cancel(request_id)
-        self._jobs.clear()
-        super().done(code)
 
 
 class MainWindow(QMainWindow):
@@ -917,7 +759,7 @@ class MainWindow(QMainWindow):
         job = Explain(source, self._path, self._image, request, self._target)
         self._explain_id = self._submit(job, channel="explain")
         self._set_running(True)
-        method = METHOD_TITLES.get(request.method, request.method)
+        method = METHODS.get(request.method, request.method)
         waiting = " (after the model loads)" if self._loading else ""
         self.statusBar().showMessage(f"Explaining {Path(self._path).name} with {method}{waiting}…")
 
@@ -1007,7 +849,7 @@ class MainWindow(QMainWindow):
     def explanation_info(self, result: ExplainResult) -> dict:
         """What the info block shows about an explanation."""
         explanation, label = result.explanation, result.target
-        info = {"method": METHOD_TITLES.get(result.request.method, result.request.method),
+        info = {"method": METHODS.get(result.request.method, result.request.method),
                 "label": self._class_name(label), "index": label, "time": result.seconds}
         if explanation.kind == "lime":
             info.update(probability=explanation.probabilities.get(label),

@@ -3,7 +3,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 SCRIPT = """
 import time, sys

@@ -574,7 +574,7 @@ def test_settings_read_typed_values_and_survive_damaged_ones(tmp_path, model_fil
 
 def test_compare_with_another_model_leaves_the_window_model_alone(qtbot, make_window, shapes,
                                                                  monkeypatch):
-    from limelight.gui.main_window import CompareDialog
+    from limelight.gui.compare import CompareDialog
 
     window = make_window(images=[shapes[0][0]])
     dialog = CompareDialog(window)

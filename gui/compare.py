@@ -1,0 +1,149 @@
+"""The Compare dialog: two explanations of the same image side by side, two models or two methods."""
+import dataclasses
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QGridLayout, QHBoxLayout,
+                               QLabel, QPushButton, QVBoxLayout)
+
+from limelight.gui.image_view import ImageView, place_in_photo
+from limelight.gui.model_picker import builtin_sources
+from limelight.gui.parameter_panel import METHODS
+from limelight.gui.worker import Explain, ExplainResult, LoadModel
+
+
+class CompareDialog(QDialog):
+    """Two explanations of the same image side by side: two models, or two methods."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.setWindowTitle("Compare Explanations")
+        self._window = window
+        self._controller = window.controller
+        self._panes = []
+        self._jobs: dict[int, int] = {}
+        grid = QGridLayout()
+        for column, method in enumerate(("gradcam", "lime")):
+            model_combo = QComboBox(self)
+            model_combo.setToolTip("The model this side explains")
+            method_combo = QComboBox(self)
+            for key, title in METHODS.items():
+                method_combo.addItem(title, key)
+            method_combo.setCurrentIndex(method_combo.findData(method))
+            method_combo.setToolTip("The explanation method this side uses; LIME and Score-CAM "
+                                    "take longer than Grad-CAM")
+            view = ImageView(self)
+            view.setMinimumSize(320, 260)
+            caption = QLabel("—", self)
+            caption.setWordWrap(True)
+            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            row = QHBoxLayout()
+            row.addWidget(model_combo, 2)
+            row.addWidget(method_combo, 1)
+            grid.addLayout(row, 0, column)
+            grid.addWidget(view, 1, column)
+            grid.addWidget(caption, 2, column)
+            self._panes.append({"model": model_combo, "method": method_combo, "view": view,
+                                "caption": caption, "result": None})
+        grid.setRowStretch(1, 1)
+        self.run_button = QPushButton("Explain Both", self)
+        self.run_button.setDefault(True)
+        self.run_button.setToolTip("Explain the current image on both sides with their own "
+                                   "model and method, and the window's other parameters")
+        self.run_button.clicked.connect(self.run)
+        self.status = QLabel(self)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.run_button)
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(buttons)
+        layout = QVBoxLayout(self)
+        layout.addLayout(grid, 1)
+        layout.addLayout(bottom)
+        self._controller.sig_result.connect(self._on_result)
+        self._controller.sig_failed.connect(self._on_failed)
+        self._controller.sig_cancelled.connect(self._on_cancelled)
+        self.refresh_models()
+        self.resize(900, 560)
+
+    def refresh_models(self) -> None:
+        sources = [(s, t) for s, t in builtin_sources()]
+        current = self._window.model_source()
+        for path in self._window.settings.recent_models():
+            sources.append((path, Path(path).name))
+        if current and current not in [s for s, _ in sources]:
+            sources.insert(0, (current, Path(current).name))
+        for pane in self._panes:
+            combo = pane["model"]
+            chosen = combo.currentData() or current
+            combo.clear()
+            for source, title in sources:
+                combo.addItem(title, source)
+            combo.setCurrentIndex(max(0, combo.findData(chosen)))
+
+    @Slot()
+    def run(self) -> None:
+        image, path = self._window.current_image(), self._window.current_path()
+        if image is None:
+            self.status.setText("Open an image first.")
+            return
+        base = self._window.parameter_panel.request()
+        self.refresh_models()
+        for index, pane in enumerate(self._panes):
+            source = pane["model"].currentData()
+            request = dataclasses.replace(base, method=pane["method"].currentData())
+            pane["view"].set_image(image)
+            pane["caption"].setText("Working…")
+            pane["result"] = None
+            if source != self._window.model_source():
+                trusted = self._window.is_trusted(source)
+                self._controller.submit(LoadModel(source, trust=trusted),
+                                        channel=f"compare-load-{index}")
+            job_id = self._controller.submit(Explain(source, path, image, request),
+                                             channel=f"compare-{index}")
+            self._jobs[job_id] = index
+        self.status.setText("Explaining…")
+
+    def restyle(self, style) -> None:
+        """Draw both explanations again with the window's overlay style."""
+        from limelight.core.overlay import render
+
+        for pane in self._panes:
+            result = pane["result"]
+            if result is not None:
+                rendered = render(result.frame, result.explanation, result.target, style)
+                pane["view"].set_overlay(place_in_photo(self._window.current_image_for(result),
+                                                        rendered))
+
+    @Slot(int, object, object)
+    def _on_result(self, request_id: int, job, value) -> None:
+        index = self._jobs.pop(request_id, None)
+        if index is None or not isinstance(value, ExplainResult):
+            return
+        pane = self._panes[index]
+        pane["result"] = value
+        pane["view"].set_image(self._window.current_image_for(value))
+        self.restyle(self._window.overlay_controls.style())
+        pane["caption"].setText(self._window.describe_result(value))
+        if not self._jobs:
+            self.status.setText("")
+
+    @Slot(int, object, str)
+    def _on_failed(self, request_id: int, job, message: str) -> None:
+        index = self._jobs.pop(request_id, None)
+        if index is not None:
+            self._panes[index]["caption"].setText(message)
+            self.status.setText("")
+
+    @Slot(int, object)
+    def _on_cancelled(self, request_id: int, job) -> None:
+        index = self._jobs.pop(request_id, None)
+        if index is not None:
+            self._panes[index]["caption"].setText("Cancelled.")
+
+    def done(self, code: int) -> None:
+        for request_id in list(self._jobs):
+            self._controller.cancel(request_id)
+        self._jobs.clear()
+        super().done(code)
