@@ -401,6 +401,7 @@ class MainWindow(QMainWindow):
             self.overlay_controls.set_style(style)
         else:
             self._use_natural_display(request.method)
+        self.overlay_controls.set_superpixel_method(request.method == "lime")
         self.set_view_mode(settings.view_mode())
 
         if images:
@@ -871,6 +872,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_method_changed(self, method: str) -> None:
+        self.overlay_controls.set_superpixel_method(method == "lime")
         self._use_natural_display(method)
 
     def _use_natural_display(self, method: str) -> None:

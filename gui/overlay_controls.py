@@ -317,6 +317,10 @@ class OverlayControls(QWidget):
         """Draw the histogram of an explanation's weight map (ndarray of shape (rows, cols)), or clear it."""
         self.histogram.set_weights(weights)
 
+    def set_superpixel_method(self, superpixels: bool) -> None:
+        """Enable the controls that only superpixel explanations (LIME) use."""
+        self.top_k.setEnabled(superpixels)
+
     @Slot()
     def _changed(self):
         if self._updating:

@@ -104,6 +104,8 @@ def test_each_method_family_starts_in_its_own_display(qtbot, make_window):
         combo.setCurrentIndex(combo.findData(method))
         combo.activated.emit(combo.currentIndex())
         assert window.overlay_controls.style().display == display
+        # "Top features" counts superpixels: only LIME has them.
+        assert window.overlay_controls.top_k.isEnabled() == (method == "lime")
 
 
 def test_open_images_by_dialog_adds_them_and_remembers_the_folder(qtbot, make_window, shapes,
