@@ -276,24 +276,23 @@ def load_model(path, *, trust=False, preprocessing=None, labels_path=None, resiz
 def wrap_model(keras_model, *, name, source, settings: ModelSettings, model_path=None,
                input_size=None, labels: Labels | None = None) -> ClassifierModel:
     """Check that a Keras model is an image classifier and wrap it for Limelight."""
-    where = model_path if model_path is not None else None
     if settings.resize not in RESIZE_MODES:
         raise ModelError(f"unknown resize mode '{settings.resize}'; choose "
                          f"{' or '.join(RESIZE_MODES)}")
     if settings.preprocessing not in PREPROCESSING_MODES:
         raise ModelError(f"unknown preprocessing '{settings.preprocessing}'; choose one of "
-                         f"{', '.join(PREPROCESSING_MODES)}", path=where)
+                         f"{', '.join(PREPROCESSING_MODES)}", path=model_path)
     inputs, outputs = keras_model.inputs, keras_model.outputs
     if len(inputs) != 1:
         raise ModelError(f"model has {len(inputs)} inputs; Limelight explains models with one "
-                         "image input", path=where)
+                         "image input", path=model_path)
     if len(outputs) != 1:
         raise ModelError(f"model has {len(outputs)} outputs; Limelight explains models with one "
-                         "class-probability output", path=where)
+                         "class-probability output", path=model_path)
     in_shape = tuple(inputs[0].shape)
     if len(in_shape) != 4 or in_shape[-1] not in (1, 3):
         raise ModelError(f"model input has shape {_shape_text(in_shape)}, which is not an image; "
-                         "expected (rows, cols, 1 or 3 channels)", path=where)
+                         "expected (rows, cols, 1 or 3 channels)", path=model_path)
     rows, cols = in_shape[1:3]
     if rows is None or cols is None:
         if input_size is None:
@@ -303,7 +302,7 @@ def wrap_model(keras_model, *, name, source, settings: ModelSettings, model_path
     if len(out_shape) != 2 or out_shape[-1] is None or out_shape[-1] < 2:
         raise ModelError(f"model output has shape {_shape_text(out_shape)}; Limelight explains "
                          "classifiers with one score per class (at least 2 classes), not "
-                         "regression or single-output models", path=where)
+                         "regression or single-output models", path=model_path)
     num_classes = int(out_shape[-1])
     if labels is None:
         labels = labels_for_model(num_classes, labels_path=settings.labels_path,
