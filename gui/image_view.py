@@ -255,6 +255,7 @@ class ImageView(QWidget):
         super().__init__(parent)
         self._original = None            # QImage of the photo
         self._overlay = None             # QImage of the rendered explanation, or None
+        self._overlay_pixels = None      # the array that QImage borrows
         self._mode = "explained"
         self._split = 0.5                # divider position as a fraction of the image width
         self._fitted = True              # keep fitting to the window until the user zooms
@@ -297,7 +298,7 @@ class ImageView(QWidget):
         if self._original is None or self._original.size() != image.size():
             self._fitted = True
         self._original = image
-        self._overlay = None
+        self._overlay = self._overlay_pixels = None
         self._original_item.setPixmap(QPixmap.fromImage(image))
         self._overlay_item.setPixmap(QPixmap())
         self._scene.setSceneRect(QRectF(0, 0, image.width(), image.height()))
@@ -314,7 +315,7 @@ class ImageView(QWidget):
             the photo alone.
         """
         if rendered is None:
-            self._overlay = None
+            self._overlay = self._overlay_pixels = None
             self._overlay_item.setPixmap(QPixmap())
             self._update_items()
             return
@@ -325,7 +326,12 @@ class ImageView(QWidget):
             raise ValueError(f"the overlay has {rendered.shape[0]}x{rendered.shape[1]} pixels but the image "
                              f"{self._original.height()}x{self._original.width()}; render it at the image's "
                              f"own size.")
-        self._overlay = array_to_qimage(rendered)
+        # Borrow the rendering's buffer rather than copy it: a style change at 2048x2048 must stay
+        # within a frame, and the view holds on to the array for as long as the QImage lives.
+        self._overlay_pixels = np.ascontiguousarray(rendered)
+        rows, cols = self._overlay_pixels.shape[:2]
+        self._overlay = QImage(self._overlay_pixels.data, cols, rows, self._overlay_pixels.strides[0],
+                               QImage.Format.Format_RGB888)
         self._overlay_item.setPixmap(QPixmap.fromImage(self._overlay))
         self._update_items()
 
@@ -333,7 +339,7 @@ class ImageView(QWidget):
     def clear(self):
         """Remove the photo and overlay and show the placeholder."""
         self._original = None
-        self._overlay = None
+        self._overlay = self._overlay_pixels = None
         self._original_item.setPixmap(QPixmap())
         self._overlay_item.setPixmap(QPixmap())
         self._scene.setSceneRect(QRectF(0, 0, 1, 1))
@@ -381,7 +387,10 @@ class ImageView(QWidget):
 
     def _update_items(self):
         has_overlay = self._overlay is not None
-        self._original_item.setVisible(self._original is not None)
+        # The explained view covers the photo completely: painting the photo under it would only
+        # double the cost of every repaint.
+        self._original_item.setVisible(self._original is not None
+                                       and not (has_overlay and self._mode == "explained"))
         self._clip_item.setVisible(has_overlay and self._mode != "original")
         if self._original is not None:
             width, height = self._original.width(), self._original.height()
