@@ -1,4 +1,6 @@
 """Load Keras image classifiers safely, inspect them, and turn photos into predictions."""
+import hashlib
+import io
 import json
 import os
 import zipfile
@@ -24,6 +26,17 @@ MODEL_FILE_TYPES = (".keras", ".h5", ".hdf5")
 SIDECAR_SUFFIX = ".limelight.json"
 # A .keras archive that unpacks to more than this is refused as a zip bomb.
 MAX_UNPACKED_BYTES = 4 * 1024**3
+# Far above any real model config (EfficientNet-B7's is under 1 MB).
+MAX_CONFIG_BYTES = 64 * 1024**2
+WEIGHTS_MEMBER = "model.weights.h5"
+# The Keras function that turns safe mode off for the rest of the process (CVE-2025-9906).
+UNSAFE_SWITCH = "enable_unsafe_deserialization"
+# Where a model config may name Keras classes, and the narrower set it may name functions from;
+# keras.config, keras.saving, keras.utils and anything outside Keras are refused.
+_KERAS_CLASS_MODULES = frozenset({
+    "layers", "models", "initializers", "regularizers", "constraints", "activations", "losses",
+    "metrics", "optimizers", "ops", "dtype_policies", "quantizers", "random", "applications"})
+_KERAS_FUNCTION_MODULES = frozenset({"activations", "losses", "metrics", "ops"})
 # Measured fastest for EfficientNet-Lite0 on a 2-core CPU (make bench); larger gains nothing.
 DEFAULT_BATCH_SIZE = 16
 
@@ -359,24 +372,50 @@ def write_sidecar(model_path, settings: ModelSettings) -> Path:
     return path
 
 
+def content_sha256(path) -> str:
+    """The SHA-256 of a model's content: a file's bytes, or a SavedModel folder's names and files.
+
+    Trust is remembered per content, never per path: a renamed or copied file stays trusted,
+    and a file changed in place is asked about again.
+    """
+    path = Path(path)
+    if path.is_file():
+        with open(path, "rb") as stream:
+            return hashlib.file_digest(stream, "sha256").hexdigest()
+    digest = hashlib.sha256()
+    for item in sorted(p for p in path.rglob("*") if p.is_file()):
+        with open(item, "rb") as stream:
+            digest.update(item.relative_to(path).as_posix().encode("utf-8") + b"\0")
+            digest.update(hashlib.file_digest(stream, "sha256").digest())
+    return digest.hexdigest()
+
+
 def _load_keras_file(path: Path, trust: bool):
     if not zipfile.is_zipfile(path):
         raise ModelError("not a Keras model file (a .keras file is a zip archive)", path=path)
     try:
         with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            names = {info.filename for info in infos}
-            unpacked = sum(info.file_size for info in infos)
-            config_text = archive.read("config.json").decode("utf-8") if "config.json" in names else None
+            infos = {info.filename: info for info in archive.infolist()}
+            # Sizes first, from the archive's directory: reading a member of a zip bomb is the harm.
+            unpacked = sum(info.file_size for info in infos.values())
+            if unpacked > MAX_UNPACKED_BYTES:
+                raise ModelError(f"archive would unpack to {unpacked / 1024**3:.1f} GB, over the "
+                                 f"{MAX_UNPACKED_BYTES / 1024**3:.0f} GB safety limit (possible zip "
+                                 "bomb); Limelight never unpacks such archives, even trusted "
+                                 "ones", path=path)
+            if "config.json" not in infos:
+                raise ModelError("Keras archive has no config.json; it holds no model", path=path)
+            if infos["config.json"].file_size > MAX_CONFIG_BYTES:
+                raise ModelError(f"config.json is {infos['config.json'].file_size / 1024**2:.0f} MB; "
+                                 "a model config is a few MB at most", path=path)
+            config_text = archive.read("config.json").decode("utf-8")
+            weights = archive.read(WEIGHTS_MEMBER) if not trust and WEIGHTS_MEMBER in infos else None
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as error:
         raise ModelError(f"Keras archive is damaged ({error})", path=path) from None
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise ModelError(f"archive would unpack to {unpacked / 1024**3:.1f} GB, over the "
-                         f"{MAX_UNPACKED_BYTES / 1024**3:.0f} GB safety limit (possible zip bomb)",
-                         path=path)
-    if config_text is None:
-        raise ModelError("Keras archive has no config.json; it holds no model", path=path)
-    _refuse_code(config_text, path, trust)
+    if not trust:
+        _refuse_unsafe_config(config_text, path)
+        if weights is not None:
+            _refuse_other_files(io.BytesIO(weights), path)
     return _keras_load(path, trust)
 
 
@@ -395,38 +434,130 @@ def _load_h5_file(path: Path, trust: bool):
                          "with model.save()", path=path)
     if isinstance(config, bytes):
         config = config.decode("utf-8")
-    _refuse_code(config, path, trust)
+    if not trust:
+        _refuse_unsafe_config(config, path)
+        _refuse_other_files(path, path)
     return _keras_load(path, trust)
 
 
-def _refuse_code(config_text: str, path: Path, trust: bool) -> None:
-    """Refuse configs that would run code, before Keras sees them.
+def _refuse_unsafe_config(config_text: str, path: Path) -> None:
+    """Refuse a model config that would run code or read other files, before Keras sees it.
 
-    Keras' safe mode refuses these too; checking the config first keeps the
-    refusal independent of how each Keras release handles each file format.
+    Keras' safe mode refuses most of these too; checking the config first keeps the refusal
+    independent of how each Keras release handles each file format. Names are checked against
+    an allow-list of Keras' own modelling modules, so a new way to name outside code is refused
+    rather than missed.
     """
-    if trust:
-        return
     try:
         config = json.loads(config_text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ModelError("model config is not valid JSON", path=path) from None
-    layer_types = set(_walk_class_names(config))
-    if "Lambda" in layer_types:
-        raise UntrustedModelError(
-            "model contains a Lambda layer, which runs code when loaded; load it only if you "
-            "trust its source (--trust-model)", path=path)
+    nodes = list(_walk_dicts(config))
+    # The safe-mode switch first: it is why the rest of a file like that would get through.
+    switch = any(UNSAFE_SWITCH in str(key) or (isinstance(value, str) and UNSAFE_SWITCH in value)
+                 for node in nodes for key, value in node.items())
+    problems = [f"calls keras.config.{UNSAFE_SWITCH}, which would switch off Keras' safe mode "
+                "and let the file run code"] if switch else []
+    problems += filter(None, map(_unsafe_entry, nodes))
+    if problems:
+        raise UntrustedModelError(f"model config {problems[0]}; load it only if you trust its "
+                                  "source (--trust-model)", path=path)
 
 
-def _walk_class_names(node):
+def _unsafe_entry(node: dict) -> str | None:
+    """What is unsafe about one entry of a model config, or None."""
+    class_name = node.get("class_name")
+    if class_name in ("Lambda", "__lambda__") or node.get("function_type") == "lambda":
+        return "contains a Lambda layer, which runs code when loaded"
+    if class_name == "TFSMLayer":
+        inner = node.get("config")
+        target = inner.get("filepath") if isinstance(inner, dict) else None
+        return f"contains a TFSMLayer, which loads and runs the TensorFlow SavedModel {target!r}"
+    if isinstance(node.get("vocabulary"), str):
+        return (f"reads a vocabulary from the file {node['vocabulary']!r}, which would read a "
+                "file on this computer")
+    if "module" not in node or not isinstance(class_name, str):
+        return None
+    module = node["module"]
+    name = node.get("config") if class_name == "function" else class_name
+    where = f"{module}.{name}" if isinstance(module, str) else str(name)
+    if not _is_keras_module(module, function=class_name == "function", name=name):
+        return f"names {where}, which is not part of Keras and would run code from outside it"
+    registered = node.get("registered_name")
+    if registered not in (None, class_name, name):
+        return (f"names the custom object {registered!r}, whose code is not part of Keras and "
+                "would run when loaded")
+    return None
+
+
+def _is_keras_module(module, *, function: bool, name) -> bool:
+    """Whether a config's module is one of Keras' modelling modules (functions: a narrower set)."""
+    if module == "builtins":
+        # Keras writes its own built-in functions (relu, mse...) under "builtins"; older
+        # releases looked the name up in Python's builtins, so only Keras' names pass.
+        return function and isinstance(name, str) and name in _keras_builtin_functions()
+    if not isinstance(module, str) or not (module == "keras" or module.startswith("keras.")):
+        return False
+    parts = module.split(".")[1:]
+    if parts[:1] == ["src"]:
+        parts = parts[1:]
+    if not parts:
+        return not function
+    allowed = _KERAS_FUNCTION_MODULES if function else _KERAS_CLASS_MODULES
+    return parts[0] in allowed
+
+
+def _keras_builtin_functions() -> set:
+    import keras
+
+    return {name for module in ("activations", "losses", "metrics")
+            for name in dir(getattr(keras, module)) if not name.startswith("_")}
+
+
+def _walk_dicts(node):
     if isinstance(node, dict):
-        if isinstance(node.get("class_name"), str):
-            yield node["class_name"]
+        yield node
         for value in node.values():
-            yield from _walk_class_names(value)
+            yield from _walk_dicts(value)
     elif isinstance(node, list):
         for value in node:
-            yield from _walk_class_names(value)
+            yield from _walk_dicts(value)
+
+
+def _refuse_other_files(source, path: Path) -> None:
+    """Refuse HDF5 weights that point at other files: external links, external or virtual data.
+
+    Keras never writes these; a file that has them reads files on this computer when loaded.
+    """
+    import h5py
+
+    problems = []
+
+    def check(name, link):
+        if isinstance(link, h5py.ExternalLink):
+            problems.append(f"an HDF5 external link '{name}' to {link.filename!r}")
+        elif isinstance(link, h5py.HardLink):
+            item = handle.get(name)
+            if isinstance(item, h5py.Dataset) and item.external:
+                problems.append(f"HDF5 dataset '{name}' stored in the external file "
+                                f"{_text(item.external[0][0])!r}")
+            elif isinstance(item, h5py.Dataset) and item.is_virtual:
+                problems.append(f"HDF5 virtual dataset '{name}', which reads other files")
+        return True if problems else None  # anything but None stops the walk
+
+    try:
+        with h5py.File(source, "r") as handle:
+            handle.visititems_links(check)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise ModelError(f"model weights are damaged ({_first_line(error)})", path=path) from None
+    if problems:
+        raise UntrustedModelError(f"model weights have {problems[0]}, which would read a file on "
+                                  "this computer; load it only if you trust its source "
+                                  "(--trust-model)", path=path)
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _keras_load(path: Path, trust: bool):
