@@ -145,7 +145,9 @@ class MainWindow(QMainWindow):
         # State. The worker owns the model objects; the window only knows their ModelInfo.
         self._model: ModelInfo | None = None
         self._loading: tuple[str, bool] | None = None
-        self._trusted: set[str] = set()
+        # Sources loaded trusted this session, with their files' state then: Compare reuses the
+        # trust only while the files are unchanged. What the user trusts is kept by content hash.
+        self._trusted: dict[str, tuple] = {}
         self._startup_load = True
         self._path = ""
         self._image: np.ndarray | None = None
@@ -201,7 +203,7 @@ class MainWindow(QMainWindow):
 
         self.browser.sig_image_selected.connect(self._on_image_selected)
         self.browser.sig_images_changed.connect(self._on_images_changed)
-        self.model_picker.sig_model_requested.connect(self.load_model)
+        self.model_picker.sig_model_requested.connect(self._on_model_requested)
         self.model_picker.sig_open_model_requested.connect(self.open_model_dialog)
         self.model_picker.sig_message.connect(self.show_error)
         self.parameter_panel.sig_explain_requested.connect(self.explain)
@@ -437,7 +439,8 @@ class MainWindow(QMainWindow):
         return self._model
 
     def is_trusted(self, source: str) -> bool:
-        return source in self._trusted
+        """Whether `source` loaded trusted this session and its files have not changed since."""
+        return source in self._trusted and self._trusted[source] == _file_state(source)
 
     def current_path(self) -> str:
         return self._path
@@ -592,9 +595,12 @@ class MainWindow(QMainWindow):
 
     # --- Models ----------------------------------------------------------------------------
 
-    @Slot(str, bool)
     def load_model(self, source: str, trust: bool = False) -> None:
-        """Load a model in the worker; the current one stays until the new one is ready."""
+        """Load a model in the worker; the current one stays until the new one is ready.
+
+        A file that would run code loads if the user trusted its content before (by SHA-256),
+        or with `trust` (the --trust-model flag); otherwise the user is asked.
+        """
         if self._loading and self._loading[0] == source and not trust:
             return
         self._loading = (source, trust)
@@ -602,7 +608,15 @@ class MainWindow(QMainWindow):
         self.model_picker.set_pending_source(source)
         self.model_picker.set_busy(f"Loading {name}…")
         self.statusBar().showMessage(f"Loading {name}…")
-        self._submit(LoadModel(source, trust=trust), channel="model")
+        self._submit(LoadModel(source, trust=trust,
+                               trusted_hashes=frozenset(self.settings.trusted_hashes())),
+                     channel="model")
+
+    @Slot(str, bool)
+    def _on_model_requested(self, source: str, trusted: bool) -> None:
+        # The file's content hash decides trust in the worker, so a file changed since it was
+        # trusted is asked about again; what the picker remembers is not enough.
+        self.load_model(source)
 
     @Slot()
     def open_model_dialog(self) -> None:
@@ -622,13 +636,8 @@ class MainWindow(QMainWindow):
             self._open_saved_model(Path(folder))
 
     def _open_saved_model(self, folder: Path) -> None:
-        # A SavedModel always runs its own graph code, so ask before the worker touches it.
-        if ask_trust(folder, "a SavedModel folder is a TensorFlow program and runs its own code",
-                     self):
-            self.load_model(str(folder), True)
-        else:
-            self.statusBar().showMessage(f"Did not load {folder.name}; kept "
-                                         f"{self._model.name if self._model else 'no model'}.", 5000)
+        # It always needs trust: the worker answers with TrustRequired unless its content is trusted.
+        self.load_model(str(folder))
 
     def _title_for(self, source: str) -> str:
         if source.startswith(BUILTIN_PREFIX):
@@ -643,8 +652,9 @@ class MainWindow(QMainWindow):
         self._startup_load = False
         changed = self._model is None or self._model.source != info.source or self._model != info
         self._model = info
-        if info.trusted:
-            self._trusted.add(info.source)
+        if info.sha256:
+            self.settings.trust_hash(info.sha256)
+            self._trusted[info.source] = _file_state(info.source)
         self.model_picker.set_busy(None)
         self.model_picker.set_current_source(info.source)
         self.model_picker.set_model_info(info)
@@ -694,8 +704,9 @@ class MainWindow(QMainWindow):
                                          "open it again to choose.", 8000)
             self.load_model(DEFAULT_SOURCE)
             return
-        if ask_trust(trust.source, trust.reason, self):
-            self.load_model(trust.source, True)
+        if ask_trust(trust.source, trust.reason, self, sha256=trust.sha256):
+            self.settings.trust_hash(trust.sha256)
+            self.load_model(trust.source)
         else:
             self.model_picker.set_current_source(self.model_source())
             kept = self._model.name if self._model else "no model"
@@ -1311,6 +1322,16 @@ def _style_from_fields(fields: dict):
         return OverlayStyle(**fields)
     except (TypeError, ValueError, LimelightError):
         return None
+
+
+def _file_state(source: str) -> tuple:
+    """Sizes and modification times of a model's files: cheap to compare on the GUI thread."""
+    path = Path(source)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    try:
+        return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    except OSError:
+        return ()
 
 
 def _glob_escape(text: str) -> str:

@@ -1,6 +1,7 @@
 """The one place the app remembers things between runs: a typed wrapper around QSettings."""
 import json
 import os
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -11,6 +12,7 @@ MAX_RECENT_MODELS = 8
 FOLDER_KINDS = ("images", "models", "labels", "save", "export")
 #: Points the app at another settings file (an INI file), e.g. for a clean first run.
 SETTINGS_ENV = "LIMELIGHT_SETTINGS"
+_SHA256 = re.compile("[0-9a-f]{64}")
 
 
 class Settings:
@@ -105,6 +107,22 @@ class Settings:
 
     def set_last_model(self, source: str) -> None:
         self._store.setValue("models/last", str(source))
+
+    # --- Trust -----------------------------------------------------------------------------
+
+    def trusted_hashes(self) -> set[str]:
+        """SHA-256 digests of the model files the user trusts to run code: content, never paths."""
+        digests = self._json("trust/sha256", [])
+        if not isinstance(digests, list):
+            return set()
+        return {d for d in digests if isinstance(d, str) and _SHA256.fullmatch(d)}
+
+    def trust_hash(self, digest: str) -> None:
+        """Remember that the user trusts the model file whose content has this SHA-256."""
+        if not _SHA256.fullmatch(digest):
+            raise ValueError(f"not a SHA-256 hex digest: {digest!r}")
+        self._store.setValue("trust/sha256", json.dumps(sorted(self.trusted_hashes() | {digest})))
+        self._store.sync()
 
     # --- Images ----------------------------------------------------------------------------
 

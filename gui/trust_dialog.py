@@ -16,9 +16,12 @@ class TrustDialog(QDialog):
         The model file or SavedModel folder.
     reason : str
         Why it would run code, as `UntrustedModelError.reason` says it.
+    sha256 : str, optional
+        The content hash the answer is remembered by.
     """
 
-    def __init__(self, path, reason: str, parent: QWidget | None = None):
+    def __init__(self, path, reason: str, parent: QWidget | None = None, *,
+                 sha256: str | None = None):
         super().__init__(parent)
         path = Path(path)
         self.path = path
@@ -32,15 +35,20 @@ class TrustDialog(QDialog):
         icon.setAlignment(Qt.AlignmentFlag.AlignTop)
 
         what = "folder" if path.is_dir() else "file"
-        headline = QLabel(f"<b>Loading “{path.name}” can run code on this computer.</b>", self)
-        headline.setWordWrap(True)
+        self.headline = QLabel(f"<b>Loading this {what} can run any code on your computer with "
+                               "your permissions.</b>", self)
+        self.headline.setWordWrap(True)
         body = QLabel(
-            f"This model {what} can run any program with your permissions when it is loaded: "
-            "read and change your files, or use the network. Load it only if you made it "
-            "yourself or trust where it came from.", self)
+            "It could read, change or delete your files, or use the network, just as you can. "
+            f"Load “{path.name}” only if you made it yourself or trust where it came from.", self)
         body.setWordWrap(True)
         self.reason_label = QLabel(f"Why: {_sentence(reason)}", self)
         self.reason_label.setWordWrap(True)
+        remembered = (f" (SHA-256 {sha256[:12]}…)" if sha256 else "")
+        self.memory_label = QLabel(
+            f"Limelight remembers your trust for this exact content{remembered}: a renamed or "
+            f"copied {what} is not asked about again, a changed one is.", self)
+        self.memory_label.setWordWrap(True)
         location = QLabel(str(path), self)
         location.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         location.setStyleSheet("color: palette(mid);")
@@ -59,7 +67,7 @@ class TrustDialog(QDialog):
 
         text = QVBoxLayout()
         text.setSpacing(10)
-        for widget in (headline, body, self.reason_label, location):
+        for widget in (self.headline, body, self.reason_label, self.memory_label, location):
             text.addWidget(widget)
         top = QHBoxLayout()
         top.setSpacing(16)
@@ -72,9 +80,10 @@ class TrustDialog(QDialog):
         self.setMinimumWidth(460)
 
 
-def ask_trust(path, reason: str, parent: QWidget | None = None) -> bool:
+def ask_trust(path, reason: str, parent: QWidget | None = None, *,
+              sha256: str | None = None) -> bool:
     """Show the trust question and return True only when the user chose to trust the model."""
-    dialog = TrustDialog(path, reason, parent)
+    dialog = TrustDialog(path, reason, parent, sha256=sha256)
     try:
         return dialog.exec() == QDialog.DialogCode.Accepted
     finally:

@@ -33,13 +33,18 @@ PREVIEW_COLOUR = (255, 221, 0)
 
 @dataclass(frozen=True)
 class LoadModel:
-    """Load a model: ``builtin:<name>`` or a path, with the user's trust and feeding choices."""
+    """Load a model: ``builtin:<name>`` or a path, with the user's trust and feeding choices.
+
+    A file that would run code loads only when `trust` is set (the --trust-model flag) or its
+    content's SHA-256 is among `trusted_hashes`; otherwise the answer is a TrustRequired.
+    """
 
     source: str
     trust: bool = False
     preprocessing: str | None = None
     labels_path: str | None = None
     resize: str | None = None
+    trusted_hashes: frozenset = frozenset()
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,6 +123,8 @@ class ModelInfo:
     labels_assumed: bool
     layers: tuple
     trusted: bool = False
+    sha256: str | None = None
+    """The content hash of a model that needed trust to load."""
 
     @property
     def builtin(self) -> bool:
@@ -126,10 +133,11 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class TrustRequired:
-    """The model file would run code; the user must say they trust it."""
+    """The model file would run code; the user must say they trust this content (`sha256`)."""
 
     source: str
     reason: str
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -213,8 +221,6 @@ class Worker(QObject):
             value = self._dispatch(job, token)
         except Cancelled:
             self.sig_cancelled.emit(request_id)
-        except UntrustedModelError as error:
-            self.sig_result.emit(JobResult(request_id, job, TrustRequired(job.source, error.reason)))
         except LimelightError as error:
             self.sig_failed.emit(str(error))
         except Exception as error:  # A model can fail in any way (out of memory, bad graph...).
@@ -254,24 +260,34 @@ class Worker(QObject):
 
     # --- Models ----------------------------------------------------------------------------
 
-    def _load(self, job: LoadModel) -> ModelInfo:
+    def _load(self, job: LoadModel) -> ModelInfo | TrustRequired:
         from limelight.core.models import import_tensorflow
 
         import_tensorflow()
+        digest = None
         if job.source.startswith(BUILTIN_PREFIX):
             from limelight.core.zoo import load_builtin
 
             model = load_builtin(job.source[len(BUILTIN_PREFIX):])
         else:
-            from limelight.core.models import load_model
+            from limelight.core.models import content_sha256, load_model
 
-            model = load_model(job.source, trust=job.trust, preprocessing=job.preprocessing,
-                               labels_path=job.labels_path, resize=job.resize)
+            options = dict(preprocessing=job.preprocessing, labels_path=job.labels_path,
+                           resize=job.resize)
+            try:
+                # Untrusted first, always: a file that needs no trust never runs unsafe.
+                model = load_model(job.source, **options)
+            except UntrustedModelError as error:
+                # Hashed here, not on the GUI thread, and just before the load it vouches for.
+                digest = content_sha256(job.source)
+                if not (job.trust or digest in job.trusted_hashes):
+                    return TrustRequired(job.source, error.reason, digest)
+                model = load_model(job.source, trust=True, **options)
         self._models.pop(job.source, None)
         self._models[job.source] = model
         while len(self._models) > MAX_LOADED_MODELS:
             self._models.popitem(last=False)
-        return model_info(model, trusted=job.trust)
+        return model_info(model, sha256=digest)
 
     def _model(self, source: str):
         try:
@@ -396,7 +412,7 @@ def explain_one(model, image, request, target, *, progress=None, cancelled=None)
     return explanation, explanation.target
 
 
-def model_info(model, *, trusted=False) -> ModelInfo:
+def model_info(model, *, sha256=None) -> ModelInfo:
     """Everything the window shows about `model`, read once in the worker thread."""
     try:
         from limelight.core.cam import candidate_layers
@@ -412,7 +428,7 @@ def model_info(model, *, trusted=False) -> ModelInfo:
         preprocessing=settings.preprocessing,
         preprocessing_guessed=bool(settings.preprocessing_guessed), resize=settings.resize,
         labels_path=settings.labels_path, labels_assumed=bool(getattr(model.labels, "assumed", False)),
-        layers=layers, trusted=trusted)
+        layers=layers, trusted=sha256 is not None, sha256=sha256)
 
 
 def _versions() -> dict:
