@@ -786,6 +786,11 @@ class MainWindow(QMainWindow):
         for request_id in (self._explain_id, self._batch_id):
             if request_id is not None:
                 self.controller.cancel(request_id)
+        # A job cancelled before it started never reports back, so stop showing it here.
+        if self._explain_id is not None or self._batch_id is not None:
+            self._explain_id = self._batch_id = None
+            self._set_running(False)
+            self.statusBar().showMessage("Cancelled.", 4000)
 
     def _set_running(self, running: bool) -> None:
         self.parameter_panel.set_running(running)
@@ -1012,14 +1017,19 @@ class MainWindow(QMainWindow):
             return False
         result, info = self._shown, self._model
         style = self.overlay_controls.style()
+        written = []
         try:
             report.save_report(path, result.explanation, image_path=result.path,
                                model_name=info.name, preprocessing=info.preprocessing,
                                label_names=list(info.class_names), style=style, force=True)
+            written = [path, path.with_suffix(".npz")]
             report.save_figure(figure, result.frame, result.explanation, result.target, style,
                                label_name=self._class_name(result.target), model_name=info.name,
                                force=True)
         except LimelightError as error:
+            # All or nothing: a report without its figure is a half-done export.
+            for done in written:
+                done.unlink(missing_ok=True)
             self.show_error(str(error))
             return False
         self.settings.set_last_folder("export", path)
@@ -1092,8 +1102,11 @@ class MainWindow(QMainWindow):
 
     # --- Worker answers --------------------------------------------------------------------
 
-    def _submit(self, job, *, channel: str) -> int:
+    def _submit(self, job, *, channel: str) -> int | None:
         """Give the worker a job of the window's own (Compare submits its own jobs too)."""
+        if self._closing:
+            # Late answers (a photo decoded as the window closes) ask the stopped worker nothing.
+            return None
         request_id = self.controller.submit(job, channel=channel)
         # Jobs cancelled before they started never finish; forget them here.
         self._mine = {i for i in self._mine if self.controller.is_live(i)}

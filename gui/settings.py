@@ -1,5 +1,6 @@
 """The one place the app remembers things between runs: a typed wrapper around QSettings."""
 import json
+import logging
 import os
 import re
 from pathlib import Path
@@ -13,6 +14,10 @@ FOLDER_KINDS = ("images", "models", "labels", "save", "export")
 #: Points the app at another settings file (an INI file), e.g. for a clean first run.
 SETTINGS_ENV = "LIMELIGHT_SETTINGS"
 _SHA256 = re.compile("[0-9a-f]{64}")
+#: A settings file that cannot be read is kept under its name plus this, and a fresh one started.
+DAMAGED_SUFFIX = ".damaged"
+
+log = logging.getLogger(__name__)
 
 
 class Settings:
@@ -33,6 +38,22 @@ class Settings:
         else:
             self._store = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
                                     "Limelight", "Limelight")
+        # QSettings reads lazily: read now, so a damaged file is found before it is written over.
+        self._store.allKeys()
+        if self._store.status() == QSettings.Status.FormatError:
+            self._start_over()
+
+    def _start_over(self) -> None:
+        """Keep a damaged settings file aside and go on with the defaults in a fresh one."""
+        damaged = self._store.fileName()
+        kept = damaged + DAMAGED_SUFFIX
+        try:
+            os.replace(damaged, kept)
+        except OSError as error:
+            kept = f"nowhere ({error.strerror or error})"
+        log.warning("the settings file %s is damaged; starting from the defaults (the damaged "
+                    "file is kept as %s)", damaged, kept)
+        self._store = QSettings(damaged, QSettings.Format.IniFormat)
 
     @property
     def file_name(self) -> str:
@@ -165,7 +186,7 @@ class Settings:
     def int_value(self, key: str, default: int) -> int:
         """A whole number stored under `key`, or `default` when missing or not a number."""
         try:
-            return int(self._store.value(key, default, type=int))
+            return int(self._value(key, default, int))
         except (TypeError, ValueError):
             return default
 
@@ -174,12 +195,20 @@ class Settings:
 
     # --- Typed reads -----------------------------------------------------------------------
 
+    def _value(self, key: str, default, kind):
+        # A hand-edited or damaged value must not crash start-up: it reads as the default.
+        try:
+            return self._store.value(key, default, type=kind)
+        except (TypeError, ValueError) as error:
+            log.warning("ignoring the damaged setting %s (%s)", key, error)
+            return default
+
     def _str(self, key: str, default: str) -> str:
-        value = self._store.value(key, default, type=str)
+        value = self._value(key, default, str)
         return value if isinstance(value, str) else default
 
     def _bytes(self, key: str) -> QByteArray | None:
-        value = self._store.value(key, None, type=QByteArray)
+        value = self._value(key, None, QByteArray)
         return value if isinstance(value, QByteArray) and not value.isEmpty() else None
 
     def _json(self, key: str, default):
