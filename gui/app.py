@@ -42,6 +42,10 @@ def main(argv: list[str]) -> int:
     app.setApplicationDisplayName("Limelight")
     app.setOrganizationName("Limelight")
     app.setWindowIcon(app_icon())
+    # From here on a failure is logged and shown in the crash dialog, never fatal.
+    from limelight.gui.crash import install as install_crash_reporter
+
+    install_crash_reporter()
 
     images = [os.path.abspath(p) for p in args.images]
     model = args.model
