@@ -1,4 +1,4 @@
-"""The `limelight` command: CLI subcommands run headless, anything else opens the window."""
+"""The `limelight` command: subcommands and `--self-test` run headless, anything else opens the window."""
 import sys
 
 from limelight.core.cli import SUBCOMMANDS
