@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test bench install
+.PHONY: run test bench install installer installer-test
 
 install: $(INSTALLED)
 
@@ -22,3 +22,11 @@ test: $(INSTALLED)
 
 bench: $(INSTALLED)
 	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks
+
+# The desktop bundle (installer/dist/limelight), built in its own clean venv; not part of `make test`.
+installer:
+	PYTHON=$(PYTHON) installer/build.sh
+
+# Build, install into a temporary prefix, self-test, check the desktop entry, uninstall.
+installer-test:
+	PYTHON=$(PYTHON) installer/test.sh
