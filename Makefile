@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test bench install installer installer-test
+.PHONY: run test bench fuzz install installer installer-test
 
 install: $(INSTALLED)
 
@@ -22,6 +22,11 @@ test: $(INSTALLED)
 
 bench: $(INSTALLED)
 	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks
+
+# The image and report loaders under ten times the hypothesis cases of `make test` (several
+# minutes); it prints how many cases ran.
+fuzz: $(INSTALLED)
+	LIMELIGHT_FUZZ_PROFILE=fuzz QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/test_fuzz.py -q
 
 # The desktop bundle (installer/dist/limelight), built in its own clean venv; not part of `make test`.
 installer:

@@ -1,4 +1,5 @@
 """Read image files from disk into RGB uint8 arrays, refusing anything unsafe or broken."""
+import struct
 import warnings
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def load_image(path) -> np.ndarray:
     except UnidentifiedImageError:
         raise ImageError("not an image file that can be read (unknown or corrupt format)",
                          path=path) from None
-    except (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError,
+    except (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError, struct.error,
             EOFError, ZeroDivisionError, MemoryError, OverflowError) as error:
         # Pillow signals truncated and malformed data with many exception types.
         raise ImageError(f"image data is corrupt or truncated ({_first_line(error)})",

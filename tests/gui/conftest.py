@@ -17,6 +17,16 @@ JOB_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(autouse=True)
+def private_files(tmp_path, monkeypatch):
+    """Point the default settings file and the log at temporary files: no test touches the user's."""
+    from limelight.gui.crash import LOG_ENV
+    from limelight.gui.settings import SETTINGS_ENV
+
+    monkeypatch.setenv(SETTINGS_ENV, str(tmp_path / "settings.ini"))
+    monkeypatch.setenv(LOG_ENV, str(tmp_path / "log" / "limelight.log"))
+
+
+@pytest.fixture(autouse=True)
 def no_leaks(qapp):
     """Fail a test that leaves a worker thread running or a top-level window open."""
     from limelight.gui.worker import running_controllers
