@@ -16,6 +16,7 @@ import tensorflow as tf
 from PIL import Image
 
 from limelight.core.errors import Cancelled, ExplanationError
+from limelight.core.scores import Faithfulness, frozen_scores
 
 __all__ = ["METHODS", "RESAMPLE", "LayerInfo", "CamExplanation", "candidate_layers", "explain_cam"]
 
@@ -86,6 +87,9 @@ class CamExplanation:
     params : mapping
         The options that made the map, JSON-safe, with ``score_source`` saying how the score
         was obtained (one of `SCORE_SOURCES`).
+    faithfulness : mapping of int to Faithfulness
+        The deletion and insertion curves of `target` over superpixels, when measured with
+        `limelight.core.scores.add_faithfulness` (they cost about 100 model calls).
     """
 
     kind: ClassVar[str] = "cam"
@@ -101,6 +105,7 @@ class CamExplanation:
     probability: float
     timings: Mapping[str, float] = dataclasses.field(default_factory=dict)
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    faithfulness: Mapping[int, Faithfulness] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         for name in ("heatmap", "heatmap_full"):
@@ -112,6 +117,7 @@ class CamExplanation:
         object.__setattr__(self, "target", int(self.target))
         object.__setattr__(self, "timings", MappingProxyType(dict(self.timings)))
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        object.__setattr__(self, "faithfulness", frozen_scores(self.faithfulness, Faithfulness))
 
     @property
     def labels(self) -> tuple[int, ...]:
@@ -152,6 +158,7 @@ class CamExplanation:
             "probability": float(self.probability),
             "timings": {k: float(v) for k, v in self.timings.items()},
             "params": dict(self.params),
+            "faithfulness": {str(k): v.to_record() for k, v in self.faithfulness.items()},
         }
         return meta, {"heatmap": np.array(self.heatmap), "heatmap_full": np.array(self.heatmap_full)}
 
@@ -164,7 +171,7 @@ class CamExplanation:
             return cls(method=meta["method"], heatmap=arrays["heatmap"], heatmap_full=arrays["heatmap_full"],
                        layer=meta["layer"], target=meta["target"], score=meta["score"],
                        probability=meta["probability"], timings=dict(meta.get("timings", {})),
-                       params=dict(meta.get("params", {})))
+                       params=dict(meta.get("params", {})), faithfulness=meta.get("faithfulness", {}))
         except KeyError as missing:
             raise ExplanationError(f"the saved Grad-CAM explanation lacks {missing}; save it again") from None
 

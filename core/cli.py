@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("images", nargs="+", metavar="IMAGE")
     _add_model_arguments(explain)
     explain.add_argument("--method", choices=METHODS, default="lime",
-                         help="lime (superpixels, ~1000 model calls) or a class activation map "
+                         help="lime (superpixels, a few hundred to 4000 model calls) or a class activation map "
                               "(about one call; scorecam one per channel)")
     which = explain.add_mutually_exclusive_group()
     which.add_argument("--top-labels", type=int, default=1, metavar="K",
@@ -44,8 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--label", action="append", metavar="NAME_OR_INDEX",
                        help="explain this class (repeatable), e.g. --label 'Egyptian cat'")
     lime = explain.add_argument_group("LIME")
-    lime.add_argument("--samples", type=int, default=1000, metavar="N",
-                      help="perturbed images to sample (default 1000)")
+    lime.add_argument("--samples", type=_samples, default="auto", metavar="auto|N",
+                      help="perturbed images to sample; auto (default) stops when the top 5 "
+                           "superpixels are stable (0.9) or at --max-samples")
+    lime.add_argument("--max-samples", type=int, default=4000, metavar="N",
+                      help="the most samples --samples auto draws (default 4000)")
     lime.add_argument("--batch-size", type=int, default=48, metavar="N",
                       help="perturbed images built per step (default 48)")
     lime.add_argument("--segmentation", default="quickshift",
@@ -71,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="show what speaks against the class (negated gradients)")
     cam.add_argument("--resample", choices=("bilinear", "box", "lanczos"), default="bilinear",
                      help="how the layer-resolution map is upscaled (default bilinear)")
+    explain.add_argument("--faithfulness", action=argparse.BooleanOptionalAction,
+                         help="measure deletion and insertion AUC over superpixels (about 100 model "
+                              "calls; default: on for LIME, off for Grad-CAM)")
     display = explain.add_argument_group("display")
     display.add_argument("--display", choices=("outline", "block", "heatmap"),
                          help="outline (default for LIME), block, or heatmap (default for CAM)")
@@ -100,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the built-in models")
     models.set_defaults(run=run_models)
     return parser
+
+
+def _samples(text: str):
+    """--samples: "auto" or a number; anything else goes on to the engine's own one-line refusal."""
+    return int(text) if text.strip().isdigit() else text
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -217,13 +228,14 @@ def _explain_one(args, model, path, photo, style, hide, out_dir) -> list[str]:
     else:
         explanations = {}
         for label in labels:
-            explanations[label] = _explain_cam(args, model, image, label, progress)
+            explanations[label] = _explain_cam(args, model, image, label, hide, progress)
     progress.close()
 
     framed = model.frame(photo)
     written = []
     for label, paths in targets:
         explanation = explanations[label]
+        print(trust_line(path, model.labels.name(label), explanation, label), flush=True)
         rendered = render(framed, explanation, label, style)
         save_annotated(paths["image"], rendered, force=args.force)
         save_report(paths["json"], explanation, image_path=str(path), model_name=model.source,
@@ -239,7 +251,20 @@ def _explain_one(args, model, path, photo, style, hide, out_dir) -> list[str]:
 
 def _explain_lime(args, model, image, labels, hide, progress):
     from limelight.core.lime import explain_lime
-    from limelight.core.segmentation import SEGMENTATION_DEFAULTS, segment
+    from limelight.core.segmentation import SEGMENTATION_DEFAULTS
+
+    segments, params = _segment(args, image)
+    return explain_lime(image, model.predict, segments=segments, labels=labels,
+                        num_samples=args.samples, max_samples=args.max_samples,
+                        batch_size=args.batch_size, hide=hide,
+                        kernel_width=args.kernel_width, random_state=args.seed,
+                        segmentation={"method": args.segmentation,
+                                      **SEGMENTATION_DEFAULTS[args.segmentation], **params},
+                        faithfulness=args.faithfulness is not False, progress=progress)
+
+
+def _segment(args, image):
+    from limelight.core.segmentation import segment
 
     params = {}
     if args.segments is not None:
@@ -247,25 +272,43 @@ def _explain_lime(args, model, image, labels, hide, progress):
             raise LimelightError("--segments applies to --segmentation slic or grid; quickshift "
                                  "and felzenszwalb find their own number of superpixels")
         params["n_segments"] = args.segments
-    segments = segment(image, method=args.segmentation, **params)
-    return explain_lime(image, model.predict, segments=segments, labels=labels,
-                        num_samples=args.samples, batch_size=args.batch_size, hide=hide,
-                        kernel_width=args.kernel_width, random_state=args.seed,
-                        segmentation={"method": args.segmentation,
-                                      **SEGMENTATION_DEFAULTS[args.segmentation], **params},
-                        progress=progress)
+    return segment(image, method=args.segmentation, **params), params
 
 
-def _explain_cam(args, model, image, label, progress):
+def _explain_cam(args, model, image, label, hide, progress):
     from limelight.core.cam import explain_cam
 
     layer = args.layer
     if layer is not None and layer.isdigit():
         layer = int(layer)
-    return explain_cam(image, model, method=args.method, target=label, layer=layer,
-                       use_logits=not args.no_logits, relu=not args.signed,
-                       counterfactual=args.counterfactual, resample=args.resample,
-                       progress=progress)
+    explanation = explain_cam(image, model, method=args.method, target=label, layer=layer,
+                              use_logits=not args.no_logits, relu=not args.signed,
+                              counterfactual=args.counterfactual, resample=args.resample,
+                              progress=progress)
+    if args.faithfulness:
+        from limelight.core.lime import PredictionCache
+        from limelight.core.scores import add_faithfulness
+
+        # Superpixels from --segmentation, ranked by the map's mean inside each.
+        segments, _ = _segment(args, image)
+        cache = PredictionCache(model.predict, image, segments, hide=hide)
+        explanation = add_faithfulness(explanation, cache, [label])
+    return explanation
+
+
+def trust_line(path, name: str, explanation, label: int) -> str:
+    """One line saying how far to trust an explanation: samples, stability, deletion and insertion AUC."""
+    parts = [f"{Path(path).name}  {name}  {explanation.kind.upper()}"]
+    if explanation.kind == "lime":
+        stability = explanation.stability[label]
+        hint = f" ({stability.hint})" if stability.hint else ""
+        parts.append(f"{explanation.num_samples} samples  stability {stability.value:.2f} "
+                     f"{stability.word}{hint}")
+    curves = explanation.faithfulness.get(label)
+    if curves is not None:
+        parts.append(f"deletion AUC {curves.deletion_auc:.3f}, insertion AUC {curves.insertion_auc:.3f} "
+                     f"(random order {curves.random_auc:.3f})")
+    return "  ".join(parts)
 
 
 def _overlay_style(args):

@@ -15,6 +15,8 @@ from skimage.segmentation import relabel_sequential
 
 from limelight.core.images import as_rgb_image
 from limelight.core.errors import Cancelled, ExplanationError, ReportError
+from limelight.core.scores import (MAX_SAMPLES, STABLE, TOP_K, Faithfulness, Stability, faithfulness as measure_faithfulness,
+                                   frozen_scores, top_k_stability)
 from limelight.core.segmentation import segment_count
 
 #: The named hide modes besides "mean" and "blur", as RGB colours.
@@ -26,6 +28,9 @@ HIDE_MODES = ("mean", "blur", *HIDE_COLOURS)
 _BLUR_SIGMA = 0.05
 
 _SCALAR_FIELDS = ("intercepts", "scores", "local_predictions", "probabilities")
+# samples="auto" draws rounds of this many samples at first, then a quarter more each round, and
+# estimates the stability after each: 15 estimates at most on the way to MAX_SAMPLES.
+_FIRST_ROUND = 100
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,9 +57,13 @@ class LimeExplanation:
     predictions : ndarray of shape (num_samples, len(labels)), float32
         The model's probability of each explained label for each sample.
     timings : mapping of str to float
-        Seconds spent in perturb, predict, fit and total.
+        Seconds spent in perturb, predict, fit, scores (stability and faithfulness) and total.
     warnings : tuple of str
         Doubts about the result's quality that did not stop it (too few samples, ...).
+    stability : mapping of int to Stability
+        Per label: how reproducible its top superpixels are (see `limelight.core.scores`).
+    faithfulness : mapping of int to Faithfulness
+        Per label whose curves were measured: deletion and insertion AUC against a random order.
     """
 
     kind: ClassVar[str] = "lime"
@@ -72,6 +81,8 @@ class LimeExplanation:
     predictions: np.ndarray
     timings: Mapping = field(default_factory=dict)
     warnings: tuple = ()
+    stability: Mapping = field(default_factory=dict)
+    faithfulness: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
         # An explanation is a value: freeze its arrays and mappings so no viewer can alter it.
@@ -87,6 +98,8 @@ class LimeExplanation:
         set_(self, "params", MappingProxyType(dict(self.params)))
         set_(self, "timings", MappingProxyType(dict(self.timings)))
         set_(self, "warnings", tuple(self.warnings))
+        set_(self, "stability", frozen_scores(self.stability, Stability))
+        set_(self, "faithfulness", frozen_scores(self.faithfulness, Faithfulness))
 
     def __reduce__(self):
         # Mapping proxies cannot be pickled or deep-copied; go through the saved form instead.
@@ -96,6 +109,11 @@ class LimeExplanation:
     def num_segments(self):
         """The number of superpixels."""
         return self.masks.shape[1]
+
+    @property
+    def num_samples(self):
+        """The number of samples the weights were fitted to."""
+        return self.masks.shape[0]
 
     def weight_map(self, label):
         """Return each pixel's weight for `label`: its superpixel's weight.
@@ -139,7 +157,9 @@ class LimeExplanation:
         meta = {"kind": self.kind, "labels": list(self.labels),
                 "params": _json_safe(dict(self.params)),
                 "timings": {k: float(v) for k, v in self.timings.items()},
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings),
+                "stability": {str(k): v.to_record() for k, v in self.stability.items()},
+                "faithfulness": {str(k): v.to_record() for k, v in self.faithfulness.items()}}
         for name in _SCALAR_FIELDS:
             meta[name] = {str(k): v for k, v in getattr(self, name).items()}
         weights = np.stack([self.weights[label] for label in self.labels]) if self.labels else (
@@ -177,7 +197,8 @@ class LimeExplanation:
                        weights=dict(zip(labels, weights)),
                        **{name: {int(k): v for k, v in meta[name].items()} for name in _SCALAR_FIELDS},
                        params=params, masks=masks, predictions=predictions,
-                       timings=meta.get("timings", {}), warnings=tuple(meta.get("warnings", ())))
+                       timings=meta.get("timings", {}), warnings=tuple(meta.get("warnings", ())),
+                       stability=meta.get("stability", {}), faithfulness=meta.get("faithfulness", {}))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ReportError(f"the saved LIME explanation is incomplete ({exc!r}); "
                               f"compute the explanation again and save it anew.") from exc
@@ -190,8 +211,117 @@ class LimeExplanation:
                                    f"{list(self.labels)}; explain it with labels=[{label}].") from None
 
 
-def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_samples=1000, batch_size=48,
-                 hide="mean", kernel_width=0.25, random_state=None, segmentation=None,
+class PredictionCache:
+    """The model's class probabilities for perturbed copies of one image, so that none is predicted twice.
+
+    A cache belongs to one model (its `predict`), one image, one segmentation and one hide mode:
+    `explain_lime` and `limelight.core.scores.add_faithfulness` fill it and read from it. With it,
+    asking for more samples with the same seed predicts only the new ones, and explaining
+    another class of the same image predicts nothing at all, because every class's probability
+    is kept (``num_classes * 4`` bytes per sample: 16 MB for 1000 classes and 4000 samples).
+
+    Parameters
+    ----------
+    predict : callable
+        As for `explain_lime`.
+    image : ndarray of shape (rows, cols, 3), uint8
+    segments : ndarray of shape (rows, cols), int
+    hide : str or tuple of 3 int
+        As for `explain_lime`.
+
+    Attributes
+    ----------
+    segments : ndarray of shape (rows, cols), int32
+        The superpixels, renumbered from 0.
+    hide : str or tuple of int
+    images_predicted : int
+        How many perturbed images went to the model through this cache.
+    """
+
+    def __init__(self, predict, image, segments, *, hide="mean"):
+        image = as_rgb_image(image, needed_by="LIME", hint="resize it to the model's input with ClassifierModel.prepare.")
+        self.segments = _check_segments(segments, image.shape[:2])
+        self.hide, self._hidden = _hidden_image(image, self.segments, hide)
+        self.segments.flags.writeable = False
+        self._predict, self._image = predict, image.copy()
+        # Per-channel labels and the wrapped uint8 difference, for the batch expression in predict().
+        self._segments_rgb = np.repeat(self.segments[..., None], 3, axis=-1)
+        self._difference = image - self._hidden
+        self._rows = {}
+        self._probabilities = np.empty((0, 0), dtype=np.float32)
+        self.images_predicted = 0
+        self.perturb_seconds = self.predict_seconds = 0.0
+
+    def __len__(self):
+        return len(self._rows)
+
+    @property
+    def unchanged_segments(self):
+        """How many superpixels look the same hidden as shown (hiding them tells the model nothing)."""
+        return _unchanged_segments(self._image, self._hidden, self.segments)
+
+    def predict(self, masks, *, batch_size=48):
+        """Return the model's probabilities for the image with only the superpixels in `masks` shown.
+
+        Parameters
+        ----------
+        masks : ndarray of shape (n, n_segments), bool
+        batch_size : int
+            How many images go to the model at once; only masks never seen before go.
+
+        Returns
+        -------
+        ndarray of shape (n, num_classes), float32
+        """
+        masks = np.ascontiguousarray(masks, dtype=bool)
+        keys = [row.tobytes() for row in masks]
+        missing = list(dict.fromkeys(key for key in keys if key not in self._rows))
+        for start in range(0, len(missing), batch_size):
+            chunk = missing[start:start + batch_size]
+            bits = np.frombuffer(b"".join(chunk), dtype=np.uint8).reshape(len(chunk), -1)
+            tick = time.perf_counter()
+            # One expression per batch: hidden + bit * (image - hidden), in uint8 arithmetic that wraps
+            # modulo 256, so a 1 bit gives the image exactly and a 0 bit the hidden image. This is 3-5x
+            # faster than np.where, which has no vectorised select for uint8, and np.take (unlike
+            # bits[:, segments_rgb]) returns a C-ordered batch, which the model converts fastest.
+            batch = self._hidden + np.take(bits, self._segments_rgb, axis=1) * self._difference
+            self.perturb_seconds += time.perf_counter() - tick
+            tick = time.perf_counter()
+            scores = _check_scores(self._predict(batch), len(chunk))
+            self.predict_seconds += time.perf_counter() - tick
+            self._store(chunk, scores)
+        return self._probabilities[[self._rows[key] for key in keys]]
+
+    def check(self, predict, image, segments, hide):
+        """Raise ExplanationError unless this cache was made for this model, image, segmentation and hide mode."""
+        segments = np.asarray(segments)
+        same = (predict == self._predict and np.shape(image) == self._image.shape and np.array_equal(image, self._image)
+                and segments.shape == self.segments.shape
+                and np.array_equal(_check_segments(segments, segments.shape), self.segments)
+                and _hidden_image(self._image, self.segments, hide)[0] == self.hide)
+        if not same:
+            raise ExplanationError("this prediction cache holds another model's, image's, segmentation's or hide "
+                                   "mode's predictions; make a new PredictionCache for this one.")
+
+    def _store(self, keys, scores):
+        if len(self._rows) + len(keys) > len(self._probabilities) or scores.shape[1] != self._probabilities.shape[1]:
+            if self._rows and scores.shape[1] != self._probabilities.shape[1]:
+                raise ExplanationError(f"predict returned {scores.shape[1]} classes for one batch and "
+                                       f"{self._probabilities.shape[1]} for another; it must always return every class.")
+            grown = np.empty((max(2 * len(self._probabilities), len(self._rows) + len(keys), 256), scores.shape[1]),
+                             dtype=np.float32)
+            if self._rows:
+                grown[:len(self._rows)] = self._probabilities[:len(self._rows)]
+            self._probabilities = grown
+        start = len(self._rows)
+        self._probabilities[start:start + len(keys)] = scores
+        self._rows.update((key, start + i) for i, key in enumerate(keys))
+        self.images_predicted += len(keys)
+
+
+def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_samples="auto", batch_size=48,
+                 hide="mean", kernel_width=0.25, random_state=None, segmentation=None, top_k=TOP_K,
+                 target_stability=STABLE, max_samples=MAX_SAMPLES, faithfulness=True, cache=None,
                  progress=None, cancelled=None):
     """Explain a classifier's prediction for one image with LIME (Ribeiro et al., 2016).
 
@@ -199,6 +329,7 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
     sample shows every superpixel with probability 0.5 (the first sample shows all of them), is
     weighted by ``sqrt(exp(-d**2 / kernel_width**2))`` where ``d`` is the cosine distance of its
     mask to the all-on mask, and a ``Ridge(alpha=1)`` fit on all superpixels gives the weights.
+    Every explanation carries its stability and, by default, its faithfulness scores.
 
     Parameters
     ----------
@@ -214,8 +345,12 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
     top_labels : int
         How many classes to explain when `labels` is None. All classes come from the same samples,
         so more classes cost no more model calls.
-    num_samples : int
-        How many perturbed images to show the model.
+    num_samples : int or "auto"
+        How many perturbed images to show the model. "auto" samples in rounds and stops as soon
+        as the first label's top `top_k` superpixels are estimated to be `target_stability`
+        reproducible, or at `max_samples`; the samples used are in ``params["num_samples"]``.
+        Samples are drawn in the same order either way, so "auto" stopping at N gives exactly
+        the explanation that ``num_samples=N`` gives.
     batch_size : int
         How many images go to `predict` at once. Memory use grows with it, not with `num_samples`.
     hide : {"mean", "blur", "black", "white", "grey"} or tuple of 3 int
@@ -228,8 +363,24 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
     segmentation : mapping, optional
         How `segments` were made (e.g. ``{"method": "slic", "n_segments": 50}``); recorded in
         ``params`` so the explanation can be reproduced.
+    top_k : int
+        How many top superpixels the stability score follows.
+    target_stability : float
+        With ``num_samples="auto"``: the stability to reach, 0 to 1.
+    max_samples : int
+        With ``num_samples="auto"``: the most samples to draw.
+    faithfulness : bool or sequence of int
+        Measure the deletion and insertion curves of every explained label (True), of none, or
+        of these labels. Each label costs about ``2 * 19`` model calls, plus ``3 * 19`` once per
+        image for the random baseline.
+    cache : PredictionCache, optional
+        Keeps the model's probabilities for every sample. Pass the same cache (made for the same
+        `predict`, image, segments and hide) to a later call and only samples it has not seen go
+        to the model: more samples with the same seed cost only the new ones, other labels
+        nothing.
     progress : callable, optional
-        Called as ``progress(done, total)`` with sample counts after each batch.
+        Called as ``progress(done, total)`` with sample counts after each batch; with "auto",
+        total is `max_samples` until the run stops, then ``progress(done, done)``.
     cancelled : callable, optional
         Checked before each batch; when it returns True the run stops with `Cancelled`.
 
@@ -241,94 +392,145 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
     ------
     ExplanationError
         For unusable inputs: a wrong image, segments that do not fit it or form a single
-        superpixel, a hide mode that leaves the image unchanged, bad numbers, or a `predict` that
-        returns something other than (N, num_classes) finite scores.
+        superpixel, a hide mode that leaves the image unchanged, bad numbers, a cache made for
+        something else, or a `predict` that returns something other than (N, num_classes)
+        finite scores.
     Cancelled
         When `cancelled` returned True.
     """
     started = time.perf_counter()
-    image = as_rgb_image(image, needed_by="LIME", hint="resize it to the model's input with ClassifierModel.prepare.")
-    segments = _check_segments(segments, image.shape[:2])
+    if cache is None:
+        cache = PredictionCache(predict, image, segments, hide=hide)
+    else:
+        cache.check(predict, image, segments, hide)
+    segments, hide = cache.segments, cache.hide
     n_segments = segment_count(segments)
-    num_samples, batch_size, top_labels = _check_counts(num_samples, batch_size, top_labels, labels)
+    auto = isinstance(num_samples, str) and num_samples == "auto"
+    num_samples, batch_size, top_labels, top_k, max_samples = _check_counts(
+        num_samples, batch_size, top_labels, labels, top_k, max_samples)
     if not (isinstance(kernel_width, (int, float, np.number)) and np.isfinite(kernel_width) and kernel_width > 0):
         raise ExplanationError(f"kernel_width must be a positive number, got {kernel_width}; "
                                f"lime's default for images is 0.25.")
-    notes = []
-    if n_segments > num_samples:
-        notes.append(f"more superpixels ({n_segments}) than samples ({num_samples}): the weights are "
-                     f"underdetermined; use more samples or fewer superpixels.")
-    hide, hidden = _hidden_image(image, segments, hide)
-    unchanged = _unchanged_segments(image, hidden, segments)
-    if unchanged:
-        notes.append(f"{unchanged} of {n_segments} superpixels look the same hidden as shown (hide={hide!r} on "
-                     f"flat colour), so their weights are only noise; choose another hide mode such as 'grey'.")
+    if auto and not (isinstance(target_stability, (int, float, np.number)) and 0 < target_stability <= 1):
+        raise ExplanationError(f"target_stability must be a number above 0 and at most 1, got {target_stability!r}.")
     seed = _seed(random_state)
-    rng = np.random.default_rng(seed)
-
-    perturb_time = predict_time = 0.0
-    tick = time.perf_counter()
-    # Only the binary design matrix and the explained labels' scores are kept: memory does not
-    # grow with the number of pixels times samples.
-    masks = rng.integers(0, 2, size=(num_samples, n_segments), dtype=bool)
+    perturb_before, predict_before = cache.perturb_seconds, cache.predict_seconds
+    # lime's design: every superpixel shown with probability 0.5, the first sample unperturbed.
+    # Generator.integers fills row by row, so the first N rows are the same for any total: "auto",
+    # a larger num_samples and the cache all see one sample stream per seed.
+    masks = np.random.default_rng(seed).integers(0, 2, size=(num_samples, n_segments), dtype=bool)
     masks[0] = True
-    perturb_time += time.perf_counter() - tick
-    # Per-channel superpixel labels and the wrapped uint8 difference, for the batch expression below.
-    segments_rgb = np.repeat(segments[..., None], 3, axis=-1)
-    difference = image - hidden
-    bits = masks.view(np.uint8)
-    explained = kept = None
-    for start in range(0, num_samples, batch_size):
-        if cancelled is not None and cancelled():
-            raise Cancelled(f"LIME cancelled after {start} of {num_samples} samples.")
-        stop = min(start + batch_size, num_samples)
-        tick = time.perf_counter()
-        # One expression per batch: hidden + bit * (image - hidden), in uint8 arithmetic that wraps
-        # modulo 256, so a 1 bit gives the image exactly and a 0 bit the hidden image. This is 3-5x
-        # faster than np.where, which has no vectorised select for uint8, and np.take (unlike
-        # bits[:, segments_rgb]) returns a C-ordered batch, which the model converts fastest.
-        batch = hidden + np.take(bits[start:stop], segments_rgb, axis=1) * difference
-        perturb_time += time.perf_counter() - tick
-        tick = time.perf_counter()
-        scores = _check_scores(predict(batch), stop - start)
-        predict_time += time.perf_counter() - tick
+    design = masks.astype(np.float64)
+    sample_weight = _kernel(design, kernel_width)
+
+    probabilities = None
+    explained = stability = None
+    fit_time = 0.0
+    rounds = _rounds(num_samples) if auto else [num_samples]
+    for stop in rounds:
+        done = 0 if probabilities is None else len(probabilities)
+        new = _sample(cache, masks, done, stop, batch_size, num_samples, progress, cancelled)
+        probabilities = new if probabilities is None else np.concatenate([probabilities, new])
         if explained is None:
-            explained = _choose_labels(labels, top_labels, scores[0], notes)
-            kept = np.empty((num_samples, len(explained)), dtype=np.float32)
-        if scores.shape[1] <= max(explained):
-            raise ExplanationError(f"predict returned {scores.shape[1]} classes for one batch and more "
-                                   f"for another; it must always return every class.")
-        kept[start:stop] = scores[:, explained]
-        if progress is not None:
-            progress(stop, num_samples)
+            explained = _choose_labels(labels, top_labels, probabilities[0])
+        tick = time.perf_counter()
+        stability = top_k_stability(masks[:stop], probabilities[:, explained], sample_weight[:stop], k=top_k,
+                                    random_state=seed)
+        fit_time += time.perf_counter() - tick
+        if stability[0] >= target_stability:
+            break
+    used = len(probabilities)
+    if auto and progress is not None and used < num_samples:
+        progress(used, used)
+    masks, kept = masks[:used], probabilities[:, explained]
 
     tick = time.perf_counter()
-    fit = _fit(masks, kept, kernel_width)
-    fit_time = time.perf_counter() - tick
-    params = {"num_samples": num_samples, "batch_size": batch_size, "hide": hide,
+    fit = _fit(design[:used], kept, sample_weight[:used])
+    fit_time += time.perf_counter() - tick
+    weights = dict(zip(explained, fit["coef"]))
+    tick = time.perf_counter()
+    faithful = {}
+    for label in _faithfulness_labels(faithfulness, explained):
+        faithful[label] = measure_faithfulness(lambda m: cache.predict(m, batch_size=batch_size), weights[label],
+                                               label, random_state=seed, cancelled=cancelled)
+    scores_time = time.perf_counter() - tick
+
+    params = {"num_samples": used, "batch_size": batch_size, "hide": hide,
               "kernel_width": float(kernel_width), "seed": seed}
+    if auto:
+        params["auto"] = {"target_stability": float(target_stability), "max_samples": max_samples}
     if segmentation is not None:
         params["segmentation"] = dict(segmentation)
     return LimeExplanation(
-        segments=segments, labels=tuple(explained),
-        weights=dict(zip(explained, fit["coef"])),
+        segments=segments, labels=tuple(explained), weights=weights,
         intercepts=dict(zip(explained, fit["intercept"])),
         scores=dict(zip(explained, fit["score"])),
         local_predictions=dict(zip(explained, fit["local"])),
         probabilities=dict(zip(explained, kept[0].astype(np.float64))),
         params=params, masks=masks, predictions=kept,
-        timings={"perturb": perturb_time, "predict": predict_time, "fit": fit_time,
-                 "total": time.perf_counter() - started},
-        warnings=tuple(notes))
+        timings={"perturb": cache.perturb_seconds - perturb_before, "predict": cache.predict_seconds - predict_before,
+                 "fit": fit_time, "scores": scores_time, "total": time.perf_counter() - started},
+        warnings=tuple(_doubts(cache, n_segments, used)),
+        stability={label: Stability(value, top_k, used) for label, value in zip(explained, stability)},
+        faithfulness=faithful)
 
 
-def _fit(masks, targets, kernel_width):
+def _sample(cache, masks, start, stop, batch_size, total, progress, cancelled):
+    """Predict samples start..stop a batch at a time, checking for cancellation before each batch."""
+    parts = []
+    for first in range(start, stop, batch_size):
+        if cancelled is not None and cancelled():
+            raise Cancelled(f"LIME cancelled after {first} of {total} samples.")
+        last = min(first + batch_size, stop)
+        parts.append(cache.predict(masks[first:last], batch_size=batch_size))
+        if progress is not None:
+            progress(last, total)
+    return np.concatenate(parts)
+
+
+def _rounds(max_samples):
+    """The sample counts at which samples="auto" checks the stability."""
+    counts, count = [], _FIRST_ROUND
+    while count < max_samples:
+        counts.append(count)
+        count += max(_FIRST_ROUND, count // 4)
+    return counts + [max_samples]
+
+
+def _faithfulness_labels(faithfulness, explained):
+    if faithfulness is True:
+        return list(explained)
+    if faithfulness is False or faithfulness is None:
+        return []
+    wanted = [int(label) for label in faithfulness]
+    unknown = [label for label in wanted if label not in explained]
+    if unknown:
+        raise ExplanationError(f"faithfulness asks for class {unknown[0]}, which is not explained; explained "
+                               f"classes are {list(explained)}.")
+    return wanted
+
+
+def _doubts(cache, n_segments, num_samples):
+    notes = []
+    if n_segments > num_samples:
+        notes.append(f"more superpixels ({n_segments}) than samples ({num_samples}): the weights are "
+                     f"underdetermined; use more samples or fewer superpixels.")
+    unchanged = cache.unchanged_segments
+    if unchanged:
+        notes.append(f"{unchanged} of {n_segments} superpixels look the same hidden as shown (hide={cache.hide!r} on "
+                     f"flat colour), so their weights are only noise; choose another hide mode such as 'grey'.")
+    return notes
+
+
+def _kernel(design, kernel_width):
     # lime_image measures distance with sklearn's cosine metric to the all-on sample, unscaled
     # (only lime_text multiplies it by 100), then weights samples with the square-rooted
     # exponential kernel.
-    design = masks.astype(np.float64)
     distances = pairwise_distances(design, design[:1], metric="cosine").ravel()
-    sample_weight = np.sqrt(np.exp(-(distances ** 2) / kernel_width ** 2))
+    return np.sqrt(np.exp(-(distances ** 2) / kernel_width ** 2))
+
+
+def _fit(design, targets, sample_weight):
     # One multi-output Ridge equals one Ridge per label (same alpha, same weights) and fits all
     # features, as lime's 'auto' selection does with its default num_features=100000.
     y = targets.astype(np.float64)
@@ -379,7 +581,7 @@ def _unchanged_segments(image, hidden, segments):
                                             minlength=segment_count(segments)) == 0))
 
 
-def _choose_labels(labels, top_labels, first_scores, notes):
+def _choose_labels(labels, top_labels, first_scores):
     num_classes = first_scores.shape[0]
     if labels is None:
         # argsort's order matches lime's choice of top labels, reversed to put the likeliest first.
@@ -418,20 +620,24 @@ def _check_segments(segments, shape):
     return segments
 
 
-def _check_counts(num_samples, batch_size, top_labels, labels):
-    checked = []
-    for name, value, least in (("num_samples", num_samples, 10), ("batch_size", batch_size, 1),
-                               ("top_labels", top_labels, 1)):
-        if name == "top_labels" and labels is not None:
-            checked.append(value)
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-            raise ExplanationError(f"{name} must be a whole number of at least {least}, got {value!r}.")
-        checked.append(int(value))
+def _check_counts(num_samples, batch_size, top_labels, labels, top_k, max_samples):
+    """Return num_samples (max_samples for "auto"), batch_size, top_labels, top_k and max_samples, checked."""
     if labels is not None and len(labels) == 0:
         raise ExplanationError("labels is empty; give the class indices to explain, or None for the "
                                "most probable classes.")
-    return checked
+    max_samples = _whole("max_samples", max_samples, 10)
+    if isinstance(num_samples, str) and num_samples == "auto":
+        num_samples = max_samples
+    else:
+        num_samples = _whole("num_samples", num_samples, 10, "'auto' or ")
+    top_labels = top_labels if labels is not None else _whole("top_labels", top_labels, 1)
+    return num_samples, _whole("batch_size", batch_size, 1), top_labels, _whole("top_k", top_k, 1), max_samples
+
+
+def _whole(name, value, least, alternative=""):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ExplanationError(f"{name} must be {alternative}a whole number of at least {least}, got {value!r}.")
+    return int(value)
 
 
 def _seed(random_state):

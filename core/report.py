@@ -217,6 +217,7 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
         entry = {"index": label, "name": names.get(label), "probability": probability, "score": score}
         if explanation.segments is not None:
             entry["superpixel_weights"] = _superpixel_weights(explanation, label).tolist()
+        entry.update(_trust(explanation, label))
         entries.append(entry)
     report = {
         "format": REPORT_FORMAT,
@@ -281,6 +282,9 @@ def load_report(json_path):
     except json.JSONDecodeError as exc:
         raise ReportError(f"is not valid JSON ({exc.msg} at line {exc.lineno}); it is damaged or not a "
                           f"Limelight report.", path=json_path) from None
+    except RecursionError:
+        raise ReportError("is not valid JSON (nested too deeply); it is damaged or not a Limelight report.",
+                          path=json_path) from None
     if not isinstance(info, dict) or info.get("format") != REPORT_FORMAT:
         raise ReportError("is not a Limelight report; open a .json file saved by Limelight.", path=json_path)
     if not isinstance(info.get("version"), int) or info["version"] > REPORT_VERSION:
@@ -292,11 +296,14 @@ def load_report(json_path):
     except (KeyError, TypeError):
         raise ReportError("lacks its explanation or arrays entry; it is damaged, save it again.",
                           path=json_path) from None
-    if kind not in _KINDS:
+    if not isinstance(meta, dict):
+        raise ReportError("holds no readable explanation record; it is damaged, save it again.", path=json_path)
+    if not isinstance(kind, str) or kind not in _KINDS:
         raise ReportError(f"holds an explanation of unknown kind {kind!r}; update Limelight to open it.",
                           path=json_path)
     # Arrays must sit beside the report: a name with a folder in it could point anywhere.
-    if not isinstance(arrays_name, str) or Path(arrays_name).name != arrays_name or arrays_name in ("", ".", ".."):
+    if (not isinstance(arrays_name, str) or Path(arrays_name).name != arrays_name
+            or arrays_name in ("", ".", "..") or "\0" in arrays_name):
         raise ReportError(f"names its arrays {arrays_name!r}, which is not a file beside it; it is damaged.",
                           path=json_path)
     arrays_path = json_path.with_name(arrays_name)
@@ -311,7 +318,16 @@ def load_report(json_path):
             segments = explanation.segments
             if segments is not None and weights.shape != segments.shape:
                 raise ReportError("its weight map does not fit its superpixels.")
-    except (LimelightError, KeyError, TypeError, ValueError, IndexError) as exc:
+        # The JSON's per-superpixel weights are what people and other tools read: they must
+        # describe the same superpixels as the arrays.
+        count = getattr(explanation, "num_segments", None)
+        listed = [entry["superpixel_weights"] for entry in info.get("labels", [])
+                  if isinstance(entry, dict) and "superpixel_weights" in entry]
+        if count is not None and any(len(weights) != count for weights in listed):
+            raise ReportError(f"its JSON lists superpixel weights that do not match its {count} "
+                              f"superpixels; it is damaged, save it again.")
+    except (LimelightError, KeyError, TypeError, ValueError, IndexError, AttributeError,
+            RecursionError) as exc:
         if isinstance(exc, LimelightError):
             # The explanation class's own sentence already says what to do.
             raise ReportError(f"does not hold a usable {kind} explanation: {exc.reason}", path=json_path) from None
@@ -480,6 +496,23 @@ def _label_numbers(explanation, label):
     if probability is None:
         probability = lookup("probability")
     return probability, lookup("scores")
+
+
+def _trust(explanation, label):
+    """The explanation's stability and faithfulness for `label`, in words and numbers people read.
+
+    The full scores (curves included) are in the explanation's own record; this is the summary.
+    """
+    trust = {}
+    stability = (getattr(explanation, "stability", None) or {}).get(int(label))
+    if stability is not None:
+        trust["stability"] = {"value": stability.value, "word": stability.word, "hint": stability.hint,
+                              "k": stability.k, "num_samples": stability.num_samples}
+    curves = (getattr(explanation, "faithfulness", None) or {}).get(int(label))
+    if curves is not None:
+        trust["faithfulness"] = {"deletion_auc": curves.deletion_auc, "insertion_auc": curves.insertion_auc,
+                                 "random_auc": curves.random_auc}
+    return trust
 
 
 def _superpixel_weights(explanation, label):

@@ -83,7 +83,8 @@ def test_explain_lime_writes_image_report_and_arrays(demo_scene, tmp_path, capsy
     args = ["explain", str(demo_scene), "--model", "demo_shapes", "--samples", "200",
             "--segmentation", "grid", "--segments", "16", "--seed", "3", "--out", str(out)]
     assert main(args) == 0
-    written = capsys.readouterr().out.split()
+    printed = capsys.readouterr().out
+    written = printed.split()
     names = sorted(p.name for p in out.iterdir())
     assert names == ["circle_circle_lime.json", "circle_circle_lime.npz", "circle_circle_lime.png"]
     assert str(out / "circle_circle_lime.png") in written
@@ -91,6 +92,13 @@ def test_explain_lime_writes_image_report_and_arrays(demo_scene, tmp_path, capsy
     report = json.loads((out / "circle_circle_lime.json").read_text())
     assert report["parameters"]["seed"] == 3 and report["parameters"]["num_samples"] == 200
     assert report["parameters"]["segmentation"] == {"method": "grid", "n_segments": 16}
+    # How far to trust it is printed and saved with it.
+    stability = report["labels"][0]["stability"]
+    faithfulness = report["labels"][0]["faithfulness"]
+    assert stability["word"] in ("stable", "borderline", "unstable") and stability["num_samples"] == 200
+    assert (f"circle.png  circle  LIME  200 samples  stability {stability['value']:.2f} {stability['word']}"
+            in printed)
+    assert f"deletion AUC {faithfulness['deletion_auc']:.3f}" in printed
 
     from limelight.core.report import load_report
 
@@ -106,6 +114,34 @@ def test_explain_lime_writes_image_report_and_arrays(demo_scene, tmp_path, capsy
     assert json.loads((out / "circle_circle_lime.json").read_text())["parameters"]["seed"] == 4
 
 
+def test_explain_samples_auto_by_default(demo_scene, tmp_path, capsys):
+    out = tmp_path / "auto"
+    assert main(["explain", str(demo_scene), "--model", "demo_shapes", "--segmentation", "grid",
+                 "--segments", "16", "--seed", "1", "--max-samples", "400", "--no-faithfulness",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "circle_circle_lime.json").read_text())
+    used = report["parameters"]["num_samples"]
+    assert report["parameters"]["auto"] == {"target_stability": 0.9, "max_samples": 400}
+    assert 100 <= used <= 400 and report["labels"][0]["stability"]["num_samples"] == used
+    # Stopped early only when stable; at the cap it says what would help.
+    stability = report["labels"][0]["stability"]
+    assert stability["word"] == "stable" or used == 400
+    assert f"{used} samples  stability {stability['value']:.2f}" in printed
+    assert "faithfulness" not in report["labels"][0] and "deletion AUC" not in printed
+
+
+def test_explain_gradcam_with_faithfulness(demo_scene, tmp_path, capsys):
+    out = tmp_path / "cam"
+    assert main(["explain", str(demo_scene), "--model", "demo_shapes", "--method", "gradcam",
+                 "--faithfulness", "--segmentation", "grid", "--segments", "16", "--out", str(out)]) == 0
+    report = json.loads((out / "circle_circle_gradcam.json").read_text())
+    curves = report["labels"][0]["faithfulness"]
+    assert set(curves) == {"deletion_auc", "insertion_auc", "random_auc"}
+    assert all(0 <= value <= 1 for value in curves.values())
+    assert "deletion AUC" in capsys.readouterr().out
+
+
 def test_explain_gradcam_with_a_named_label_and_figure(demo_scene, tmp_path, capsys):
     out = tmp_path / "cam"
     assert main(["explain", str(demo_scene), "--model", "demo_shapes", "--method", "gradcam",
@@ -118,6 +154,7 @@ def test_explain_gradcam_with_a_named_label_and_figure(demo_scene, tmp_path, cap
 @pytest.mark.parametrize("extra, message", [
     (["--label", "circel"], "no class named 'circel'; did you mean 'circle'"),
     (["--samples", "5"], "at least 10"),
+    (["--samples", "lots"], "num_samples must be 'auto' or a whole number of at least 10, got 'lots'"),
     (["--method", "gradcam", "--layer", "nope"], "no 4-D layer named 'nope'"),
     (["--hide", "1,2"], "three numbers 0-255"),
 ])

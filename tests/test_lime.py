@@ -98,7 +98,7 @@ def test_every_sample_shows_its_superpixels_and_hides_the_rest(red_square, hide)
     image, segments = red_square
     recorder = Recorder(keep=True)
     explanation = explain_lime(image, recorder, segments=segments, labels=[0], num_samples=30, batch_size=8,
-                               hide=hide, random_state=2)
+                               hide=hide, random_state=2, faithfulness=False)
     if hide == "mean":
         # Each superpixel's own mean colour, truncated to uint8 as lime does.
         sums = np.stack([np.bincount(segments.ravel(), image[..., c].ravel().astype(float)) for c in range(3)], 1)
@@ -140,9 +140,9 @@ def test_more_labels_cost_no_more_model_calls(red_square):
     image, segments = red_square
     one, three = Recorder(), Recorder()
     single = explain_lime(image, one, segments=segments, labels=[0], num_samples=200, batch_size=40,
-                          hide="black", random_state=4)
+                          hide="black", random_state=4, faithfulness=False)
     multi = explain_lime(image, three, segments=segments, labels=None, top_labels=3, num_samples=200,
-                         batch_size=40, hide="black", random_state=4)
+                         batch_size=40, hide="black", random_state=4, faithfulness=False)
     assert (one.calls, one.images) == (three.calls, three.images) == (5, 200)
     assert len(multi.labels) == 3
     # Same seed, same samples: the shared label's explanation does not depend on the others.
@@ -153,7 +153,7 @@ def test_memory_holds_only_masks_and_the_explained_scores(red_square):
     image, segments = red_square
     recorder = Recorder()
     explanation = explain_lime(image, recorder, segments=segments, labels=[0, 2], num_samples=3000,
-                               batch_size=100, random_state=5)
+                               batch_size=100, random_state=5, faithfulness=False)
     assert explanation.masks.shape == (3000, 64) and explanation.masks.dtype == bool
     assert explanation.predictions.shape == (3000, 2) and explanation.predictions.dtype == np.float32
     assert recorder.images == 3000 and recorder.calls == 30
@@ -220,7 +220,12 @@ def test_unusable_inputs_are_refused_with_a_fix(red_square, change, message):
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"num_samples": 9}, "num_samples must be a whole number of at least 10, got 9"),
+    ({"num_samples": 9}, "num_samples must be 'auto' or a whole number of at least 10, got 9"),
+    ({"num_samples": "many"}, "num_samples must be 'auto' or a whole number of at least 10, got 'many'"),
+    ({"num_samples": "auto", "max_samples": 5}, "max_samples must be a whole number of at least 10, got 5"),
+    ({"num_samples": "auto", "target_stability": 1.5}, "target_stability must be a number above 0 and at most 1"),
+    ({"top_k": 0}, "top_k must be a whole number of at least 1, got 0"),
+    ({"labels": [0], "faithfulness": [1]}, r"faithfulness asks for class 1, which is not explained; explained classes are \[0\]"),
     ({"batch_size": 0}, "batch_size must be a whole number of at least 1, got 0"),
     ({"top_labels": 0}, "top_labels must be a whole number of at least 1"),
     ({"labels": []}, "labels is empty"),
@@ -326,7 +331,12 @@ def test_a_record_survives_json_and_comes_back_equal(explanation):
     assert np.array_equal(back.predictions, explanation.predictions)
     assert dict(back.params) == dict(explanation.params)
     assert dict(back.timings) == dict(explanation.timings)
-    assert set(back.timings) == {"perturb", "predict", "fit", "total"}
+    assert set(back.timings) == {"perturb", "predict", "fit", "scores", "total"}
+    # The scores come back too, so a saved explanation still says how far to trust it.
+    assert set(back.stability) == set(back.faithfulness) == {0, 2}
+    for label in explanation.labels:
+        assert back.stability[label] == explanation.stability[label]
+        assert back.faithfulness[label] == explanation.faithfulness[label]
 
 
 def test_a_colour_hide_comes_back_as_a_tuple(red_square):
@@ -388,7 +398,7 @@ def test_lime_points_at_the_object_on_the_demo_model(demo_model):
         scene = make_scene(np.random.default_rng(1000 + index), label=index % 6)
         segments = segment(scene.image, **DEMO_SEGMENTATION)
         explanation = explain_lime(scene.image, demo_model.predict, segments=segments, labels=[scene.label],
-                                   num_samples=500, batch_size=500, random_state=index)
+                                   num_samples=500, batch_size=500, random_state=index, faithfulness=False)
         on_object = pointing_hits(segments, scene.mask)
         hits.append(on_object[np.argmax(explanation.weights[scene.label])])
         chance.append(on_object.mean())
@@ -412,7 +422,7 @@ def test_agrees_with_the_reference_lime_on_the_demo_model(demo_model):
         scene = make_scene(np.random.default_rng(2000 + index), label=index % 6)
         segments = segment(scene.image, **DEMO_SEGMENTATION)
         ours = explain_lime(scene.image, demo_model.predict, segments=segments, labels=[scene.label],
-                            num_samples=4000, batch_size=500, hide="mean", random_state=index)
+                            num_samples=4000, batch_size=500, hide="mean", random_state=index, faithfulness=False)
         # A surrogate that explains less than half the variance has noise for ranks, in lime too:
         # compare where it fits.
         if ours.scores[scene.label] < 0.5:

@@ -224,6 +224,31 @@ def test_a_report_records_what_made_the_explanation(tmp_path, lime):
     assert had_tensorflow or "tensorflow" not in sys.modules
 
 
+def test_a_report_keeps_how_far_to_trust_each_label(tmp_path, lime):
+    import dataclasses
+
+    from limelight.core.scores import Faithfulness, Stability
+
+    curves = Faithfulness(fractions=[0, 0.5, 1], deletion=[0.91, 0.3, 0.05], insertion=[0.05, 0.7, 0.91],
+                          random=[0.05, 0.5, 0.91])
+    trusted = dataclasses.replace(lime, stability={3: Stability(0.94, 5, 20), 8: Stability(0.55, 5, 20)},
+                                  faithfulness={3: curves})
+    path = save(tmp_path, trusted)
+    loaded, _ = load_report(path)
+    assert dict(loaded.stability) == dict(trusted.stability) and dict(loaded.faithfulness) == {3: curves}
+    # People and scripts read the summary beside each label's weights.
+    first, second = json.loads(path.read_text())["labels"]
+    assert first["stability"] == {"value": 0.94, "word": "stable", "hint": "", "k": 5, "num_samples": 20}
+    assert first["faithfulness"] == {"deletion_auc": pytest.approx(curves.deletion_auc),
+                                     "insertion_auc": pytest.approx(curves.insertion_auc),
+                                     "random_auc": pytest.approx(curves.random_auc)}
+    assert second["stability"]["word"] == "unstable" and second["stability"]["hint"] == "add samples"
+    assert "faithfulness" not in second
+    # A report saved without scores opens with none.
+    plain, _ = load_report(save(tmp_path, lime, force=True))
+    assert plain.stability == {} and plain.faithfulness == {}
+
+
 def test_label_names_may_come_from_a_labels_object_or_a_mapping(tmp_path, lime):
     class Labels:
         names = [f"n{i}" for i in range(10)]
@@ -427,14 +452,19 @@ def test_a_real_grad_cam_report_round_trips(tmp_path, image):
     cam_module = pytest.importorskip("limelight.core.cam")  # imports TensorFlow: a few seconds
     heatmap = np.random.default_rng(1).random((7, 7)).astype(np.float32)
     full = np.asarray(Image.fromarray(heatmap).resize((32, 32), Image.Resampling.BILINEAR))
+    from limelight.core.scores import Faithfulness
+
+    curves = Faithfulness(fractions=[0, 1], deletion=[0.75, 0.1], insertion=[0.1, 0.75], random=[0.1, 0.75])
     cam = cam_module.CamExplanation(method="gradcam", heatmap=heatmap, heatmap_full=full, layer="conv/last",
                                     target=4, score=2.5, probability=0.75, timings={"total": 0.2},
-                                    params={"counterfactual": True, "relu": True})
+                                    params={"counterfactual": True, "relu": True}, faithfulness={4: curves})
     style = OverlayStyle(display="outline", show_negative=True)
     path = save_report(tmp_path / "cam.json", cam, image_path="x.png", model_name="m", preprocessing="tf",
                        label_names=None, style=style)
     loaded, info = load_report(path)
     assert isinstance(loaded, cam_module.CamExplanation) and loaded.layer == "conv/last"
     assert np.array_equal(loaded.weight_map(4), cam.weight_map(4))  # negated: counterfactual survives
-    assert info["labels"] == [{"index": 4, "name": None, "probability": 0.75, "score": None}]
+    assert info["labels"] == [{"index": 4, "name": None, "probability": 0.75, "score": None,
+                               "faithfulness": {"deletion_auc": 0.425, "insertion_auc": 0.425, "random_auc": 0.425}}]
+    assert dict(loaded.faithfulness) == {4: curves}
     assert np.array_equal(render(image, loaded, 4, info["style"]), render(image, cam, 4, style))

@@ -1,0 +1,307 @@
+"""How far to trust an explanation: stability of its top superpixels, and faithfulness (deletion and insertion AUC)."""
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+from sklearn.linear_model import Ridge
+
+from limelight.core.errors import Cancelled, ExplanationError
+
+#: Stability at or above this is "stable", at or above BORDERLINE "borderline", below it "unstable".
+STABLE = 0.9
+BORDERLINE = 0.7
+#: The most samples `explain_lime(num_samples="auto")` draws; past it more samples cost minutes.
+MAX_SAMPLES = 4000
+#: How many superpixels the stability score follows, as lime's own examples show them.
+TOP_K = 5
+# Bootstrap refits per stability estimate: 40 give 780 pairs, enough for two decimals.
+_REPEATS = 40
+
+
+@dataclass(frozen=True)
+class Stability:
+    """How reproducible an explanation's top superpixels are, estimated from its own samples.
+
+    Attributes
+    ----------
+    value : float
+        The expected Jaccard index between the top-`k` positive superpixels of this explanation
+        and those of a rerun with another seed and as many samples (1: always the same set).
+    k : int
+        How many top superpixels are compared.
+    num_samples : int
+        The samples it was estimated from.
+    """
+
+    value: float
+    k: int
+    num_samples: int
+
+    @property
+    def word(self):
+        """"stable", "borderline" or "unstable"."""
+        if self.value >= STABLE:
+            return "stable"
+        return "borderline" if self.value >= BORDERLINE else "unstable"
+
+    @property
+    def hint(self):
+        """What would make it more stable, in a few words; empty when it is stable."""
+        if self.word == "stable":
+            return ""
+        return "add samples" if self.num_samples < MAX_SAMPLES else "use fewer, larger superpixels"
+
+    def to_record(self):
+        """Return a JSON-safe dict; `from_record` reads it back."""
+        return {"value": float(self.value), "k": int(self.k), "num_samples": int(self.num_samples)}
+
+    @classmethod
+    def from_record(cls, record):
+        return cls(value=float(record["value"]), k=int(record["k"]), num_samples=int(record["num_samples"]))
+
+
+@dataclass(frozen=True)
+class Faithfulness:
+    """Deletion and insertion curves of one class (Petsiuk et al., 2018, RISE) over superpixels.
+
+    Deletion hides the superpixels from the most important down and watches the class probability
+    fall: a faithful explanation makes it fall fast (low AUC). Insertion shows them, from a fully
+    hidden image, in the same order: the probability should rise fast (high AUC). A random order
+    gives the baseline for both.
+
+    Attributes
+    ----------
+    fractions : tuple of float
+        The share of superpixels hidden (deletion) or shown (insertion) at each step, 0 to 1.
+    deletion, insertion : tuple of float
+        The model's probability for the class at each step.
+    random : tuple of float
+        The mean probability over random orders with `fractions` of the superpixels shown: the
+        insertion baseline; read backwards, the deletion baseline.
+    """
+
+    fractions: tuple
+    deletion: tuple
+    insertion: tuple
+    random: tuple
+
+    def __post_init__(self):
+        for name in ("fractions", "deletion", "insertion", "random"):
+            object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
+
+    @property
+    def deletion_auc(self):
+        """Area under the deletion curve, 0 to 1: lower is more faithful."""
+        return _area(self.fractions, self.deletion)
+
+    @property
+    def insertion_auc(self):
+        """Area under the insertion curve, 0 to 1: higher is more faithful."""
+        return _area(self.fractions, self.insertion)
+
+    @property
+    def random_auc(self):
+        """Area under the random-order curve, the same for deletion and insertion."""
+        return _area(self.fractions, self.random)
+
+    def to_record(self):
+        """Return a JSON-safe dict of the curves; `from_record` reads it back."""
+        return {name: list(getattr(self, name)) for name in ("fractions", "deletion", "insertion", "random")}
+
+    @classmethod
+    def from_record(cls, record):
+        return cls(**{name: record[name] for name in ("fractions", "deletion", "insertion", "random")})
+
+
+def top_k_stability(masks, targets, sample_weight, *, k=TOP_K, repeats=_REPEATS, random_state=0):
+    """Estimate, without new model calls, how often a rerun would pick the same top-`k` superpixels.
+
+    Bootstrap: the samples (all but the first, the unperturbed image, which every run has) are
+    drawn again with replacement, the weighted ``Ridge(alpha=1)`` of LIME is refitted to each
+    draw, and the mean pairwise Jaccard index of the draws' top-`k` positive superpixels estimates
+    that of two runs with different seeds.
+
+    Parameters
+    ----------
+    masks : ndarray of shape (num_samples, n_segments), bool
+    targets : ndarray of shape (num_samples, n_labels)
+        The model's probability of each explained class per sample.
+    sample_weight : ndarray of shape (num_samples,)
+        LIME's proximity weights.
+    k : int
+    repeats : int
+        Bootstrap refits.
+    random_state : int
+        Seed of the resampling, so the same samples always give the same estimate.
+
+    Returns
+    -------
+    ndarray of shape (n_labels,), float64
+    """
+    design = np.asarray(masks, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.float64).reshape(len(design), -1)
+    rng = np.random.default_rng(random_state)
+    num_samples = len(design)
+    tops = np.zeros((targets.shape[1], repeats, design.shape[1]), dtype=bool)
+    for repeat in range(repeats):
+        counts = np.bincount(rng.integers(1, num_samples, num_samples - 1), minlength=num_samples)
+        counts[0] = 1
+        coef = np.atleast_2d(Ridge(alpha=1.0).fit(design, targets, sample_weight=sample_weight * counts).coef_)
+        for label, weights in enumerate(coef):
+            tops[label, repeat, top_positive(weights, k)] = True
+    return np.array([_mean_pairwise_jaccard(sets) for sets in tops])
+
+
+def top_positive(weights, k):
+    """Return the indices of the `k` largest positive weights, largest first."""
+    weights = np.asarray(weights)
+    order = np.argsort(-weights, kind="stable")
+    return order[weights[order] > 0][:k]
+
+
+def jaccard(first, second):
+    """The Jaccard index of two collections of indices (1 for two empty ones)."""
+    first, second = set(np.asarray(first).tolist()), set(np.asarray(second).tolist())
+    union = first | second
+    return len(first & second) / len(union) if union else 1.0
+
+
+def faithfulness(predict_masks, ranking, label, *, steps=20, random_orders=3, random_state=0, cancelled=None):
+    """Measure the deletion and insertion curves of one class for a ranking of superpixels.
+
+    Parameters
+    ----------
+    predict_masks : callable
+        Takes masks of shape (n, n_segments), bool (True: the superpixel is shown) and returns the
+        model's probabilities of shape (n, num_classes), e.g. `PredictionCache.predict`.
+    ranking : ndarray of shape (n_segments,)
+        How important each superpixel is for `label`: LIME weights, or for a heatmap its mean
+        inside each superpixel (`superpixel_means`). Hidden and shown from the largest down.
+    label : int
+    steps : int
+        How many steps each curve takes; at most one per superpixel.
+    random_orders : int
+        Random orders averaged into the baseline. They depend only on `random_state`, so every
+        class of one image shares them (and their model calls, through a cache).
+    random_state : int
+    cancelled : callable, optional
+        Checked before the model is called; when it returns True, raises `Cancelled`.
+
+    Returns
+    -------
+    Faithfulness
+    """
+    ranking = np.asarray(ranking, dtype=np.float64)
+    n_segments = len(ranking)
+    if steps < 1 or random_orders < 1:
+        raise ExplanationError(f"faithfulness needs at least 1 step and 1 random order, got {steps} and "
+                               f"{random_orders}.")
+    counts = np.unique(np.round(np.linspace(0, n_segments, min(steps, n_segments) + 1)).astype(int))
+    order = np.argsort(-ranking, kind="stable")
+    rng = np.random.default_rng(random_state)
+    random_orders = [rng.permutation(n_segments) for _ in range(random_orders)]
+    # Deletion hides the first `count` superpixels of the order; insertion shows them.
+    deletion = _shown(order, counts, n_segments, first=False)
+    insertion = _shown(order, counts, n_segments, first=True)
+    random = np.concatenate([_shown(shuffled, counts, n_segments, first=True) for shuffled in random_orders])
+    if cancelled is not None and cancelled():
+        raise Cancelled("cancelled before the faithfulness curves.")
+    probabilities = np.asarray(predict_masks(np.concatenate([deletion, insertion, random])))[:, int(label)]
+    n = len(counts)
+    return Faithfulness(fractions=counts / n_segments, deletion=probabilities[:n], insertion=probabilities[n:2 * n],
+                        random=probabilities[2 * n:].reshape(-1, n).mean(axis=0))
+
+
+def superpixel_means(weight_map, segments):
+    """Return the mean of a per-pixel map inside each superpixel, to rank a heatmap's superpixels.
+
+    Parameters
+    ----------
+    weight_map : ndarray of shape (rows, cols)
+    segments : ndarray of shape (rows, cols), int
+        Labels contiguous from 0.
+
+    Returns
+    -------
+    ndarray of shape (n_segments,), float64
+    """
+    segments = np.asarray(segments).ravel()
+    sums = np.bincount(segments, weights=np.asarray(weight_map, dtype=np.float64).ravel())
+    return sums / np.maximum(np.bincount(segments, minlength=len(sums)), 1)
+
+
+def add_faithfulness(explanation, cache, labels=None, *, steps=20, random_orders=3, cancelled=None):
+    """Return `explanation` with the faithfulness of `labels` measured and added.
+
+    Works for LIME (superpixels ranked by weight) and for class activation maps (superpixels of
+    the cache's segmentation ranked by the map's mean inside each). Classes already measured
+    are kept and cost nothing.
+
+    Parameters
+    ----------
+    explanation : LimeExplanation or CamExplanation
+    cache : PredictionCache
+        For the same model and image as the explanation; its segmentation and hide mode define
+        what a superpixel is and how it is hidden. Masks already predicted cost nothing.
+    labels : sequence of int, optional
+        By default every explained class.
+    steps, random_orders, cancelled
+        As for `faithfulness`.
+
+    Returns
+    -------
+    LimeExplanation or CamExplanation
+        A copy with ``faithfulness[label]`` set for each label.
+    """
+    labels = explanation.labels if labels is None else [int(label) for label in labels]
+    measured = dict(explanation.faithfulness)
+    seed = int(explanation.params.get("seed", 0) or 0)
+    for label in labels:
+        if label in measured:
+            continue
+        if explanation.kind == "lime":
+            if explanation.segments.shape != cache.segments.shape or not np.array_equal(explanation.segments,
+                                                                                       cache.segments):
+                raise ExplanationError("the cache was made for another segmentation than this explanation; "
+                                       "pass the cache the explanation was computed with.")
+            explanation.weight_map(label)  # refuses a class that was not explained
+            ranking = explanation.weights[label]
+        else:
+            ranking = superpixel_means(explanation.weight_map(label), cache.segments)
+        measured[label] = faithfulness(cache.predict, ranking, label, steps=steps, random_orders=random_orders,
+                                       random_state=seed, cancelled=cancelled)
+    return dataclasses.replace(explanation, faithfulness=measured)
+
+
+def frozen_scores(scores, cls):
+    """Return a read-only {label: Stability or Faithfulness} mapping, reading saved records too.
+
+    Raises TypeError, KeyError or ValueError for a damaged record.
+    """
+    if not isinstance(scores, Mapping):
+        raise TypeError(f"scores must be a mapping of label to {cls.__name__}, not {type(scores).__name__}")
+    return MappingProxyType({int(label): value if isinstance(value, cls) else cls.from_record(value)
+                             for label, value in scores.items()})
+
+
+def _shown(order, counts, n_segments, *, first):
+    masks = np.zeros((len(counts), n_segments), dtype=bool) if first else np.ones((len(counts), n_segments), bool)
+    for row, count in enumerate(counts):
+        masks[row, order[:count]] = first
+    return masks
+
+
+def _mean_pairwise_jaccard(sets):
+    sets = sets.astype(np.int64)
+    inter = sets @ sets.T
+    sizes = sets.sum(axis=1)
+    union = sizes[:, None] + sizes[None, :] - inter
+    similarity = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    upper = np.triu_indices(len(sets), k=1)
+    return float(similarity[upper].mean())
+
+
+def _area(fractions, values):
+    return float(np.trapezoid(values, fractions))

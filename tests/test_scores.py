@@ -1,0 +1,248 @@
+"""Trust scores: faithfulness curves on known truth, a stability estimate that tracks reruns, auto sample counts and no wasted model calls."""
+from itertools import combinations
+
+import numpy as np
+import pytest
+
+from limelight.core.errors import ExplanationError
+from limelight.core.lime import PredictionCache, explain_lime
+from limelight.core.scores import (Faithfulness, Stability, add_faithfulness, jaccard, superpixel_means,
+                                   top_k_stability)
+from limelight.core.segmentation import segment
+
+from tests.test_lime import RED, SQUARE, SQUARE_CELLS, Recorder, redness
+
+
+@pytest.fixture(scope="module")
+def red_square():
+    rng = np.random.default_rng(5)
+    image = rng.integers(60, 120, (64, 64, 3)).astype(np.uint8)
+    image[SQUARE] = (RED, 20, 20)
+    return image, segment(image, method="grid", n_segments=64)
+
+
+# --- Faithfulness ---------------------------------------------------------------------------------
+
+def test_deletion_and_insertion_follow_the_red_square(red_square):
+    image, segments = red_square
+    explanation = explain_lime(image, redness, segments=segments, labels=[0], num_samples=500, hide="black",
+                               random_state=0)
+    curves = explanation.faithfulness[0]
+    # 20 steps over 64 superpixels: 0, 3, 6, 10, ... hidden.
+    assert curves.fractions[:4] == pytest.approx(np.array([0, 3, 6, 10]) / 64)
+    assert len(curves.fractions) == 21 and curves.fractions[-1] == 1.0
+    # The four square cells go first: after 3 of them only a quarter of the red is left, after 6 none.
+    assert curves.deletion[:3] == pytest.approx([RED / 255, RED / 255 / 4, 0.0], abs=1e-6)
+    assert max(curves.deletion[2:]) == pytest.approx(0.0, abs=1e-6)
+    assert curves.insertion[:3] == pytest.approx([0.0, 3 * RED / 255 / 4, RED / 255], abs=1e-6)
+    # A random order reveals the square in proportion to the share shown, on average.
+    assert curves.random_auc == pytest.approx(RED / 255 / 2, abs=0.1)
+    assert curves.deletion_auc < 0.05 < curves.random_auc < curves.insertion_auc
+    assert curves.insertion_auc > RED / 255 - 0.05
+
+
+def test_a_heatmap_is_scored_by_its_mean_inside_each_superpixel(red_square):
+    from limelight.core.cam import CamExplanation
+
+    image, segments = red_square
+    on_square = np.zeros((64, 64), np.float32)
+    on_square[SQUARE] = 1.0
+    on_square[SQUARE[0].start:SQUARE[0].start + 4, SQUARE[1]] = 2.0  # the top rows weigh most
+    means = superpixel_means(on_square, segments)
+    assert sorted(np.argsort(-means)[:4]) == SQUARE_CELLS and means[SQUARE_CELLS[0]] == pytest.approx(1.5)
+
+    def cam(heatmap):
+        return CamExplanation(method="gradcam", heatmap=heatmap[::4, ::4], heatmap_full=heatmap, layer="conv",
+                              target=0, score=1.0, probability=RED / 255)
+
+    recorder = Recorder()
+    cache = PredictionCache(recorder, image, segments, hide="black")
+    good = add_faithfulness(cam(on_square), cache)
+    wrong = add_faithfulness(cam(1.0 - on_square), cache)
+    assert good.faithfulness[0].deletion_auc < 0.05 < wrong.faithfulness[0].random_auc
+    assert wrong.faithfulness[0].deletion_auc > wrong.faithfulness[0].random_auc
+    assert good.faithfulness[0].insertion_auc > wrong.faithfulness[0].insertion_auc
+    assert cam(on_square).faithfulness == {}  # the original value is untouched
+    # Measured labels are kept: asking again costs nothing.
+    images = recorder.images
+    assert add_faithfulness(good, cache).faithfulness[0] == good.faithfulness[0] and recorder.images == images
+
+
+def test_faithfulness_curves_survive_their_record():
+    curves = Faithfulness(fractions=[0, 0.5, 1], deletion=[0.9, 0.2, 0.1], insertion=[0.1, 0.8, 0.9],
+                          random=[0.1, 0.5, 0.9])
+    assert curves.deletion_auc == pytest.approx(0.35) and curves.insertion_auc == pytest.approx(0.65)
+    assert curves.random_auc == pytest.approx(0.5)
+    assert Faithfulness.from_record(curves.to_record()) == curves
+
+
+# --- Stability ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, samples, word, hint", [
+    (0.95, 300, "stable", ""),
+    (0.9, 4000, "stable", ""),
+    (0.8, 600, "borderline", "add samples"),
+    (0.5, 1000, "unstable", "add samples"),
+    (0.5, 4000, "unstable", "use fewer, larger superpixels"),
+])
+def test_stability_is_a_number_a_word_and_a_hint(value, samples, word, hint):
+    stability = Stability(value, 5, samples)
+    assert (stability.word, stability.hint) == (word, hint)
+    assert Stability.from_record(stability.to_record()) == stability
+
+
+def test_a_linear_model_is_stable_and_noise_is_not(red_square):
+    image, segments = red_square
+    # Four superpixels matter, so the top 4 are certain and a fifth is a coin toss among the rest.
+    linear = explain_lime(image, redness, segments=segments, labels=[0], num_samples=200, hide="black",
+                          random_state=0, faithfulness=False, top_k=4)
+    assert linear.stability[0].value == 1.0 and linear.stability[0].word == "stable"
+    assert linear.stability[0].k == 4
+    fifth = explain_lime(image, redness, segments=segments, labels=[0], num_samples=200, hide="black",
+                         random_state=0, faithfulness=False)
+    assert fifth.stability[0].value < 0.9
+
+    def noise(batch):
+        return np.random.default_rng(int(batch.sum())).dirichlet(np.ones(3), len(batch)).astype(np.float32)
+
+    noisy = explain_lime(image, noise, segments=segments, labels=[0], num_samples=200, hide="black",
+                         random_state=0, faithfulness=False)
+    # Top-5 sets drawn at random from 64 superpixels share about 5/64 of their members.
+    assert noisy.stability[0].value < 0.2 and noisy.stability[0].word == "unstable"
+
+
+def test_the_estimate_needs_no_model_calls_and_repeats_exactly(red_square):
+    image, segments = red_square
+    explanation = explain_lime(image, redness, segments=segments, labels=[0, 2], num_samples=300, random_state=1,
+                               faithfulness=False)
+    from limelight.core.lime import _kernel
+
+    design = explanation.masks.astype(float)
+    values = top_k_stability(explanation.masks, explanation.predictions, _kernel(design, 0.25), random_state=1)
+    assert values.shape == (2,)
+    assert values == pytest.approx([explanation.stability[0].value, explanation.stability[2].value])
+
+
+@pytest.fixture(scope="module")
+def demo_model():
+    from limelight.core.zoo import load_builtin
+
+    return load_builtin("demo_shapes")
+
+
+# A scene and segmentation where LIME's top 5 goes from coin-flip to settled as samples grow,
+# so the estimate has something to track.
+VALIDATION_SCENES = (3001, 3003)
+VALIDATION_COUNTS = (50, 100, 200, 400, 800)
+VALIDATION_SEEDS = 6
+
+
+@pytest.mark.slow
+def test_the_stability_estimate_tracks_the_measured_agreement_of_reruns(demo_model):
+    from scipy.stats import spearmanr
+
+    from limelight.core.demo import make_scene
+
+    estimated, measured = [], []
+    for scene_seed in VALIDATION_SCENES:
+        scene = make_scene(np.random.default_rng(scene_seed), label=scene_seed % 6)
+        segments = segment(scene.image, method="slic", n_segments=50)
+        # One cache per seed: each seed's smaller runs are prefixes of its largest, so they are free.
+        caches = [PredictionCache(demo_model.predict, scene.image, segments, hide="mean")
+                  for _ in range(VALIDATION_SEEDS)]
+        for count in VALIDATION_COUNTS:
+            runs = [explain_lime(scene.image, demo_model.predict, segments=segments, labels=[scene.label],
+                                 num_samples=count, batch_size=800, random_state=seed, cache=cache,
+                                 faithfulness=False) for seed, cache in enumerate(caches)]
+            tops = [run.top_segments(scene.label, 5) for run in runs]
+            measured.append(np.mean([jaccard(a, b) for a, b in combinations(tops, 2)]))
+            estimated.append(np.mean([run.stability[scene.label].value for run in runs]))
+    estimated, measured = np.array(estimated), np.array(measured)
+    assert measured.min() < 0.6 and measured.max() > 0.85, measured  # the cases span the range
+    assert spearmanr(estimated, measured).statistic >= 0.8, (estimated, measured)
+    assert np.abs(estimated - measured).mean() <= 0.1, (estimated, measured)
+    assert np.abs(estimated - measured).max() <= 0.2, (estimated, measured)
+
+
+# --- samples="auto" -------------------------------------------------------------------------------
+
+def test_auto_stops_as_soon_as_the_top_superpixels_are_stable(red_square):
+    image, segments = red_square
+    recorder, calls = Recorder(), []
+    auto = explain_lime(image, recorder, segments=segments, labels=[0], num_samples="auto", hide="black",
+                        random_state=3, faithfulness=False, top_k=4,
+                        progress=lambda done, total: calls.append((done, total)))
+    # The square's four superpixels are certain after the first round of 100 samples.
+    assert auto.num_samples == auto.params["num_samples"] == 100 and recorder.images == 100
+    assert auto.params["auto"] == {"target_stability": 0.9, "max_samples": 4000}
+    assert calls[0] == (48, 4000) and calls[-1] == (100, 100)
+    fixed = explain_lime(image, redness, segments=segments, labels=[0], num_samples=100, hide="black",
+                         random_state=3, faithfulness=False, top_k=4)
+    assert np.array_equal(auto.masks, fixed.masks) and np.array_equal(auto.weights[0], fixed.weights[0])
+
+
+def test_auto_stops_at_the_cap_when_it_cannot_get_stable(red_square):
+    image, segments = red_square
+
+    def noise(batch):
+        return np.random.default_rng(int(batch.sum())).dirichlet(np.ones(3), len(batch)).astype(np.float32)
+
+    recorder = Recorder(noise)
+    explanation = explain_lime(image, recorder, segments=segments, labels=[0], num_samples="auto", max_samples=300,
+                               hide="black", random_state=0, faithfulness=False)
+    assert explanation.num_samples == 300 and recorder.images == 300
+    assert explanation.stability[0].word == "unstable" and explanation.stability[0].hint == "add samples"
+
+
+# --- No wasted model calls ------------------------------------------------------------------------
+
+def test_more_samples_with_the_cache_predict_only_the_new_ones(red_square):
+    image, segments = red_square
+    recorder = Recorder()
+    cache = PredictionCache(recorder, image, segments, hide="black")
+    first = explain_lime(image, recorder, segments=segments, labels=[0], num_samples=200, batch_size=50,
+                         hide="black", random_state=7, cache=cache, faithfulness=False)
+    assert (recorder.calls, recorder.images, cache.images_predicted, len(cache)) == (4, 200, 200, 200)
+    more = explain_lime(image, recorder, segments=segments, labels=[0], num_samples=350, batch_size=50,
+                        hide="black", random_state=first.params["seed"], cache=cache, faithfulness=False)
+    assert (recorder.calls, recorder.images) == (7, 350)
+    # The continued run is the run that would have been made with 350 samples from the start.
+    fresh = explain_lime(image, redness, segments=segments, labels=[0], num_samples=350, hide="black",
+                         random_state=7, faithfulness=False)
+    assert np.array_equal(more.masks, fresh.masks) and np.array_equal(more.weights[0], fresh.weights[0])
+
+
+def test_another_label_of_the_same_image_costs_no_samples(red_square):
+    image, segments = red_square
+    recorder = Recorder()
+    cache = PredictionCache(recorder, image, segments, hide="black")
+    explain_lime(image, recorder, segments=segments, labels=[0], num_samples=200, hide="black", random_state=8,
+                 cache=cache)
+    # 200 samples, then the faithfulness curves of class 0: the all-off image, 19 deletion and 19
+    # insertion steps, and 3 random orders of 19 steps (the all-on image is the first sample).
+    assert recorder.images == 200 + 1 + 19 + 19 + 3 * 19
+    other = explain_lime(image, recorder, segments=segments, labels=[2], num_samples=200, hide="black",
+                         random_state=8, cache=cache, faithfulness=False)
+    assert recorder.images == 296
+    fresh = explain_lime(image, redness, segments=segments, labels=[2], num_samples=200, hide="black",
+                         random_state=8, faithfulness=False)
+    assert np.array_equal(other.weights[2], fresh.weights[2])
+    # Its own curves need only its own deletion and insertion steps; the baseline is shared.
+    with_curves = add_faithfulness(other, cache)
+    assert recorder.images == 296 + 2 * 19
+    assert with_curves.faithfulness[2].random == explain_lime(
+        image, redness, segments=segments, labels=[2], num_samples=200, hide="black",
+        random_state=8).faithfulness[2].random
+
+
+def test_a_cache_refuses_another_image_model_or_hide_mode(red_square):
+    image, segments = red_square
+    cache = PredictionCache(redness, image, segments, hide="black")
+    message = "this prediction cache holds another model's, image's, segmentation's or hide mode's predictions"
+    for changed in ({"image": image[::-1].copy()}, {"predict": lambda batch: redness(batch)}, {"hide": "grey"},
+                    {"segments": segment(image, method="grid", n_segments=16)}):
+        arguments = {"image": image, "predict": redness, "segments": segments, "hide": "black", **changed}
+        with pytest.raises(ExplanationError, match=message):
+            explain_lime(arguments.pop("image"), arguments.pop("predict"), num_samples=20, cache=cache, **arguments)
+    # Labels renumbered the same way are the same segmentation.
+    explain_lime(image, redness, segments=segments * 2 + 1, hide="black", num_samples=20, cache=cache)
