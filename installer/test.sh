@@ -30,7 +30,7 @@ prefix="$work/prefix"
 export HOME="$work/home" XDG_DATA_HOME="$prefix/share" XDG_CONFIG_HOME="$work/config" \
        XDG_CACHE_HOME="$work/cache" XDG_DATA_DIRS=/usr/local/share:/usr/share XDG_CURRENT_DESKTOP=
 unset DESKTOP_SESSION KDE_FULL_SESSION GNOME_DESKTOP_SESSION_ID QT_QPA_PLATFORM WAYLAND_DISPLAY \
-      XDG_SESSION_TYPE LIMELIGHT_SETTINGS LIMELIGHT_CACHE_DIR
+      XDG_SESSION_TYPE LIMELIGHT_SETTINGS LIMELIGHT_CACHE_DIR LIMELIGHT_LOG
 mkdir -p "$HOME"
 
 installer/linux/install.sh --prefix "$prefix"
@@ -59,7 +59,7 @@ self_test_seconds=$(($(date +%s) - self_test_started))
 # StartupWMClass, so the desktop puts the window under Limelight's icon.
 window="skipped (no xvfb-run or xwininfo)"
 if command -v xvfb-run >/dev/null && command -v xwininfo >/dev/null; then
-    LIMELIGHT_SETTINGS="$work/settings.ini" xvfb-run -a sh -c '
+    LIMELIGHT_SETTINGS="$work/settings.ini" LIMELIGHT_LOG="$work/limelight.log" xvfb-run -a sh -c '
         "$1" & app=$!
         for _ in $(seq 60); do
             sleep 1

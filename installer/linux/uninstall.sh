@@ -1,5 +1,5 @@
 #!/bin/sh
-# Remove what install.sh installed, and nothing else: the user's settings and cache stay.
+# Remove what install.sh installed, and nothing else: the user's settings, log and cache stay.
 set -eu
 
 usage="usage: uninstall.sh [--prefix DIR]
@@ -54,4 +54,4 @@ if [ -f "$defaults" ] && grep -q '^application/x-keras=limelight.desktop;\?$' "$
     sed -i '/^application\/x-keras=limelight\.desktop;\?$/d' "$defaults"
 fi
 
-echo "Limelight removed from $prefix; your settings and model cache are kept"
+echo "Limelight removed from $prefix; your settings, log and model cache are kept"
