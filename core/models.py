@@ -427,13 +427,13 @@ def _load_h5_file(path: Path, trust: bool):
     try:
         with h5py.File(path, "r") as handle:
             config = handle.attrs.get("model_config")
-    except OSError as error:
+        if isinstance(config, bytes):
+            config = config.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
         raise ModelError(f"HDF5 file is damaged ({error})", path=path) from None
     if config is None:
         raise ModelError("HDF5 file holds no Keras model (weights only?); save the whole model "
                          "with model.save()", path=path)
-    if isinstance(config, bytes):
-        config = config.decode("utf-8")
     if not trust:
         _refuse_unsafe_config(config, path)
         _refuse_other_files(path, path)
@@ -449,10 +449,9 @@ def _refuse_unsafe_config(config_text: str, path: Path) -> None:
     rather than missed.
     """
     try:
-        config = json.loads(config_text)
-    except (ValueError, RecursionError):
-        raise ModelError("model config is not valid JSON", path=path) from None
-    nodes = list(_walk_dicts(config))
+        nodes = list(_walk_dicts(json.loads(config_text)))
+    except (TypeError, ValueError, RecursionError):
+        raise ModelError("model config is not valid JSON, or is nested too deeply", path=path) from None
     # The safe-mode switch first: it is why the rest of a file like that would get through.
     switch = any(UNSAFE_SWITCH in str(key) or (isinstance(value, str) and UNSAFE_SWITCH in value)
                  for node in nodes for key, value in node.items())
@@ -548,7 +547,7 @@ def _refuse_other_files(source, path: Path) -> None:
     try:
         with h5py.File(source, "r") as handle:
             handle.visititems_links(check)
-    except (OSError, ValueError, RuntimeError) as error:
+    except (OSError, ValueError, RuntimeError, KeyError) as error:
         raise ModelError(f"model weights are damaged ({_first_line(error)})", path=path) from None
     if problems:
         raise UntrustedModelError(f"model weights have {problems[0]}, which would read a file on "

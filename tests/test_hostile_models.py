@@ -456,6 +456,17 @@ def test_huge_config_is_refused_unread(tmp_path, marker, tripwire, monkeypatch):
     assert "config.json is" in refusal(path, marker, error=ModelError)
 
 
+def test_configs_that_are_not_model_configs(tmp_path, marker, tripwire, plain_keras):
+    deep = edit_keras_archive(plain_keras, tmp_path / "deep.keras", lambda config: None,
+                              text=lambda text: "[" * 100_000 + "]" * 100_000)
+    assert "nested too deeply" in refusal(deep, marker, error=ModelError)
+    legacy = tmp_path / "binary_config.h5"
+    classifier().save(legacy)
+    with h5py.File(legacy, "r+") as handle:
+        handle.attrs["model_config"] = np.void(b"\xff\xfe not text")
+    assert "not valid JSON" in refusal(legacy, marker, error=ModelError)
+
+
 def test_a_safe_model_still_loads(plain_keras, tmp_path):
     assert load_model(plain_keras).num_classes == 3
     legacy = tmp_path / "plain.h5"
