@@ -478,8 +478,9 @@ def _style(saved, json_path):
         return OverlayStyle(**{name: tuple(value) if isinstance(value, list) else value
                                for name, value in saved.items()})
     except (TypeError, AttributeError, ExplanationError) as exc:
-        raise ReportError(f"holds display settings this version cannot use ({exc}); delete its 'style' "
-                          f"entry to open it with the defaults.", path=json_path) from None
+        # The reason can quote the file's own keys, newlines and all: keep the message one line.
+        raise ReportError(f"holds display settings this version cannot use ({' '.join(str(exc).split())}); "
+                          f"delete its 'style' entry to open it with the defaults.", path=json_path) from None
 
 
 # --- Report contents ------------------------------------------------------------------------

@@ -449,6 +449,16 @@ def test_report_arrays_are_never_unpickled(reports, folder, tmp_path, monkeypatc
     assert not marker.exists()
 
 
+def test_report_messages_quoting_the_file_stay_one_line(reports, folder):
+    # Found by make fuzz: a style key with a newline in it, quoted back in the message.
+    text, packed = reports["lime"]
+    info = json.loads(text)
+    info["style"] = {"\n": None}
+    with pytest.raises(ReportError, match="display settings") as caught:
+        load_report_from(folder, json.dumps(info), packed)
+    assert "\n" not in str(caught.value)
+
+
 def test_report_arrays_named_with_a_nul_or_a_folder(reports, folder):
     text, packed = reports["lime"]
     for name in ["bad\x00.npz", "../elsewhere.npz", "/etc/passwd"]:
