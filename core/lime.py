@@ -415,10 +415,13 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
         raise ExplanationError(f"target_stability must be a number above 0 and at most 1, got {target_stability!r}.")
     seed = _seed(random_state)
     perturb_before, predict_before = cache.perturb_seconds, cache.predict_seconds
-    # lime's design: every superpixel shown with probability 0.5, the first sample unperturbed.
-    # Generator.integers fills row by row, so the first N rows are the same for any total: "auto",
-    # a larger num_samples and the cache all see one sample stream per seed.
-    masks = np.random.default_rng(seed).integers(0, 2, size=(num_samples, n_segments), dtype=bool)
+    # lime's design and random stream: every superpixel shown with probability 0.5, the first sample
+    # unperturbed, drawn exactly as LimeImageExplainer(random_state=seed) draws them, so one seed gives
+    # lime's own samples. randint fills row by row, so the first N rows are the same for any total:
+    # "auto", a larger num_samples and the cache all see one sample stream per seed.
+    stream = np.random.RandomState(seed)
+    stream.randint(0, high=1000)  # lime draws its segmentation seed first, even when it is not used
+    masks = stream.randint(0, 2, num_samples * n_segments).reshape(num_samples, n_segments).astype(bool)
     masks[0] = True
     design = masks.astype(np.float64)
     sample_weight = _kernel(design, kernel_width)
@@ -646,9 +649,11 @@ def _seed(random_state):
         return int.from_bytes(os.urandom(4), "little")
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(2 ** 32))
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool) and random_state >= 0:
+    # lime's RandomState takes seeds below 2**32.
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool) and (
+            0 <= random_state < 2 ** 32):
         return int(random_state)
-    raise ExplanationError(f"random_state must be a non-negative int, a numpy Generator or None, "
+    raise ExplanationError(f"random_state must be a non-negative int below 2**32, a numpy Generator or None, "
                            f"got {random_state!r}.")
 
 

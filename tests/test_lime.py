@@ -85,10 +85,20 @@ def test_matches_the_reference_lime_on_a_linear_model(red_square):
         image, redness, labels=(0,), top_labels=None, hide_color=0, num_samples=1500, batch_size=100,
         segmentation_fn=lambda _: segments)
     reference = weights_from_reference(theirs, 0, 64)
-    # Same kernel, distance and regression: on an exactly linear model only sampling noise differs.
-    assert ours.weights[0] == pytest.approx(reference, abs=2e-3)
-    assert ours.intercepts[0] == pytest.approx(theirs.intercept[0], abs=2e-3)
-    assert ours.scores[0] == pytest.approx(theirs.score, abs=2e-3)
+    # The same seed draws the same samples, and kernel, distance and regression are the same.
+    assert ours.weights[0] == pytest.approx(reference, abs=1e-9)
+    assert ours.intercepts[0] == pytest.approx(theirs.intercept[0], abs=1e-9)
+    assert ours.scores[0] == pytest.approx(theirs.score, abs=1e-9)
+
+
+def test_a_seed_draws_the_reference_lime_perturbed_images(red_square):
+    image, segments = red_square
+    ours, theirs = Recorder(keep=True), Recorder(keep=True)
+    explain_lime(image, ours, segments=segments, labels=[0], num_samples=300, random_state=12, faithfulness=False)
+    LimeImageExplainer(random_state=12).explain_instance(
+        image, theirs, labels=(0,), top_labels=None, hide_color=None, num_samples=300, batch_size=48,
+        segmentation_fn=lambda _: segments)
+    assert np.array_equal(np.concatenate(ours.batches), np.concatenate(theirs.batches))
 
 
 # --- Perturbations --------------------------------------------------------------------------------
@@ -237,6 +247,7 @@ def test_unusable_inputs_are_refused_with_a_fix(red_square, change, message):
     ({"kernel_width": 0}, "kernel_width must be a positive number"),
     ({"kernel_width": "wide"}, "kernel_width must be a positive number, got wide"),
     ({"random_state": -1}, "random_state must be a non-negative int"),
+    ({"random_state": 2 ** 32}, r"random_state must be a non-negative int below 2\*\*32"),
 ])
 def test_bad_options_are_refused_with_a_fix(red_square, options, message):
     image, segments = red_square
