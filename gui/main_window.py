@@ -21,13 +21,14 @@ from limelight.gui.image_view import ImageView, place_in_photo
 from limelight.gui.model_picker import ModelPicker, builtin_sources
 from limelight.gui.overlay_controls import OverlayControls
 from limelight.gui.parameter_panel import METHODS, ExplainRequest, ParameterPanel
-from limelight.gui.predictions_panel import PredictionsPanel
+from limelight.gui.predictions_panel import MEASURING, PredictionsPanel
 from limelight.gui.settings import Settings
 from limelight.gui.trust_dialog import ask_trust
-from limelight.gui.worker import (BUILTIN_PREFIX, BackgroundTasks, BatchResult, Explain,
-                                  ExplainAll, ExplainResult, LoadModel, ModelInfo, Predict,
-                                  Predictions, SegmentPreview, SegmentPreviewResult,
-                                  TrustRequired, Versions, WarmUp, WorkerController)
+from limelight.gui.worker import (BUILTIN_PREFIX, REPORT_PREFIX, BackgroundTasks, BatchResult,
+                                  Continue, Explain, ExplainAll, ExplainResult, LoadModel,
+                                  ModelInfo, OpenedReport, OpenReport, Predict, Predictions,
+                                  SegmentPreview, SegmentPreviewResult, TrustRequired, Versions,
+                                  WarmUp, WorkerController, more_samples, report_extra)
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,11 @@ class MainWindow(QMainWindow):
         self._preview_wanted = False
         self._explain_id: int | None = None
         self._batch_id: int | None = None
+        # Faithfulness of a class shown from an earlier LIME run: its job, and (explanation, class).
+        self._scores_id: int | None = None
+        self._measuring: tuple | None = None
+        # Class names of the report whose explanation is shown.
+        self._report_names: dict[int, str] = {}
         self._versions: dict | None = None
         self._compare: CompareDialog | None = None
         self._closing = False
@@ -192,8 +198,9 @@ class MainWindow(QMainWindow):
 
         self.browser_dock = self._dock("Images", "images", self.browser,
                                        Qt.DockWidgetArea.LeftDockWidgetArea)
+        # Scrolls on a small screen rather than squeezing the explanation's scores.
         self.predictions_dock = self._dock("Predictions", "predictions", self.predictions_panel,
-                                           Qt.DockWidgetArea.LeftDockWidgetArea)
+                                           Qt.DockWidgetArea.LeftDockWidgetArea, scroll=True)
         self.model_dock = self._dock("Model", "model", self.model_picker,
                                      Qt.DockWidgetArea.RightDockWidgetArea)
         self.parameters_dock = self._dock("Explanation", "parameters", self.parameter_panel,
@@ -213,6 +220,7 @@ class MainWindow(QMainWindow):
         self.parameter_panel.sig_method_changed.connect(self._on_method_changed)
         self.overlay_controls.sig_style_changed.connect(self._on_style_changed)
         self.predictions_panel.sig_target_chosen.connect(self.choose_target)
+        self.predictions_panel.sig_add_samples_requested.connect(self.add_samples)
         self.image_view.sig_view_mode_changed.connect(self._on_view_mode_changed)
 
         status = self.statusBar()
@@ -265,6 +273,9 @@ class MainWindow(QMainWindow):
         self.open_folder_action = self._action("Open &Folder…", self.open_folder_dialog,
                                                shortcut="Ctrl+Shift+O",
                                                tip="Add every image in a folder and its subfolders")
+        self.open_report_action = self._action("Open &Report…", self.open_report_dialog,
+                                               tip="Show a saved JSON report again, with its scores; "
+                                                   "no model needed")
         self.open_model_action = self._action("Open &Model…", self.open_model_dialog,
                                               shortcut="Ctrl+M",
                                               tip="Load a .keras or .h5 model file")
@@ -311,6 +322,10 @@ class MainWindow(QMainWindow):
         self.cancel_action = self._action("Cancel", self.cancel,
                                           tip="Stop the explanation (Esc)")
         self.cancel_action.setVisible(False)
+        self.add_samples_action = self._action("&Add Samples", self.add_samples,
+                                               tip="Continue the shown LIME explanation with half as "
+                                                   "many samples again; only the new ones go to the model")
+        self.add_samples_action.setEnabled(False)
         self.compare_action = self._action("&Compare…", self.show_compare, shortcut="Ctrl+Shift+C",
                                            tip="Explain the image with two models or two "
                                                "methods side by side")
@@ -327,13 +342,17 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        for action in (self.open_action, self.open_folder_action, None, self.open_model_action,
+        for action in (self.open_action, self.open_folder_action, self.open_report_action, None,
+                       self.open_model_action,
                        self.open_saved_model_action, None, self.save_action, self.export_action,
                        self.batch_action, None, self.quit_action):
             file_menu.addSeparator() if action is None else file_menu.addAction(action)
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addAction(self.copy_action)
         edit_menu.addAction(self.browser.remove_action)
+        explain_menu = bar.addMenu("E&xplain")
+        for action in (self.explain_action, self.cancel_action, self.add_samples_action):
+            explain_menu.addAction(action)
         view_menu = bar.addMenu("&View")
         for action in (self.zoom_in_action, self.zoom_out_action, self.zoom_fit_action,
                        self.zoom_actual_action, None, *self.view_mode_actions.values(), None,
@@ -515,6 +534,57 @@ class MainWindow(QMainWindow):
             self.settings.set_last_folder("images", folder)
             self.settings.set_value("folders/images", folder)
             self.open_paths([folder])
+
+    @Slot()
+    def open_report_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open Report", self.settings.last_folder("export"),
+                                              "Limelight report (*.json);;All files (*)")
+        if path:
+            self.open_report(path)
+
+    def open_report(self, path) -> None:
+        """Show a saved report's explanation and scores again, over its photo; no model needed.
+
+        A report that cannot be read gets a message and leaves the window as it was.
+        """
+        self.settings.set_last_folder("export", path)
+        self._submit(OpenReport(str(path)), channel="report")
+        self.statusBar().showMessage(f"Opening {Path(path).name}…")
+
+    def _on_report_opened(self, opened: OpenedReport) -> None:
+        explanation, info = opened.explanation, opened.info
+        path = str(Path(info["image"]["path"]).resolve())
+        method = "lime" if explanation.kind == "lime" else explanation.method
+        result = ExplainResult(REPORT_PREFIX + opened.path, path, ExplainRequest(method=method), opened.target,
+                               opened.frame, explanation, float(explanation.timings.get("total", 0.0)))
+        entries = [entry for entry in info.get("labels", ()) if isinstance(entry, dict) and "index" in entry]
+        self._report_names = {int(e["index"]): str(e["name"]) for e in entries if e.get("name") is not None}
+        # The photo joins the browser without the selection flow, which would ask the model about it.
+        self.browser.blockSignals(True)
+        try:
+            self.browser.add_paths([path])
+        finally:
+            self.browser.blockSignals(False)
+        self._on_images_changed(self.browser.count())
+        image = opened.image
+        image.flags.writeable = False
+        self._images[path] = image
+        self._stop_measuring()
+        self._path, self._image, self._target, self._shown, self._preview = path, image, opened.target, None, None
+        self.image_view.set_image(image)
+        self.image_status.setText(f"{Path(path).name} · {image.shape[1]} × {image.shape[0]}")
+        self.message_bar.hide()
+        self.predictions_panel.set_predictions(
+            [(int(e["index"]), self._report_names.get(int(e["index"]), f"class {e['index']}"),
+              float(e.get("probability") or 0.0)) for e in entries])
+        self.predictions_panel.set_target(opened.target)
+        if info.get("style") is not None:
+            self.overlay_controls.set_style(info["style"])
+        self.overlay_controls.set_superpixel_method(explanation.kind == "lime")
+        self._show_result(result)
+        model = (info.get("model") or {}).get("name", "an unknown model")
+        self.statusBar().showMessage(f"Opened {Path(opened.path).name}: {METHODS.get(method, method)} of "
+                                     f"{model}.", 8000)
 
     @Slot(str)
     def _on_image_selected(self, path: str) -> None:
@@ -740,6 +810,10 @@ class MainWindow(QMainWindow):
             # A gradient map costs one pass: explain the new class at once.
             self.explain()
             return
+        if shown is not None and shown.explanation.kind == "lime" and self._is_live(shown):
+            # The samples are cached: the new class costs only its faithfulness curves.
+            self._continue(shown, self._target, shown.explanation.num_samples)
+            return
         if shown is not None:
             self._shown = None
             self.image_view.set_overlay(None)
@@ -768,9 +842,10 @@ class MainWindow(QMainWindow):
         request = self.parameter_panel.request()
         self.settings.set_last_request(_request_fields(request))
         self.message_bar.hide()
+        self._stop_measuring()
         job = Explain(source, self._path, self._image, request, self._target)
         self._explain_id = self._submit(job, channel="explain")
-        self._set_running(True)
+        self._set_running(True, auto=request.is_auto())
         method = METHODS.get(request.method, request.method)
         waiting = " (after the model loads)" if self._loading else ""
         self.statusBar().showMessage(f"Explaining {Path(self._path).name} with {method}{waiting}…")
@@ -792,12 +867,66 @@ class MainWindow(QMainWindow):
             self._set_running(False)
             self.statusBar().showMessage("Cancelled.", 4000)
 
-    def _set_running(self, running: bool) -> None:
-        self.parameter_panel.set_running(running)
+    def _set_running(self, running: bool, *, auto: bool = False) -> None:
+        self.parameter_panel.set_running(running, auto=auto)
         self.explain_action.setVisible(not running)
         self.cancel_action.setVisible(running)
         self.status_progress.setRange(0, 0)  # busy until the first progress report
         self.status_progress.setVisible(running)
+        self.add_samples_action.setEnabled(not running and self._can_add_samples(self._shown))
+
+    @Slot()
+    def add_samples(self) -> None:
+        """Continue the shown LIME explanation with more samples; only the new ones go to the model."""
+        result = self._shown
+        if self._explain_id is not None or self._batch_id is not None:
+            return
+        if not self._can_add_samples(result):
+            self.show_error("Explain the image with LIME first; samples can be added to an explanation "
+                            "of the current image and model, not to one opened from a report.")
+            return
+        more = more_samples(result.explanation.num_samples)
+        self._continue(result, result.target, more)
+        self.statusBar().showMessage(f"Adding samples: {result.explanation.num_samples:,} → {more:,}…")
+
+    def _continue(self, result: ExplainResult, target: int, num_samples: int) -> None:
+        """Run on from `result` with its samples, for `target` and `num_samples` in all."""
+        self._stop_measuring()
+        self.message_bar.hide()
+        self._explain_id = self._submit(Continue(result.model, self._image, result, target, num_samples),
+                                        channel="explain")
+        self._set_running(True)
+
+    def _is_live(self, result: ExplainResult | None) -> bool:
+        """Whether `result` explains the current image with the current model (not a report)."""
+        return (result is not None and self._image is not None and result.path == self._path
+                and result.model == self.model_source())
+
+    def _can_add_samples(self, result: ExplainResult | None) -> bool:
+        return self._is_live(result) and result.explanation.kind == "lime"
+
+    def _measure_faithfulness(self, result: ExplainResult) -> None:
+        """Measure the shown class's faithfulness in the background if its LIME run did not."""
+        explanation, label = result.explanation, result.target
+        if (explanation.kind != "lime" or label in explanation.faithfulness or not self._is_live(result)
+                or self._measuring == (explanation, label)):
+            return
+        self._measuring = (explanation, label)
+        job = Continue(result.model, self._image, result, label, explanation.num_samples)
+        self._scores_id = self._submit(job, channel="scores")
+
+    def _stop_measuring(self) -> None:
+        self.controller.cancel_channel("scores")
+        self._scores_id = self._measuring = None
+
+    def _on_scores(self, job: Continue, result: ExplainResult) -> None:
+        """A class's faithfulness arrived: keep it, and show it if its explanation is still shown."""
+        key = self._cache_key(result.model, result.path, result.request, result.target)
+        if self._explanations.get(key) is not None and self._explanations[key].explanation is job.result.explanation:
+            self._explanations[key] = result
+        shown = self._shown
+        if shown is not None and shown.explanation is job.result.explanation:
+            self._show_result(dataclasses.replace(result, target=shown.target))
 
     def _on_explained(self, result: ExplainResult) -> None:
         key = self._cache_key(result.model, result.path, result.request, result.target)
@@ -831,6 +960,8 @@ class MainWindow(QMainWindow):
 
     def _show_result(self, result: ExplainResult) -> None:
         self._shown = result
+        self._measure_faithfulness(result)
+        self.add_samples_action.setEnabled(self._explain_id is None and self._can_add_samples(result))
         weights = np.asarray(result.explanation.weight_map(result.target))
         self.overlay_controls.set_weights(weights)
         self.predictions_panel.set_info(self.explanation_info(result))
@@ -866,18 +997,29 @@ class MainWindow(QMainWindow):
     def explanation_info(self, result: ExplainResult) -> dict:
         """What the info block shows about an explanation."""
         explanation, label = result.explanation, result.target
+        report = result.model.startswith(REPORT_PREFIX)
+        name = self._report_names.get(label) if report else None
         info = {"method": METHODS.get(result.request.method, result.request.method),
-                "label": self._class_name(label), "index": label, "time": result.seconds}
+                "label": name or self._class_name(label), "index": label, "time": result.seconds}
+        if report:
+            info["report"] = Path(result.model[len(REPORT_PREFIX):]).name
+        faithfulness = explanation.faithfulness.get(label)
+        if faithfulness is None and self._measuring == (explanation, label):
+            faithfulness = MEASURING
         if explanation.kind == "lime":
             info.update(probability=explanation.probabilities.get(label),
                         fit=explanation.scores.get(label),
                         local_prediction=explanation.local_predictions.get(label),
                         samples=int(explanation.params.get("num_samples", len(explanation.masks))),
+                        auto="auto" in explanation.params,
                         seed=explanation.params.get("seed"),
-                        superpixels=int(explanation.num_segments))
+                        superpixels=int(explanation.num_segments),
+                        stability=explanation.stability.get(label),
+                        add_samples=self._can_add_samples(result))
         else:
             info.update(probability=explanation.probability, layer=explanation.layer,
                         score=explanation.score)
+        info["faithfulness"] = faithfulness
         return info
 
     def describe_result(self, result: ExplainResult) -> str:
@@ -999,6 +1141,9 @@ class MainWindow(QMainWindow):
         if self._shown is None:
             self.show_error("Explain the image first; then export its report.")
             return
+        if self._shown.model.startswith(REPORT_PREFIX):
+            self.show_error(f"This explanation is already saved in {self._shown.model[len(REPORT_PREFIX):]}.")
+            return
         path = self._ask_save_path("Export Report", "export", self._default_name(".json"),
                                    "Limelight report (*.json)")
         if path is not None:
@@ -1021,7 +1166,8 @@ class MainWindow(QMainWindow):
         try:
             report.save_report(path, result.explanation, image_path=result.path,
                                model_name=info.name, preprocessing=info.preprocessing,
-                               label_names=list(info.class_names), style=style, force=True)
+                               label_names=list(info.class_names), style=style,
+                               extra=report_extra(info.resize, result.target), force=True)
             written = [path, path.with_suffix(".npz")]
             report.save_figure(figure, result.frame, result.explanation, result.target, style,
                                label_name=self._class_name(result.target), model_name=info.name,
@@ -1129,6 +1275,10 @@ class MainWindow(QMainWindow):
                 self._show_predictions(value)
         elif isinstance(value, ExplainResult) and request_id == self._explain_id:
             self._on_explained(value)
+        elif isinstance(value, ExplainResult) and request_id == self._scores_id:
+            self._on_scores(job, value)
+        elif isinstance(value, OpenedReport):
+            self._on_report_opened(value)
         elif isinstance(value, SegmentPreviewResult):
             self._on_preview(value)
         elif isinstance(value, BatchResult):
@@ -1142,8 +1292,10 @@ class MainWindow(QMainWindow):
             return
         if isinstance(job, LoadModel):
             self._on_model_failed(job.source, message)
-        elif isinstance(job, (Explain, ExplainAll)) and request_id in (self._explain_id,
-                                                                      self._batch_id):
+        elif isinstance(job, (Explain, ExplainAll, Continue)) and request_id in (
+                self._explain_id, self._batch_id, self._scores_id):
+            self.show_error(message)
+        elif isinstance(job, OpenReport):
             self.show_error(message)
         elif isinstance(job, (Predict, SegmentPreview)) and job.path == self._path:
             self.show_error(message)
@@ -1162,6 +1314,8 @@ class MainWindow(QMainWindow):
             self.parameter_panel.set_progress(done, total)
             self.status_progress.setRange(0, max(total, 1))
             self.status_progress.setValue(done)
+            # The same words as the panel's bar, which says when the total is only a cap.
+            self.status_progress.setFormat(self.parameter_panel.progress.format())
 
     @Slot(int, object)
     def _on_finished(self, request_id: int, job) -> None:
@@ -1170,6 +1324,11 @@ class MainWindow(QMainWindow):
             self._explain_id = None
         elif request_id == self._batch_id:
             self._batch_id = None
+        elif request_id == self._scores_id:
+            self._scores_id = self._measuring = None
+            if self._shown is not None:  # "measuring…" ends, whatever the outcome
+                self.predictions_panel.set_info(self.explanation_info(self._shown))
+            return
         else:
             return
         if self._explain_id is None and self._batch_id is None:
@@ -1216,9 +1375,11 @@ class MainWindow(QMainWindow):
         """Give the image most of the width, and the Explain button a place in view."""
         self.resizeDocks([self.browser_dock, self.model_dock], [250, 340],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.browser_dock, self.predictions_dock], [5, 4],
-                         Qt.Orientation.Vertical)
         height = self.height()
+        # Room for the four sample thumbnails; the rest for the predictions and the scores.
+        images = max(180, min(320, height * 2 // 7))
+        self.resizeDocks([self.browser_dock, self.predictions_dock], [images, max(300, height - images)],
+                         Qt.Orientation.Vertical)
         model = self.model_picker.sizeHint().height() + 30
         parameters = max(260, min(560, (height - model) * 11 // 20))
         self.resizeDocks([self.model_dock, self.parameters_dock, self.overlay_dock],

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
 from limelight.core.lime import HIDE_MODES
+from limelight.core.scores import MAX_SAMPLES, STABLE, TOP_K
 from limelight.core.segmentation import SEGMENTATION_DEFAULTS
 
 __all__ = ["ExplainRequest", "ParameterPanel", "METHODS", "DEFAULT_BATCH_SIZE"]
@@ -17,6 +18,8 @@ __all__ = ["ExplainRequest", "ParameterPanel", "METHODS", "DEFAULT_BATCH_SIZE"]
 METHODS = {"lime": "LIME", "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM"}
 #: The engine's default: large enough to keep the model busy, small enough for a laptop's memory.
 DEFAULT_BATCH_SIZE = 48
+#: The fewest samples a fixed LIME run may use (the engine refuses fewer).
+MIN_SAMPLES = 10
 _MAX_SEED = 2**31 - 1
 
 _METHOD_TIPS = {
@@ -28,6 +31,8 @@ _METHOD_TIPS = {
     "scorecam": "Score-CAM: weighs each feature map by the score of the image masked with it; no "
                 "gradients, one batch of predictions per layer channel",
 }
+_AUTO_TIP = (f"Sample in rounds and stop once the {TOP_K} strongest superpixels are stable (a rerun with "
+             f"another seed would pick the same ones, Jaccard {STABLE}), at most {MAX_SAMPLES:,} samples")
 _SEGMENTATION_TITLES = {"quickshift": "Quickshift", "slic": "SLIC", "felzenszwalb": "Felzenszwalb",
                         "grid": "Grid"}
 _SEGMENTATION_TIPS = {
@@ -70,8 +75,11 @@ class ExplainRequest:
     segmentation_params : tuple of (str, value) pairs
         The algorithm's parameters; a dict is accepted and stored as its items, so the request
         stays hashable.
-    num_samples, batch_size : int
-        LIME's perturbed images, and how many images go to the model at once (all methods).
+    num_samples : int or "auto"
+        LIME's perturbed images: a fixed number, or "auto" to sample until the top superpixels
+        are stable (see `limelight.core.lime.explain_lime`).
+    batch_size : int
+        How many images go to the model at once (all methods).
     hide : str
         How LIME hides a superpixel, one of ``HIDE_MODES``.
     kernel_width : float
@@ -82,12 +90,15 @@ class ExplainRequest:
         The CAM layer; None picks the last convolutional layer.
     use_logits, relu : bool
         CAM: explain the pre-softmax score, and keep only positive evidence.
+    cam_faithfulness : bool
+        CAM: also measure the deletion and insertion curves (about 100 model calls; LIME
+        always measures them).
     """
 
     method: str = "lime"
     segmentation: str = "quickshift"
     segmentation_params: tuple = tuple(SEGMENTATION_DEFAULTS["quickshift"].items())
-    num_samples: int = 1000
+    num_samples: int | str = "auto"
     batch_size: int = DEFAULT_BATCH_SIZE
     hide: str = "mean"
     kernel_width: float = 0.25
@@ -95,6 +106,7 @@ class ExplainRequest:
     layer: str | None = None
     use_logits: bool = True
     relu: bool = True
+    cam_faithfulness: bool = False
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -102,6 +114,11 @@ class ExplainRequest:
         if self.segmentation not in SEGMENTATION_DEFAULTS:
             raise ValueError(f"segmentation must be one of {', '.join(SEGMENTATION_DEFAULTS)}, "
                              f"not {self.segmentation!r}.")
+        samples = self.num_samples
+        if samples != "auto" and (isinstance(samples, bool) or not isinstance(samples, int)
+                                  or samples < MIN_SAMPLES):
+            raise ValueError(f"num_samples must be 'auto' or a whole number of at least {MIN_SAMPLES}, "
+                             f"not {samples!r}.")
         params = self.segmentation_params
         items = params.items() if isinstance(params, dict) else params
         object.__setattr__(self, "segmentation_params", tuple((str(k), v) for k, v in items))
@@ -119,7 +136,11 @@ class ExplainRequest:
         if self.method == "lime":
             return (self.method, self.segmentation, self.segmentation_params, self.num_samples, self.hide,
                     self.kernel_width, self.seed)
-        return (self.method, self.layer, self.use_logits, self.relu)
+        return (self.method, self.layer, self.use_logits, self.relu, self.cam_faithfulness)
+
+    def is_auto(self) -> bool:
+        """Return whether this is a LIME run that samples until stable."""
+        return self.method == "lime" and self.num_samples == "auto"
 
 
 class ParameterPanel(QWidget):
@@ -142,6 +163,7 @@ class ParameterPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._running = False
+        self._auto_run = False
         self._started = None
         self._updating = False
 
@@ -194,8 +216,19 @@ class ParameterPanel(QWidget):
 
         # --- LIME: sampling ----------------------------------------------------------------------
         self.sampling_box = _Section("Sampling", self, expanded=False)
-        self.samples = _spin(self, 10, 1_000_000, 100, "How many perturbed images the model sees: more "
-                             "gives steadier weights and takes longer")
+        self.samples = _spin(self, MIN_SAMPLES, 1_000_000, 100, "How many perturbed images the model sees: "
+                             "more gives steadier weights and takes longer")
+        self.samples_auto_note = QLabel(f"until stable, at most {MAX_SAMPLES:,}", self)
+        self.samples_auto_note.setStyleSheet("color: palette(placeholder-text);")
+        self.samples_auto_note.setToolTip(_AUTO_TIP)
+        # One place in the row for either the fixed count or what Auto does, so the row keeps its height.
+        self.samples_stack = QStackedWidget(self)
+        self.samples_stack.addWidget(self.samples)
+        self.samples_stack.addWidget(self.samples_auto_note)
+        self.samples_stack.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.auto_samples = QCheckBox("Auto", self)
+        self.auto_samples.setToolTip(_AUTO_TIP + "; uncheck to set a fixed number")
+        self.auto_samples.toggled.connect(lambda on: self.samples_stack.setCurrentIndex(int(on)))
         self.hide_combo = QComboBox(self)
         for mode in HIDE_MODES:
             self.hide_combo.addItem(_HIDE_TITLES.get(mode, mode.capitalize()), mode)
@@ -210,15 +243,20 @@ class ParameterPanel(QWidget):
         self.random_seed = QCheckBox("Random", self)
         self.random_seed.setToolTip("Draw a new seed each run, to see how much the explanation varies")
         self.random_seed.toggled.connect(lambda on: self.seed.setEnabled(not on))
-        for signal in (self.samples.valueChanged, self.hide_combo.currentIndexChanged,
+        for signal in (self.samples.valueChanged, self.auto_samples.toggled, self.hide_combo.currentIndexChanged,
                        self.kernel_width.valueChanged, self.seed.valueChanged, self.random_seed.toggled):
             signal.connect(self._update_sampling_summary)
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.random_seed)
+        samples_row = QHBoxLayout()
+        samples_row.addWidget(self.samples_stack, 1)
+        samples_row.addWidget(self.auto_samples)
         form = QFormLayout(self.sampling_box.body)
         form.setContentsMargins(0, 0, 0, 0)
-        form.addRow("&Samples:", self.samples)
+        samples_label = QLabel("&Samples:", self)
+        samples_label.setBuddy(self.samples)
+        form.addRow(samples_label, samples_row)
         form.addRow("&Hide with:", self.hide_combo)
         form.addRow("&Kernel width:", self.kernel_width)
         seed_label = QLabel("S&eed:", self)
@@ -238,11 +276,17 @@ class ParameterPanel(QWidget):
                                    "leak into the map")
         self.show_negative = QCheckBox("Show negative evidence", self)
         self.show_negative.setToolTip("Keep the regions that lower the score (no ReLU on the map)")
+        self.cam_faithfulness = QCheckBox("Measure faithfulness", self)
+        self.cam_faithfulness.setToolTip("Also hide and show superpixels in the order of the map and watch "
+                                         "the probability (deletion and insertion curves); about 100 extra "
+                                         "model calls per image, so Grad-CAM takes about a second longer. "
+                                         "LIME always measures it.")
         form = QFormLayout(self.cam_box.body)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("&Layer:", self.layer_combo)
         form.addRow(self.use_logits)
         form.addRow(self.show_negative)
+        form.addRow(self.cam_faithfulness)
 
         # --- Run ---------------------------------------------------------------------------------
         self.explain_button = QPushButton("Explain", self)
@@ -294,11 +338,12 @@ class ParameterPanel(QWidget):
         params = tuple((name, editor.value()) for name, editor in self._param_editors[segmentation].items())
         return ExplainRequest(
             method=self.method_combo.currentData(), segmentation=segmentation, segmentation_params=params,
-            num_samples=self.samples.value(), batch_size=self.batch_size.value(),
+            num_samples="auto" if self.auto_samples.isChecked() else self.samples.value(),
+            batch_size=self.batch_size.value(),
             hide=self.hide_combo.currentData(), kernel_width=round(self.kernel_width.value(), 6),
             seed=None if self.random_seed.isChecked() else self.seed.value(),
             layer=self.layer_combo.currentData(), use_logits=self.use_logits.isChecked(),
-            relu=not self.show_negative.isChecked())
+            relu=not self.show_negative.isChecked(), cam_faithfulness=self.cam_faithfulness.isChecked())
 
     def set_request(self, request: ExplainRequest) -> None:
         """Show the parameters of `request`, without emitting change signals."""
@@ -310,7 +355,9 @@ class ParameterPanel(QWidget):
             for name, value in request.segmentation_params:
                 if name in editors:
                     editors[name].setValue(value)
-            self.samples.setValue(request.num_samples)
+            self.auto_samples.setChecked(request.num_samples == "auto")
+            if request.num_samples != "auto":
+                self.samples.setValue(request.num_samples)
             self.batch_size.setValue(request.batch_size)
             if self.hide_combo.findData(request.hide) < 0:
                 self.hide_combo.addItem(str(request.hide), request.hide)
@@ -324,6 +371,7 @@ class ParameterPanel(QWidget):
             _select(self.layer_combo, request.layer)
             self.use_logits.setChecked(request.use_logits)
             self.show_negative.setChecked(not request.relu)
+            self.cam_faithfulness.setChecked(request.cam_faithfulness)
         finally:
             self._updating = False
         self._update_sections()
@@ -345,9 +393,14 @@ class ParameterPanel(QWidget):
 
     # --- Running ---------------------------------------------------------------------------------
 
-    def set_running(self, running: bool) -> None:
-        """Show the progress bar and Cancel while an explanation runs, and Explain otherwise."""
+    def set_running(self, running: bool, *, auto: bool = False) -> None:
+        """Show the progress bar and Cancel while an explanation runs, and Explain otherwise.
+
+        With `auto` the run stops when the explanation is stable, so the total that progress
+        reports is only the most it may take.
+        """
         self._running = bool(running)
+        self._auto_run = bool(running and auto)
         self._started = time.monotonic() if running else None
         self.progress.setRange(0, 0)  # busy until the first progress report
         self.progress.setValue(0)
@@ -364,7 +417,8 @@ class ParameterPanel(QWidget):
         done = min(max(int(done), 0), total)
         self.progress.setRange(0, total)
         self.progress.setValue(done)
-        self.progress.setFormat(f"{done:,} / {total:,}")
+        open_ended = self._auto_run and done < total
+        self.progress.setFormat(f"{done:,} of at most {total:,}" if open_ended else f"{done:,} / {total:,}")
         self.eta.setText(self._eta_text(done, total))
 
     def _eta_text(self, done, total):
@@ -373,8 +427,8 @@ class ParameterPanel(QWidget):
         elapsed = time.monotonic() - self._started
         if done >= total:
             return f"Finishing… ({_duration(elapsed)} so far)"
-        left = elapsed / done * (total - done)
-        return f"About {_duration(left)} left"
+        left = _duration(elapsed / done * (total - done))
+        return f"Stops once stable; at most {left} left" if self._auto_run else f"About {left} left"
 
     # --- Reactions -------------------------------------------------------------------------------
 
@@ -408,7 +462,8 @@ class ParameterPanel(QWidget):
     @Slot()
     def _update_sampling_summary(self):
         seed = "random seed" if self.random_seed.isChecked() else f"seed {self.seed.value()}"
-        self.sampling_box.set_summary(f"{self.samples.value():,} samples, {seed}")
+        samples = "auto samples" if self.auto_samples.isChecked() else f"{self.samples.value():,} samples"
+        self.sampling_box.set_summary(f"{samples}, {seed}")
 
     @Slot(bool)
     def _on_preview_toggled(self, on):

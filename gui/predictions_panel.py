@@ -1,16 +1,22 @@
-"""The predictions panel: the top classes with probability bars, a class search and the explanation's facts."""
+"""The predictions panel: the top classes with probability bars, a class search and the explanation's facts and scores."""
 import html
 
 from PySide6.QtCore import QRectF, QSize, QStringListModel, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QCompleter, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QStyle, QStyledItemDelegate, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCompleter, QHBoxLayout, QLabel, QLineEdit, QListWidget,
+                               QListWidgetItem, QPushButton, QStyle, QStyledItemDelegate, QVBoxLayout, QWidget)
 
-__all__ = ["PredictionsPanel"]
+from limelight.gui.faithfulness_plot import FaithfulnessPlot
+
+__all__ = ["PredictionsPanel", "MEASURING"]
 
 _INDEX = Qt.ItemDataRole.UserRole
 _PROBABILITY = Qt.ItemDataRole.UserRole + 1
 _BAR = QColor(76, 175, 80)
+#: The "faithfulness" value of an info dict whose curves are being measured.
+MEASURING = "measuring"
+# Readable on light and dark palettes alike.
+_WORD_COLOURS = {"stable": "#2e9d3a", "borderline": "#c77c00", "unstable": "#d9412b"}
 
 
 class _BarDelegate(QStyledItemDelegate):
@@ -58,6 +64,8 @@ class PredictionsPanel(QWidget):
 
     sig_target_chosen = Signal(int)
     """A class index was chosen as the explanation's target."""
+    sig_add_samples_requested = Signal()
+    """Add samples was clicked: continue the shown LIME run with more samples."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -93,12 +101,26 @@ class PredictionsPanel(QWidget):
         self.search_note.setStyleSheet("color: palette(placeholder-text);")
         self.search_note.hide()
 
-        self.info = QLabel(self)
-        self.info.setWordWrap(True)
-        self.info.setTextFormat(Qt.TextFormat.RichText)
-        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.info.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.info.setToolTip(_INFO_TIP)
+        # The class and how far to trust its explanation first, then how it was made, which a
+        # small screen may scroll away.
+        self.info, self.facts = _info_label(self), _info_label(self)
+        metrics = self.fontMetrics()
+        self._label_widths = [max(metrics.horizontalAdvance(label) for label in labels) + 8
+                              for labels in (_SCORE_LABELS, _INFO_LABELS.values())]
+
+        # What would make an unstable explanation stable, and the button that does the likelier fix.
+        self.hint = QLabel(self)
+        self.hint.setWordWrap(True)
+        self.add_samples_button = QPushButton("Add samples", self)
+        self.add_samples_button.setToolTip("Continue this LIME run with half as many samples again; only the "
+                                           "new samples go to the model")
+        self.add_samples_button.clicked.connect(self.sig_add_samples_requested)
+        self.hint_row = QWidget(self)
+        hint_layout = QHBoxLayout(self.hint_row)
+        hint_layout.setContentsMargins(0, 0, 0, 0)
+        hint_layout.addWidget(self.hint, 1)
+        hint_layout.addWidget(self.add_samples_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.faithfulness_plot = FaithfulnessPlot(self)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.list)
@@ -106,6 +128,9 @@ class PredictionsPanel(QWidget):
         layout.addWidget(self.search)
         layout.addWidget(self.search_note)
         layout.addWidget(self.info)
+        layout.addWidget(self.hint_row)
+        layout.addWidget(self.faithfulness_plot)
+        layout.addWidget(self.facts)
         # Spare height goes below the facts, so they sit right under the list instead of at the bottom.
         layout.addStretch(1)
         self.set_predictions([])
@@ -207,36 +232,59 @@ class PredictionsPanel(QWidget):
     def set_info(self, info) -> None:
         """Show facts about the explanation shown (a dict, see the keys below), or clear them with None.
 
-        Known keys: method, label, index, probability, fit, local_prediction, samples, superpixels,
-        seed (LIME), layer, score (CAM), time; others are shown as they are.
+        Known keys: method, label, index, probability, fit, local_prediction, samples, auto (the
+        samples were chosen automatically), superpixels, seed (LIME), layer, score (CAM), time,
+        report (the file it was opened from), stability (a `Stability`), faithfulness (a
+        `Faithfulness`, `MEASURING` or None) and add_samples (offer Add samples); others are shown
+        as they are.
         """
+        stability = (info or {}).get("stability")
+        faithfulness = (info or {}).get("faithfulness")
+        hint = stability.hint if stability is not None else ""
+        # The button is the fix the hint names; the other fix is a change of superpixels.
+        offer = hint == "add samples" and bool((info or {}).get("add_samples"))
+        self.hint.setText("To make it stable:" if offer else f"To make it stable, {hint}." if hint else "")
+        self.add_samples_button.setVisible(offer)
+        self.hint_row.setVisible(bool(self.hint.text()) or self.add_samples_button.isVisible())
+        measured = faithfulness not in (None, MEASURING)
+        self.faithfulness_plot.set_faithfulness(faithfulness if measured else None)
+        # A CAM without faithfulness has no curves to show; LIME's are on their way.
+        self.faithfulness_plot.setVisible(bool(info) and (measured or faithfulness == MEASURING))
+        self.facts.setVisible(bool(info))
         if not info:
             self.info.setText("<span style='color: palette(placeholder-text)'>Explain the image to see how "
                               "the explanation was made.</span>")
+            self.facts.clear()
             return
         rows = []
         title = info.get("label")
         if title is not None:
             index = info.get("index")
             suffix = f" <span style='color: gray'>(class {index})</span>" if index is not None else ""
-            rows.append(f"<tr><td colspan=2><b>{html.escape(str(title))}</b>{suffix}</td></tr>")
+            rows.append(f"<tr><td colspan=3><b>{html.escape(str(title))}</b>{suffix}</td></tr>")
+        rows += _score_rows(stability, faithfulness, "faithfulness" in info)
+        facts = []
         # Known facts in a fixed order, whatever order the dict has; unknown ones after them.
         keys = [key for key in _INFO_LABELS if key in info]
-        keys += [key for key in info if key not in _INFO_LABELS and key not in ("label", "index")]
+        keys += [key for key in info if key not in _INFO_LABELS and key not in _NOT_ROWS]
         for key in keys:
             value = info[key]
             label, text = _describe(key, value)
+            if key == "samples" and info.get("auto") and text is not None:
+                text += " (auto)"
             if text is not None:
-                rows.append(f"<tr><td style='color: gray; padding-right: 8px'>{label}</td>"
-                            f"<td>{html.escape(text)}</td></tr>")
-        self.info.setText("<table cellspacing=1>" + "".join(rows) + "</table>")
+                facts.append(_row(label, html.escape(text)))
+        # Each table's labels as wide as its longest, so its values line up.
+        scores_width, facts_width = (f"<tr><td width={width}></td><td></td></tr>" for width in self._label_widths)
+        self.info.setText("<table cellspacing=1>" + scores_width + "".join(rows) + "</table>")
+        self.facts.setText("<table cellspacing=1>" + facts_width + "".join(facts) + "</table>")
 
     def info_text(self) -> str:
         """Return the info block as plain text (for tests and copying)."""
         from PySide6.QtGui import QTextDocument
 
         document = QTextDocument()
-        document.setHtml(self.info.text())
+        document.setHtml(self.info.text() + self.facts.text())
         return document.toPlainText()
 
 
@@ -248,10 +296,59 @@ _INFO_TIP = ("<b>Probability</b>: the model's confidence in the class for this i
              "probability when the fit is good.<br>"
              "<b>Seed</b>: run again with this seed to get the same explanation.<br>"
              "<b>Layer</b> and <b>Score</b>: the layer the activation map comes from, and the class score "
-             "(logit or probability) it explains.")
-_INFO_LABELS = {"method": "Method", "probability": "Probability", "fit": "Fit (R²)",
+             "(logit or probability) it explains.<br>"
+             "<b>Stability</b>: how much the top 5 superpixels would overlap with a rerun's under another seed "
+             "(Jaccard index, estimated from the samples already drawn): stable from 0.9, borderline from "
+             "0.7, unstable below.<br>"
+             "<b>Deletion</b> and <b>Insertion AUC</b>: the area under the probability as superpixels are "
+             "hidden (or shown) in the explanation's order; lower deletion and higher insertion than a random "
+             "order mean the explanation points at what the model uses.")
+_INFO_LABELS = {"report": "Report", "method": "Method", "probability": "Probability", "fit": "Fit (R²)",
                 "local_prediction": "Local prediction", "samples": "Samples", "superpixels": "Superpixels",
                 "seed": "Seed", "layer": "Layer", "score": "Score", "time": "Time"}
+_SCORE_LABELS = ("Stability", "AUC", "Random")
+# Keys set_info reads for something other than a row of its own.
+_NOT_ROWS = ("label", "index", "auto", "stability", "faithfulness", "add_samples")
+
+
+def _info_label(parent):
+    label = QLabel(parent)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    label.setToolTip(_INFO_TIP)
+    return label
+
+
+def _row(label, *cells, span=1):
+    cells = "".join(f"<td colspan={span}>{cell}</td>" if span > 1 else f"<td style='padding-right: 10px'>{cell}</td>"
+                    for cell in cells)
+    return f"<tr><td style='color: gray; padding-right: 8px'>{label}</td>{cells}</tr>"
+
+
+def _score_rows(stability, faithfulness, faithfulness_known):
+    """Stability, then the deletion and insertion AUC over the random order's, in columns like the plot's."""
+    rows = []
+    if stability is not None:
+        colour = _WORD_COLOURS[stability.word]
+        rows.append(_row("Stability", f"{stability.value:.2f} <b style='color: {colour}'>{stability.word}</b>",
+                         span=2))
+    if faithfulness == MEASURING:
+        rows.append(_row("Faithfulness", "<i>measuring…</i>", span=2))
+    elif faithfulness is not None:
+        random = faithfulness.random_auc
+        deletion, insertion = faithfulness.deletion_auc, faithfulness.insertion_auc
+        # Green where the explanation's order beats a random one: deletion lower, insertion higher.
+        cells = [f"<span style='color: {_WORD_COLOURS['stable' if better else 'unstable']}'>{auc:.2f}</span>"
+                 for auc, better in ((deletion, deletion < random), (insertion, insertion > random))]
+        rows.append("<tr><td></td><td style='color: gray; padding-right: 10px'>Deletion</td>"
+                    "<td style='color: gray'>Insertion</td></tr>")
+        rows.append(_row("AUC", *cells))
+        rows.append(_row("Random", f"{random:.2f}", f"{random:.2f}"))
+    elif faithfulness_known:
+        rows.append(_row("Faithfulness", "<span style='color: gray'>not measured</span>", span=2))
+    return rows
 
 
 def _describe(key, value):
@@ -275,9 +372,11 @@ def _preview():
     """Show the panel alone with ImageNet names and made-up predictions."""
     import sys
 
+    import numpy as np
     from PySide6.QtWidgets import QApplication
 
     from limelight.core.labels import imagenet_labels
+    from limelight.core.scores import Faithfulness, Stability
 
     app = QApplication.instance() or QApplication(sys.argv)
     panel = PredictionsPanel()
@@ -286,9 +385,14 @@ def _preview():
     panel.set_predictions([(967, "espresso", 0.62), (504, "coffee mug", 0.21), (968, "cup", 0.08),
                            (925, "consomme", 0.03), (441, "beer glass", 0.01)])
     panel.set_target(967)
+    fractions = np.linspace(0, 1, 21)
     panel.set_info({"method": "LIME", "label": "espresso", "index": 967, "probability": 0.62, "fit": 0.71,
-                    "local_prediction": 0.58, "samples": 1000, "superpixels": 48, "seed": 0, "time": 4.2})
+                    "local_prediction": 0.58, "samples": 625, "auto": True, "superpixels": 48, "seed": 0,
+                    "time": 4.2, "stability": Stability(0.78, 5, 625), "add_samples": True,
+                    "faithfulness": Faithfulness(fractions, 0.62 * np.exp(-6 * fractions),
+                                                 0.62 * (1 - np.exp(-5 * fractions)), 0.62 * fractions ** 1.5)})
     panel.sig_target_chosen.connect(print)
+    panel.sig_add_samples_requested.connect(lambda: print("add samples"))
     panel.resize(320, 520)
     panel.show()
     return app.exec()

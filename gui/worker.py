@@ -1,4 +1,6 @@
 """The background worker: one QObject on one QThread runs every TensorFlow job, and its controller."""
+import dataclasses
+import hashlib
 import logging
 import threading
 import time
@@ -7,6 +9,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -17,6 +20,8 @@ from limelight.core.errors import Cancelled, LimelightError, UntrustedModelError
 log = logging.getLogger(__name__)
 
 BUILTIN_PREFIX = "builtin:"
+#: The `model` of an ExplainResult read from a saved report: this prefix and the report's path.
+REPORT_PREFIX = "report:"
 #: Most progress updates a second sent to the window: more only costs repaints.
 PROGRESS_RATE = 20
 #: Models kept loaded at once (the current one and what Compare uses).
@@ -27,6 +32,11 @@ LIME_TOP_LABELS = 5
 WORKER_STACK_BYTES = 64 * 2**20
 #: Colour of superpixel borders in the preview.
 PREVIEW_COLOUR = (255, 221, 0)
+#: Prediction caches kept, one per (model, image, segmentation, hide mode): the last few images.
+#: Each holds every class's probability per sample, 16 MB for 1000 classes and 4000 samples.
+MAX_PREDICTION_CACHES = 4
+#: Add samples continues a LIME run with this many times its samples, rounded up to a hundred.
+ADD_SAMPLES_FACTOR = 1.5
 
 
 # --- Jobs: what the window asks for ---------------------------------------------------------
@@ -77,6 +87,28 @@ class Explain:
     image: np.ndarray
     request: Any
     target: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Continue:
+    """Go on from a LIME explanation (an ExplainResult) with its samples: more of them, or another class.
+
+    Samples the worker has predicted before cost nothing: adding samples sends only the new ones
+    to the model, and another class with as many samples only its faithfulness curves.
+    """
+
+    model: str
+    image: np.ndarray
+    result: Any
+    target: int
+    num_samples: int
+
+
+@dataclass(frozen=True)
+class OpenReport:
+    """Read a saved JSON report and the photo it explains, without a model."""
+
+    path: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,6 +202,18 @@ class ExplainResult:
     seconds: float
 
 
+@dataclass(frozen=True, eq=False)
+class OpenedReport:
+    """A report read back: its explanation of class `target` and the photo, whole and as the model saw it."""
+
+    path: str
+    info: dict
+    image: np.ndarray
+    frame: np.ndarray
+    explanation: Any
+    target: int
+
+
 @dataclass(frozen=True)
 class BatchResult:
     written: tuple
@@ -207,6 +251,7 @@ class Worker(QObject):
     def __init__(self):
         super().__init__()
         self._models: OrderedDict = OrderedDict()
+        self._caches = PredictionCaches()
         self._last_progress = 0.0
 
     @Slot(int, object, object)
@@ -248,6 +293,10 @@ class Worker(QObject):
             return self._segment_preview(job)
         if isinstance(job, Explain):
             return self._explain(job, cancelled)
+        if isinstance(job, Continue):
+            return self._continue(job, cancelled)
+        if isinstance(job, OpenReport):
+            return open_report(job.path)
         if isinstance(job, ExplainAll):
             return self._explain_all(job, cancelled)
         raise TypeError(f"unknown job {job!r}")
@@ -327,10 +376,38 @@ class Worker(QObject):
     def _explain(self, job: Explain, cancelled) -> ExplainResult:
         started = time.perf_counter()
         model = self._model(job.model)
-        explanation, target = explain_one(model, job.image, job.request, job.target,
+        explanation, target = explain_one(model, job.image, job.request, job.target, caches=self._caches,
                                           progress=self._progress, cancelled=cancelled)
         return ExplainResult(job.model, job.path, job.request, target, model.frame(job.image),
                              explanation, time.perf_counter() - started)
+
+    def _continue(self, job: Continue, cancelled) -> ExplainResult:
+        from limelight.core.lime import explain_lime
+        from limelight.core.scores import add_faithfulness
+
+        started = time.perf_counter()
+        model = self._model(job.model)
+        shown, request = job.result.explanation, job.result.request
+        prepared = model.prepare(job.image)
+        cache = self._caches.get(model, prepared, shown.segments, request.segmentation,
+                                 request.segmentation_params, request.hide)
+        same_samples = job.num_samples == shown.num_samples
+        if same_samples and job.target in shown.labels:
+            explanation = add_faithfulness(shown, cache, [job.target], cancelled=cancelled)
+        else:
+            labels = [*shown.labels, *([] if job.target in shown.labels else [job.target])]
+            explanation = explain_lime(
+                prepared, model.predict, segments=shown.segments, labels=labels,
+                num_samples=job.num_samples, batch_size=request.batch_size, hide=request.hide,
+                kernel_width=shown.params["kernel_width"], random_state=shown.params["seed"],
+                segmentation=shown.params.get("segmentation"), faithfulness=[job.target], cache=cache,
+                progress=self._progress, cancelled=cancelled)
+            if same_samples:
+                # The same samples give the other classes the same weights, so their curves still hold.
+                explanation = dataclasses.replace(
+                    explanation, faithfulness={**shown.faithfulness, **explanation.faithfulness})
+        return ExplainResult(job.model, job.result.path, request, job.target, job.result.frame, explanation,
+                             time.perf_counter() - started)
 
     def _explain_all(self, job: ExplainAll, cancelled) -> BatchResult:
         from limelight.core.images import load_image
@@ -373,35 +450,42 @@ def export_explanation(model, path, image, explanation, target, style, folder, *
     report.save_annotated(paths["image"], render(frame, explanation, target, style), force=force)
     report.save_report(paths["json"], explanation, image_path=path, model_name=model.name,
                        preprocessing=model.preprocessing, label_names=list(model.labels.names),
-                       style=style, force=force)
+                       style=style, extra=report_extra(model.settings.resize, target), force=force)
     report.save_figure(paths["figure"], frame, explanation, target, style, label_name=name,
                        model_name=model.name, force=force)
     return [str(paths[k]) for k in ("image", "json", "arrays", "figure")]
 
 
-def explain_one(model, image, request, target, *, progress=None, cancelled=None):
+def explain_one(model, image, request, target, *, caches=None, progress=None, cancelled=None):
     """Explain `image` (the whole photo) with `request`; return the explanation and its class.
 
     LIME explains the target together with the top classes, which costs nothing more
-    and lets the window switch between them without a new run.
+    and lets the window switch between them without a new run; "auto" samples until the
+    target's top superpixels are stable. Faithfulness is measured for the target (LIME always,
+    CAM on request). `caches` (PredictionCaches) keeps the model's predictions for later runs.
     """
+    from limelight.core.segmentation import SEGMENTATION_DEFAULTS, segment
+
+    caches = caches if caches is not None else PredictionCaches(1)
     prepared = model.prepare(image)
     if request.method == "lime":
         from limelight.core.lime import explain_lime
-        from limelight.core.segmentation import segment
 
         probabilities = model.predict(prepared[None])[0]
         top = [int(i) for i in np.argsort(probabilities)[::-1][:LIME_TOP_LABELS]]
         target = top[0] if target is None else int(target)
-        labels = top if target in top else [target, *top]
+        # The target first: "auto" stops when the first label is stable.
+        labels = [target, *(label for label in top if label != target)]
         params = dict(request.segmentation_params)
         segments = segment(prepared, method=request.segmentation, **params)
+        cache = caches.get(model, prepared, segments, request.segmentation, request.segmentation_params,
+                           request.hide)
         explanation = explain_lime(
             prepared, model.predict, segments=segments, labels=labels,
             num_samples=request.num_samples, batch_size=request.batch_size, hide=request.hide,
             kernel_width=request.kernel_width, random_state=request.seed,
-            segmentation={"method": request.segmentation, **params},
-            progress=progress, cancelled=cancelled)
+            segmentation={"method": request.segmentation, **params}, faithfulness=[target],
+            cache=cache, progress=progress, cancelled=cancelled)
         return explanation, target
     from limelight.core.cam import explain_cam
 
@@ -409,7 +493,91 @@ def explain_one(model, image, request, target, *, progress=None, cancelled=None)
                               layer=request.layer, use_logits=request.use_logits,
                               relu=request.relu, batch_size=request.batch_size,
                               progress=progress, cancelled=cancelled)
+    if request.cam_faithfulness:
+        from limelight.core.scores import add_faithfulness
+
+        # Superpixels as LIME makes them by default, ranked by the map's mean inside each.
+        params = tuple(SEGMENTATION_DEFAULTS["quickshift"].items())
+        segments = segment(prepared, method="quickshift", **dict(params))
+        cache = caches.get(model, prepared, segments, "quickshift", params, "mean")
+        explanation = add_faithfulness(explanation, cache, [explanation.target], cancelled=cancelled)
     return explanation, explanation.target
+
+
+def more_samples(num_samples: int) -> int:
+    """The sample count Add samples continues a LIME run with: half as many again, in hundreds."""
+    return -(-int(num_samples * ADD_SAMPLES_FACTOR) // 100) * 100
+
+
+class PredictionCaches:
+    """The model's predictions on perturbed copies of the last few images, so none is predicted twice.
+
+    One `limelight.core.lime.PredictionCache` per (model, image, segmentation, hide mode); the
+    oldest goes when there are more than `size`. Used on the worker thread only.
+    """
+
+    def __init__(self, size: int = MAX_PREDICTION_CACHES):
+        self._size = size
+        self._caches: OrderedDict = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._caches)
+
+    def get(self, model, prepared, segments, segmentation, params, hide):
+        """Return the cache for `model` and the model-ready image `prepared` cut into `segments`.
+
+        `segmentation` and `params` are how `segments` were made: the same ones always give the
+        same segments, so they (not the segments) identify the cache.
+        """
+        from limelight.core.lime import PredictionCache
+
+        # The model by its predict, as the cache itself checks it; the image by content, not by path.
+        key = (model.predict, hashlib.sha256(np.ascontiguousarray(prepared)).hexdigest(), segmentation,
+               tuple(params), hide)
+        cache = self._caches.get(key)
+        if cache is None:
+            cache = self._caches[key] = PredictionCache(model.predict, prepared, segments, hide=hide)
+            while len(self._caches) > self._size:
+                self._caches.popitem(last=False)
+        self._caches.move_to_end(key)
+        return cache
+
+
+def report_extra(resize: str, target: int) -> dict:
+    """What a report needs besides the explanation to be shown again: how the photo was framed, and the class shown."""
+    return {"resize": resize, "target": int(target)}
+
+
+def open_report(path) -> OpenedReport:
+    """Read a report written by `export_explanation` or the window, with the photo it explains.
+
+    The photo is looked for where the report says, then beside the report.
+    """
+    from limelight.core.errors import ReportError
+    from limelight.core.images import load_image
+    from limelight.core.models import ClassifierModel
+    from limelight.core.report import load_report
+
+    explanation, info = load_report(path)
+    image_info = info.get("image") if isinstance(info.get("image"), dict) else {}
+    extra = info.get("extra") if isinstance(info.get("extra"), dict) else {}
+    saved = Path(str(image_info.get("path") or image_info.get("name") or ""))
+    folder = Path(path).parent
+    candidates = [saved if saved.is_absolute() else folder / saved, folder / saved.name]
+    photo = next((c for c in candidates if saved.name and c.is_file()), None)
+    if photo is None:
+        raise ReportError(f"the photo it explains ({saved.name or 'not named'}) is missing; put it back "
+                          f"where it was or beside the report.", path=path)
+    image = load_image(photo)
+    target = extra.get("target", explanation.labels[0])
+    if target not in explanation.labels:
+        target = explanation.labels[0]
+    # The part of the photo the model saw, framed as ClassifierModel.frame does, with no model at hand.
+    rows_cols = np.shape(explanation.weight_map(target))
+    stand_in = SimpleNamespace(settings=SimpleNamespace(resize=extra.get("resize", "stretch")), input_size=rows_cols)
+    frame = ClassifierModel.frame(stand_in, image)
+    info = dict(info, image=dict(image_info, path=str(photo)))
+    return OpenedReport(str(path), info, image, frame, explanation, int(target))
 
 
 def model_info(model, *, sha256=None) -> ModelInfo:

@@ -66,13 +66,14 @@ def main(argv=None) -> int:
     save(window, "1_loaded.png")
 
     panel = window.parameter_panel
-    panel.set_request(dataclasses.replace(panel.request(), method="gradcam"))
+    panel.set_request(dataclasses.replace(panel.request(), method="gradcam", cam_faithfulness=True))
     panel.sig_explain_requested.emit()
     wait(window.sig_explanation_shown)
     pause(500)
     save(window, "main_window.png", always=True)
 
-    panel.set_request(dataclasses.replace(panel.request(), method="lime", num_samples=1000, seed=0))
+    panel.set_request(dataclasses.replace(panel.request(), method="lime", num_samples="auto", seed=0))
+    panel.sig_method_changed.emit("lime")  # as choosing LIME in the panel does: its natural display
     panel.sig_explain_requested.emit()
     pause(3000)
     save(window, "2_lime_running.png")

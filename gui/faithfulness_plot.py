@@ -1,0 +1,104 @@
+"""A small plot of an explanation's deletion and insertion curves beside their random-order baselines."""
+import numpy as np
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+
+__all__ = ["FaithfulnessPlot"]
+
+DELETION_COLOUR = "#d9412b"
+INSERTION_COLOUR = "#3cb043"
+
+_TIP = ("<b>Deletion</b>: the class probability as the superpixels are hidden, the most important "
+        "first; a faithful explanation makes it fall fast (small area).<br>"
+        "<b>Insertion</b>: the probability as they are shown on a blank image in the same order; it "
+        "should rise fast (large area).<br>"
+        "<b>Dashed</b>: the same with superpixels in random order, the baseline to beat.")
+
+
+class FaithfulnessPlot(FigureCanvasQTAgg):
+    """Deletion (left) and insertion (right) curves of one class, each over its random baseline."""
+
+    def __init__(self, parent=None):
+        # Fixed margins, as the weight histogram has: small enough for a 1366x768 screen's side panel.
+        self._figure = Figure(figsize=(3, 1.15), dpi=100)
+        self._figure.subplots_adjust(left=0.1, right=0.98, bottom=0.2, top=0.82, wspace=0.12)
+        super().__init__(self._figure)
+        self.setParent(parent)
+        self._deletion, self._insertion = self._figure.subplots(1, 2, sharey=True)
+        self._faithfulness = None
+        self.setMinimumHeight(95)
+        self.setMaximumHeight(125)
+        self.setToolTip(_TIP)
+        self._draw()
+
+    def set_faithfulness(self, faithfulness) -> None:
+        """Plot a `limelight.core.scores.Faithfulness`, or nothing with None."""
+        self._faithfulness = faithfulness
+        self._draw()
+
+    def plotted(self) -> dict:
+        """Return the curves drawn, by name, as (fractions, probabilities) arrays; {} when empty."""
+        curves = {}
+        for axes, prefix in ((self._deletion, "deletion"), (self._insertion, "insertion")):
+            for line in axes.get_lines():
+                name = prefix if line.get_gid() == "curve" else f"{prefix}_random"
+                curves[name] = (np.asarray(line.get_xdata()), np.asarray(line.get_ydata()))
+        return curves
+
+    def _draw(self) -> None:
+        text = self.palette().color(self.foregroundRole()).name()
+        face = self.palette().color(self.backgroundRole()).name()
+        self._figure.set_facecolor(face)
+        f = self._faithfulness
+        panels = ((self._deletion, "Deletion", DELETION_COLOUR, f and (f.deletion, f.random[::-1])),
+                  (self._insertion, "Insertion", INSERTION_COLOUR, f and (f.insertion, f.random)))
+        for axes, title, colour, curves in panels:
+            axes.clear()
+            axes.set_facecolor(face)
+            for spine in ("top", "right"):
+                axes.spines[spine].set_visible(False)
+            for spine in ("bottom", "left"):
+                axes.spines[spine].set_color(text)
+            axes.tick_params(colors=text, labelsize=7, length=2, pad=1)
+            axes.set_xlim(0, 1)
+            axes.set_ylim(0, 1.02)
+            axes.set_xticks([0, 1], ["0", "all"])
+            # Inside the axes' width, so neighbouring panels' labels never touch or clip.
+            for label, align in zip(axes.get_xticklabels(), ("left", "right")):
+                label.set_horizontalalignment(align)
+            axes.set_yticks([0, 1])
+            axes.set_title(title, fontsize=8, color=text, pad=2)
+            if curves is None:
+                continue
+            curve, baseline = curves
+            axes.plot(f.fractions, baseline, color=text, alpha=0.55, linestyle="--", linewidth=1, gid="random")
+            axes.fill_between(f.fractions, curve, color=colour, alpha=0.18, linewidth=0)
+            axes.plot(f.fractions, curve, color=colour, linewidth=1.6, gid="curve")
+        if f is None:
+            self._insertion.text(-0.06, 0.5, "Not measured", transform=self._insertion.transAxes, ha="center",
+                                 va="center", color=text, fontsize=8, alpha=0.7)
+        self.draw_idle()
+
+
+def _preview():
+    """Show the plot alone with made-up curves."""
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    from limelight.core.scores import Faithfulness
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    fractions = np.linspace(0, 1, 21)
+    plot = FaithfulnessPlot()
+    plot.setWindowTitle("Faithfulness")
+    plot.set_faithfulness(Faithfulness(fractions=fractions, deletion=0.9 * np.exp(-6 * fractions),
+                                       insertion=0.9 * (1 - np.exp(-5 * fractions)),
+                                       random=0.9 * fractions ** 1.5))
+    plot.resize(300, 115)
+    plot.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(_preview())
