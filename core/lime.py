@@ -9,6 +9,7 @@ from typing import ClassVar, Mapping
 import numpy as np
 from sklearn.linear_model import Ridge
 from sklearn.metrics import pairwise_distances, r2_score
+from threadpoolctl import threadpool_limits
 from skimage.color import label2rgb
 from skimage.filters import gaussian
 from skimage.segmentation import relabel_sequential
@@ -537,7 +538,9 @@ def _fit(design, targets, sample_weight):
     # One multi-output Ridge equals one Ridge per label (same alpha, same weights) and fits all
     # features, as lime's 'auto' selection does with its default num_features=100000.
     y = targets.astype(np.float64)
-    model = Ridge(alpha=1.0, fit_intercept=True).fit(design, y, sample_weight=sample_weight)
+    # Single-threaded BLAS: see limelight.core.scores.top_k_stability.
+    with threadpool_limits(limits=1, user_api="blas"):
+        model = Ridge(alpha=1.0, fit_intercept=True).fit(design, y, sample_weight=sample_weight)
     fitted = model.predict(design)
     with _warnings.catch_warnings():
         # A class whose score never moves has an undefined R^2; sklearn warns and we report NaN.

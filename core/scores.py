@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
-from sklearn.linear_model import Ridge
+from threadpoolctl import threadpool_limits
 
 from limelight.core.errors import Cancelled, ExplanationError
 
@@ -120,7 +120,7 @@ def top_k_stability(masks, targets, sample_weight, *, k=TOP_K, repeats=_REPEATS,
 
     Bootstrap: the samples (all but the first, the unperturbed image, which every run has) are
     drawn again with replacement, the weighted ``Ridge(alpha=1)`` of LIME is refitted to each
-    draw, and the mean pairwise Jaccard index of the draws' top-`k` positive superpixels estimates
+    draw (`ridge_coefficients`), and the mean pairwise Jaccard index of the draws' top-`k` positive superpixels estimates
     that of two runs with different seeds.
 
     Parameters
@@ -145,13 +145,30 @@ def top_k_stability(masks, targets, sample_weight, *, k=TOP_K, repeats=_REPEATS,
     rng = np.random.default_rng(random_state)
     num_samples = len(design)
     tops = np.zeros((targets.shape[1], repeats, design.shape[1]), dtype=bool)
-    for repeat in range(repeats):
-        counts = np.bincount(rng.integers(1, num_samples, num_samples - 1), minlength=num_samples)
-        counts[0] = 1
-        coef = np.atleast_2d(Ridge(alpha=1.0).fit(design, targets, sample_weight=sample_weight * counts).coef_)
-        for label, weights in enumerate(coef):
-            tops[label, repeat, top_positive(weights, k)] = True
+    # Matrices this small gain nothing from BLAS threads, and on a busy machine the threads' waiting
+    # makes each refit 100x slower (75 ms instead of 0.7 ms at 2000 samples on two shared cores).
+    with threadpool_limits(limits=1, user_api="blas"):
+        for repeat in range(repeats):
+            counts = np.bincount(rng.integers(1, num_samples, num_samples - 1), minlength=num_samples)
+            counts[0] = 1
+            for label, weights in enumerate(ridge_coefficients(design, targets, sample_weight * counts)):
+                tops[label, repeat, top_positive(weights, k)] = True
     return np.array([_mean_pairwise_jaccard(sets) for sets in tops])
+
+
+def ridge_coefficients(design, targets, sample_weight, alpha=1.0):
+    """Return the coefficients of ``Ridge(alpha).fit(design, targets, sample_weight)``, one row per target.
+
+    The same weighted, intercept-centred normal equations that scikit-learn solves, without its
+    per-call overhead: a bootstrap refits dozens of times, and this is 40x faster at 4000 samples.
+    """
+    total = sample_weight.sum()
+    mean_x = sample_weight @ design / total
+    mean_y = sample_weight @ targets / total
+    weighted = design.T * sample_weight
+    gram = weighted @ design - total * np.outer(mean_x, mean_x)
+    moment = weighted @ targets - total * np.outer(mean_x, mean_y)
+    return np.linalg.solve(gram + alpha * np.eye(len(gram)), moment).T
 
 
 def top_positive(weights, k):

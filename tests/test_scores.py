@@ -6,8 +6,8 @@ import pytest
 
 from limelight.core.errors import ExplanationError
 from limelight.core.lime import PredictionCache, explain_lime
-from limelight.core.scores import (Faithfulness, Stability, add_faithfulness, jaccard, superpixel_means,
-                                   top_k_stability)
+from limelight.core.scores import (Faithfulness, Stability, add_faithfulness, jaccard, ridge_coefficients,
+                                   superpixel_means, top_k_stability)
 from limelight.core.segmentation import segment
 
 from tests.test_lime import RED, SQUARE, SQUARE_CELLS, Recorder, redness
@@ -121,6 +121,17 @@ def test_the_estimate_needs_no_model_calls_and_repeats_exactly(red_square):
     values = top_k_stability(explanation.masks, explanation.predictions, _kernel(design, 0.25), random_state=1)
     assert values.shape == (2,)
     assert values == pytest.approx([explanation.stability[0].value, explanation.stability[2].value])
+
+
+def test_the_bootstrap_refits_exactly_the_ridge_lime_fits():
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(4)
+    design = rng.integers(0, 2, (500, 30)).astype(float)
+    targets = rng.random((500, 2))
+    weights = rng.random(500) * rng.integers(0, 3, 500)
+    expected = Ridge(alpha=1.0).fit(design, targets, sample_weight=weights).coef_
+    assert ridge_coefficients(design, targets, weights) == pytest.approx(expected, abs=1e-10)
 
 
 @pytest.fixture(scope="module")
