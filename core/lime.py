@@ -429,7 +429,7 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
 
     probabilities = None
     explained = stability = None
-    fit_time = 0.0
+    scores_time = 0.0
     rounds = _rounds(num_samples) if auto else [num_samples]
     for stop in rounds:
         done = 0 if probabilities is None else len(probabilities)
@@ -440,7 +440,7 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
         tick = time.perf_counter()
         stability = top_k_stability(masks[:stop], probabilities[:, explained], sample_weight[:stop], k=top_k,
                                     random_state=seed)
-        fit_time += time.perf_counter() - tick
+        scores_time += time.perf_counter() - tick
         if stability[0] >= target_stability:
             break
     used = len(probabilities)
@@ -450,14 +450,14 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
 
     tick = time.perf_counter()
     fit = _fit(design[:used], kept, sample_weight[:used])
-    fit_time += time.perf_counter() - tick
+    fit_time = time.perf_counter() - tick
     weights = dict(zip(explained, fit["coef"]))
     tick = time.perf_counter()
     faithful = {}
     for label in _faithfulness_labels(faithfulness, explained):
         faithful[label] = measure_faithfulness(lambda m: cache.predict(m, batch_size=batch_size), weights[label],
                                                label, random_state=seed, cancelled=cancelled)
-    scores_time = time.perf_counter() - tick
+    scores_time += time.perf_counter() - tick
 
     params = {"num_samples": used, "batch_size": batch_size, "hide": hide,
               "kernel_width": float(kernel_width), "seed": seed}
