@@ -97,8 +97,10 @@ class CompareDialog(QDialog):
             pane["caption"].setText("Working…")
             pane["result"] = None
             if source != self._window.model_source():
-                trusted = self._window.is_trusted(source)
-                self._controller.submit(LoadModel(source, trust=trusted),
+                # Trust is by content, as in the window: a file changed since it was trusted
+                # fails to load here with a message rather than running unasked.
+                trusted = frozenset(self._window.settings.trusted_hashes())
+                self._controller.submit(LoadModel(source, trusted_hashes=trusted),
                                         channel=f"compare-load-{index}")
             job_id = self._controller.submit(Explain(source, path, image, request),
                                              channel=f"compare-{index}")

@@ -146,9 +146,6 @@ class MainWindow(QMainWindow):
         # State. The worker owns the model objects; the window only knows their ModelInfo.
         self._model: ModelInfo | None = None
         self._loading: tuple[str, bool] | None = None
-        # Sources loaded trusted this session, with their files' state then: Compare reuses the
-        # trust only while the files are unchanged. What the user trusts is kept by content hash.
-        self._trusted: dict[str, tuple] = {}
         self._startup_load = True
         self._path = ""
         self._image: np.ndarray | None = None
@@ -457,10 +454,6 @@ class MainWindow(QMainWindow):
     def model_info(self) -> ModelInfo | None:
         return self._model
 
-    def is_trusted(self, source: str) -> bool:
-        """Whether `source` loaded trusted this session and its files have not changed since."""
-        return source in self._trusted and self._trusted[source] == _file_state(source)
-
     def current_path(self) -> str:
         return self._path
 
@@ -724,7 +717,6 @@ class MainWindow(QMainWindow):
         self._model = info
         if info.sha256:
             self.settings.trust_hash(info.sha256)
-            self._trusted[info.source] = _file_state(info.source)
         self.model_picker.set_busy(None)
         self.model_picker.set_current_source(info.source)
         self.model_picker.set_model_info(info)
@@ -1496,16 +1488,6 @@ def _style_from_fields(fields: dict):
         return OverlayStyle(**fields)
     except (TypeError, ValueError, LimelightError):
         return None
-
-
-def _file_state(source: str) -> tuple:
-    """Sizes and modification times of a model's files: cheap to compare on the GUI thread."""
-    path = Path(source)
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    try:
-        return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
-    except OSError:
-        return ()
 
 
 def _glob_escape(text: str) -> str:

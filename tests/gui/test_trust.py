@@ -1,4 +1,5 @@
 """Trusting a model file: asked plainly, remembered by the file's content hash and never by its path."""
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -9,7 +10,7 @@ from PySide6.QtWidgets import QDialog
 from limelight.gui import trust_dialog
 from limelight.gui.settings import Settings
 
-from .conftest import DEMO, MODEL_TIMEOUT_MS
+from .conftest import DEMO, JOB_TIMEOUT_MS, MODEL_TIMEOUT_MS
 
 
 def sha256(path) -> str:
@@ -75,10 +76,10 @@ def test_a_file_changed_at_a_trusted_path_is_asked_about_again(qtbot, make_windo
     window = make_window(images=[shapes[0][0]])
     queue.append(True)
     load(qtbot, window, path)
-    assert window.is_trusted(str(path))
     first = sha256(path)
+    assert window.settings.trusted_hashes() == {first}
     save_lambda_model(path, 3.0)  # someone replaces the file in place
-    assert sha256(path) != first and not window.is_trusted(str(path))
+    assert sha256(path) not in window.settings.trusted_hashes()
     queue.append(False)
     loaded = []
     window.sig_model_loaded.connect(loaded.append)
@@ -179,3 +180,33 @@ def test_the_builtin_model_needs_no_trust(qtbot, make_window, shapes, answers, s
     window = make_window(images=[shapes[0][0]])
     assert window.model_source() == DEMO and not window.model_info().trusted and not asked
     assert settings.trusted_hashes() == set()
+
+
+def test_compare_loads_files_trusted_by_content_and_refuses_the_rest_without_asking(
+        qtbot, make_window, shapes, tmp_path, answers, settings):
+    from limelight.gui.compare import CompareDialog
+
+    asked, _ = answers
+    trusted = save_lambda_model(tmp_path / "trusted.keras", 2.0)
+    untrusted = save_lambda_model(tmp_path / "untrusted.keras", 3.0)
+    # Trusted in an earlier session: only its hash is known, and it was never loaded here.
+    settings.trust_hash(sha256(trusted))
+    settings.add_recent_model(str(trusted))
+    settings.add_recent_model(str(untrusted))
+    window = make_window(images=[shapes[0][0]])
+    panel = window.parameter_panel
+    # A grid, because the 32x32 input is too small for quickshift to find superpixels.
+    panel.set_request(dataclasses.replace(panel.request(), method="lime", segmentation="grid",
+                                          segmentation_params=(("n_segments", 16),),
+                                          num_samples=50))
+    dialog = CompareDialog(window)
+    qtbot.addWidget(dialog)
+    for pane, path in zip(dialog._panes, (trusted, untrusted)):
+        pane["method"].setCurrentIndex(pane["method"].findData("lime"))
+        pane["model"].setCurrentIndex(pane["model"].findData(str(path)))
+    dialog.run()
+    qtbot.waitUntil(lambda: not dialog._jobs, timeout=JOB_TIMEOUT_MS)
+    left, right = dialog._panes
+    assert left["result"] is not None and left["result"].model == str(trusted)
+    assert right["result"] is None and "untrusted.keras" in right["caption"].text()
+    assert asked == []  # Compare never asks: it runs only what the user trusted before
