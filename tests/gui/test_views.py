@@ -205,6 +205,8 @@ def test_folded_sampling_section_summarises_its_settings(panel, qtbot):
     panel.show()
     section = panel.sampling_box
     assert not section.is_expanded() and not panel.samples.isVisible()
+    assert section.header.text() == "Sampling: auto samples, seed 0"
+    panel.auto_samples.setChecked(False)
     panel.samples.setValue(2500)
     panel.seed.setValue(7)
     assert section.header.text() == "Sampling: 2,500 samples, seed 7"
