@@ -35,8 +35,9 @@ REPORT_VERSION = 1
 _SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"lossless": True},
                  "TIFF": {"compression": "tiff_lzw"}, "PNG": {}}
 # Packages whose versions a report records; looked up in the installed metadata, never imported.
+# The Linux bundle ships TensorFlow as the "tensorflow-cpu" distribution.
 _PACKAGES = ("limelight", "numpy", "scikit-learn", "scikit-image", "scipy", "pillow", "matplotlib", "tensorflow",
-             "keras")
+             "tensorflow-cpu", "keras")
 # Longest side of the images drawn in a figure: a figure is a few inches wide, so more pixels
 # only cost time.
 _FIGURE_PIXELS = 1200

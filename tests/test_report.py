@@ -468,3 +468,18 @@ def test_a_real_grad_cam_report_round_trips(tmp_path, image):
                                "faithfulness": {"deletion_auc": 0.425, "insertion_auc": 0.425, "random_auc": 0.425}}]
     assert dict(loaded.faithfulness) == {4: curves}
     assert np.array_equal(render(image, loaded, 4, info["style"]), render(image, cam, 4, style))
+
+
+def test_a_report_records_tensorflow_when_it_is_installed_as_tensorflow_cpu(tmp_path, lime, monkeypatch):
+    from importlib import metadata
+
+    installed = {"numpy": "2.0", "tensorflow-cpu": "2.20.0"}
+
+    def version(name):
+        if name not in installed:
+            raise metadata.PackageNotFoundError(name)
+        return installed[name]
+
+    monkeypatch.setattr(metadata, "version", version)
+    info = json.loads(save(tmp_path, lime).read_text())
+    assert info["versions"]["tensorflow-cpu"] == "2.20.0" and "tensorflow" not in info["versions"]
