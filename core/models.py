@@ -167,17 +167,7 @@ class ClassifierModel:
 
     def frame(self, image: np.ndarray) -> np.ndarray:
         """The part of a photo the model sees: all of it, or its centre at the model's aspect."""
-        if self.settings.resize == "stretch":
-            return image
-        rows, cols = image.shape[:2]
-        want = self.input_size[1] / self.input_size[0]
-        if cols / rows > want:
-            keep = max(1, round(rows * want))
-            start = (cols - keep) // 2
-            return image[:, start:start + keep]
-        keep = max(1, round(cols / want))
-        start = (rows - keep) // 2
-        return image[start:start + keep]
+        return frame_image(image, self.input_size, self.settings.resize)
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """Resize a photo to the model's input.
@@ -231,6 +221,25 @@ class ClassifierModel:
         probabilities = self.predict(self.prepare(image)[None])[0]
         order = np.argsort(probabilities)[::-1][:k]
         return [(int(i), self.labels.name(int(i)), float(probabilities[i])) for i in order]
+
+
+def frame_image(image: np.ndarray, input_size, resize: str) -> np.ndarray:
+    """The part of a photo a model with this input size (rows, cols) and resize mode sees.
+
+    "stretch" keeps the whole photo; "crop" keeps its centre at the input's aspect ratio. Also
+    frames a saved report's photo when no model is at hand.
+    """
+    if resize == "stretch":
+        return image
+    rows, cols = image.shape[:2]
+    want = input_size[1] / input_size[0]
+    if cols / rows > want:
+        keep = max(1, round(rows * want))
+        start = (cols - keep) // 2
+        return image[:, start:start + keep]
+    keep = max(1, round(cols / want))
+    start = (rows - keep) // 2
+    return image[start:start + keep]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

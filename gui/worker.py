@@ -9,7 +9,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -555,7 +554,7 @@ def open_report(path) -> OpenedReport:
     """
     from limelight.core.errors import ReportError
     from limelight.core.images import load_image
-    from limelight.core.models import ClassifierModel
+    from limelight.core.models import frame_image
     from limelight.core.report import load_report
 
     explanation, info = load_report(path)
@@ -572,10 +571,8 @@ def open_report(path) -> OpenedReport:
     target = extra.get("target", explanation.labels[0])
     if target not in explanation.labels:
         target = explanation.labels[0]
-    # The part of the photo the model saw, framed as ClassifierModel.frame does, with no model at hand.
-    rows_cols = np.shape(explanation.weight_map(target))
-    stand_in = SimpleNamespace(settings=SimpleNamespace(resize=extra.get("resize", "stretch")), input_size=rows_cols)
-    frame = ClassifierModel.frame(stand_in, image)
+    # The part of the photo the model saw, with no model at hand.
+    frame = frame_image(image, np.shape(explanation.weight_map(target)), extra.get("resize", "stretch"))
     info = dict(info, image=dict(image_info, path=str(photo)))
     return OpenedReport(str(path), info, image, frame, explanation, int(target))
 
