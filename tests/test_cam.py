@@ -393,8 +393,9 @@ def test_the_function_cache_does_not_keep_a_model_alive():
 
 
 # --- Pointing at known objects --------------------------------------------------------------
-# The pointing game (Zhang et al., 2016): a hit is a map peak within 15 px of the object at 224 px,
-# scaled here to 4 px at 64 px. A ring's hole, which tells a ring from a disc, counts as object.
+# The pointing game (Zhang et al., 2016) for two objects: a hit is a map peak within 15 px of the
+# object at 224 px, scaled here to 4 px at 64 px. A ring's hole, which tells a ring from a disc,
+# counts as object.
 TOLERANCE = 4
 
 
@@ -406,11 +407,14 @@ def peak(heatmap):
     return np.unravel_index(np.argmax(heatmap), heatmap.shape)
 
 
-# The committed demo model scores 0.98 (Grad-CAM on logits), 0.94 (on probabilities) and 1.0
-# (Grad-CAM++); with the peak required strictly inside the filled mask, 0.78, 0.66 and 0.86.
+# The demo model is trained to keep its evidence on the object (core/demo.py), so a single
+# object's map must peak strictly on its painted pixels, with no tolerance and a ring's hole not
+# counting. The committed model does so in 50 of 50 scenes with Grad-CAM on logits and 48 with
+# Grad-CAM++. On probabilities in 30: the gradient of a confident softmax weighs the class's
+# evidence against the runner-up classes', which need not differ most on the object.
 @needs_demo
 @pytest.mark.parametrize("method, use_logits, expected", [
-    ("gradcam", True, 0.9), ("gradcam", False, 0.9), ("gradcam++", True, 0.9)])
+    ("gradcam", True, 0.98), ("gradcam", False, 0.58), ("gradcam++", True, 0.94)])
 def test_the_heatmap_peak_lies_on_the_object(demo, method, use_logits, expected):
     from limelight.core.demo import make_scene
 
@@ -419,11 +423,10 @@ def test_the_heatmap_peak_lies_on_the_object(demo, method, use_logits, expected)
         scene = make_scene(np.random.default_rng(3000 + index), label=index % 6)
         heatmap = explain_cam(scene.image, demo, method=method, target=scene.label,
                               use_logits=use_logits).heatmap_full
-        near = distance_to(scene.mask) <= TOLERANCE
-        hits.append(near[peak(heatmap)])
-        chance.append(near.mean())
+        hits.append(scene.mask[peak(heatmap)])
+        chance.append(scene.mask.mean())
     # A peak dropped at random would hit far less often: the test can fail.
-    assert np.mean(chance) < 0.2
+    assert np.mean(chance) < 0.1
     assert np.mean(hits) >= expected
 
 

@@ -84,3 +84,23 @@ def test_committed_model_is_small_and_accurate(demo_model):
 def test_demo_model_has_a_feature_map_for_grad_cam(demo_model):
     layer = demo_model.keras_model.get_layer("last_conv")
     assert len(layer.output.shape) == 4 and layer.output.shape[1:3] == (16, 16)
+
+
+@pytest.mark.slow
+def test_training_rebuilds_the_same_model_bit_for_bit(tmp_path):
+    """What the README promises for `python -m limelight.core.demo train`, run after run."""
+    import subprocess
+    import sys
+
+    import keras
+
+    def train(folder):
+        out = tmp_path / folder / "demo_shapes.keras"
+        subprocess.run([sys.executable, "-m", "limelight.core.demo", "train", "--out", str(out),
+                        "--samples", "96", "--epochs", "1"], check=True, capture_output=True)
+        return keras.saving.load_model(out, compile=False).get_weights()
+
+    first, again = train("first"), train("again")
+    assert len(first) == len(again)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
