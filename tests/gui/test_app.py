@@ -212,12 +212,14 @@ def test_a_user_model_shows_its_feeding_and_the_sidecar_keeps_the_choice(qtbot, 
 def test_explain_with_lime_shows_superpixels_over_the_photo(qtbot, make_window, shapes):
     path, label, mask = shapes[0]
     window = make_window(images=[path])
-    result = explain(qtbot, window, "lime", num_samples=200, batch_size=50, seed=3,
+    # The circle is predicted at 0.999, so each superpixel moves the probability by about 0.001:
+    # 200 samples leave that in the noise; 1000 rank the object first for seeds 0 to 5.
+    result = explain(qtbot, window, "lime", num_samples=1000, batch_size=50, seed=3,
                      segmentation="slic", segmentation_params=(("n_segments", 20),
                                                                ("compactness", 10.0),
                                                                ("sigma", 0.0)))
     explanation = result.explanation
-    assert explanation.kind == "lime" and explanation.masks.shape[0] == 200
+    assert explanation.kind == "lime" and explanation.masks.shape[0] == 1000
     assert result.target == explanation.labels[0] == label
     # The superpixel LIME weighs highest covers part of the object.
     best = explanation.top_segments(label, 1)[0]
@@ -227,7 +229,7 @@ def test_explain_with_lime_shows_superpixels_over_the_photo(qtbot, make_window, 
     assert shown.shape == photo.shape
     assert np.any(shown != photo)
     info = window.explanation_info(result)
-    assert info["samples"] == 200 and info["seed"] == 3 and -1.0 <= info["fit"] <= 1.0
+    assert info["samples"] == 1000 and info["seed"] == 3 and -1.0 <= info["fit"] <= 1.0
 
 
 @pytest.mark.parametrize("index", [0, 1, 2, 3])
