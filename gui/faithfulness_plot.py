@@ -29,31 +29,14 @@ class FaithfulnessPlot(FigureCanvasQTAgg):
         self.setMinimumHeight(95)
         self.setMaximumHeight(125)
         self.setToolTip(_TIP)
-        self._draw()
-
-    def set_faithfulness(self, faithfulness) -> None:
-        """Plot a `limelight.core.scores.Faithfulness`, or nothing with None."""
-        self._faithfulness = faithfulness
-        self._draw()
-
-    def plotted(self) -> dict:
-        """Return the curves drawn, by name, as (fractions, probabilities) arrays; {} when empty."""
-        curves = {}
-        for axes, prefix in ((self._deletion, "deletion"), (self._insertion, "insertion")):
-            for line in axes.get_lines():
-                name = prefix if line.get_gid() == "curve" else f"{prefix}_random"
-                curves[name] = (np.asarray(line.get_xdata()), np.asarray(line.get_ydata()))
-        return curves
-
-    def _draw(self) -> None:
+        # The axes are styled once; a new class only moves the lines and refills the area under
+        # them, which keeps the GUI thread's share of showing a result to a few milliseconds.
         text = self.palette().color(self.foregroundRole()).name()
         face = self.palette().color(self.backgroundRole()).name()
         self._figure.set_facecolor(face)
-        f = self._faithfulness
-        panels = ((self._deletion, "Deletion", DELETION_COLOUR, f and (f.deletion, f.random[::-1])),
-                  (self._insertion, "Insertion", INSERTION_COLOUR, f and (f.insertion, f.random)))
-        for axes, title, colour, curves in panels:
-            axes.clear()
+        self._panels = []
+        for axes, title, colour in ((self._deletion, "Deletion", DELETION_COLOUR),
+                                    (self._insertion, "Insertion", INSERTION_COLOUR)):
             axes.set_facecolor(face)
             for spine in ("top", "right"):
                 axes.spines[spine].set_visible(False)
@@ -68,15 +51,45 @@ class FaithfulnessPlot(FigureCanvasQTAgg):
                 label.set_horizontalalignment(align)
             axes.set_yticks([0, 1])
             axes.set_title(title, fontsize=8, color=text, pad=2)
-            if curves is None:
+            baseline, = axes.plot([], [], color=text, alpha=0.55, linestyle="--", linewidth=1, gid="random")
+            curve, = axes.plot([], [], color=colour, linewidth=1.6, gid="curve")
+            self._panels.append({"axes": axes, "colour": colour, "baseline": baseline, "curve": curve,
+                                 "fill": None})
+        self._not_measured = self._insertion.text(-0.06, 0.5, "Not measured", transform=self._insertion.transAxes,
+                                                  ha="center", va="center", color=text, fontsize=8, alpha=0.7)
+        self._draw()
+
+    def set_faithfulness(self, faithfulness) -> None:
+        """Plot a `limelight.core.scores.Faithfulness`, or nothing with None."""
+        self._faithfulness = faithfulness
+        self._draw()
+
+    def plotted(self) -> dict:
+        """Return the curves drawn, by name, as (fractions, probabilities) arrays; {} when empty."""
+        curves = {}
+        for panel, prefix in zip(self._panels, ("deletion", "insertion")):
+            for line, name in ((panel["curve"], prefix), (panel["baseline"], f"{prefix}_random")):
+                if len(line.get_xdata()):
+                    curves[name] = (np.asarray(line.get_xdata()), np.asarray(line.get_ydata()))
+        return curves
+
+    def _draw(self) -> None:
+        f = self._faithfulness
+        curves = (None, None) if f is None else ((f.deletion, f.random[::-1]), (f.insertion, f.random))
+        for panel, pair in zip(self._panels, curves):
+            if panel["fill"] is not None:
+                panel["fill"].remove()
+                panel["fill"] = None
+            if pair is None:
+                panel["curve"].set_data([], [])
+                panel["baseline"].set_data([], [])
                 continue
-            curve, baseline = curves
-            axes.plot(f.fractions, baseline, color=text, alpha=0.55, linestyle="--", linewidth=1, gid="random")
-            axes.fill_between(f.fractions, curve, color=colour, alpha=0.18, linewidth=0)
-            axes.plot(f.fractions, curve, color=colour, linewidth=1.6, gid="curve")
-        if f is None:
-            self._insertion.text(-0.06, 0.5, "Not measured", transform=self._insertion.transAxes, ha="center",
-                                 va="center", color=text, fontsize=8, alpha=0.7)
+            curve, baseline = pair
+            panel["baseline"].set_data(f.fractions, baseline)
+            panel["curve"].set_data(f.fractions, curve)
+            panel["fill"] = panel["axes"].fill_between(f.fractions, curve, color=panel["colour"], alpha=0.18,
+                                                       linewidth=0)
+        self._not_measured.set_visible(f is None)
         self.draw_idle()
 
 
