@@ -302,9 +302,10 @@ def load_report(json_path):
     if not isinstance(kind, str) or kind not in _KINDS:
         raise ReportError(f"holds an explanation of unknown kind {kind!r}; update Limelight to open it.",
                           path=json_path)
-    # Arrays must sit beside the report: a name with a folder in it could point anywhere.
+    # Arrays must sit beside the report: a name with a folder in it could point anywhere, and one
+    # with control characters would break the one-line messages that name it.
     if (not isinstance(arrays_name, str) or Path(arrays_name).name != arrays_name
-            or arrays_name in ("", ".", "..") or "\0" in arrays_name):
+            or arrays_name in ("", ".", "..") or not arrays_name.isprintable()):
         raise ReportError(f"names its arrays {arrays_name!r}, which is not a file beside it; it is damaged.",
                           path=json_path)
     arrays_path = json_path.with_name(arrays_name)

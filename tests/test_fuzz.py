@@ -459,10 +459,11 @@ def test_report_messages_quoting_the_file_stay_one_line(reports, folder):
     assert "\n" not in str(caught.value)
 
 
-def test_report_arrays_named_with_a_nul_or_a_folder(reports, folder):
+def test_report_arrays_named_with_a_nul_a_newline_or_a_folder(reports, folder):
     text, packed = reports["lime"]
-    for name in ["bad\x00.npz", "../elsewhere.npz", "/etc/passwd"]:
+    for name in ["bad\x00.npz", "\n", "a\nb.npz", "../elsewhere.npz", "/etc/passwd"]:
         info = json.loads(text)
         info["arrays"]["file"] = name
-        with pytest.raises(ReportError):
+        with pytest.raises(ReportError, match="not a file beside it") as caught:
             load_report_from(folder, json.dumps(info), packed)
+        assert "\n" not in str(caught.value)
