@@ -10,15 +10,7 @@ from limelight.core.scores import (Faithfulness, Stability, add_faithfulness, ja
                                    superpixel_means, top_k_stability)
 from limelight.core.segmentation import segment
 
-from tests.test_lime import RED, SQUARE, SQUARE_CELLS, Recorder, redness
-
-
-@pytest.fixture(scope="module")
-def red_square():
-    rng = np.random.default_rng(5)
-    image = rng.integers(60, 120, (64, 64, 3)).astype(np.uint8)
-    image[SQUARE] = (RED, 20, 20)
-    return image, segment(image, method="grid", n_segments=64)
+from tests.test_lime import RED, SQUARE, SQUARE_CELLS, Recorder, red_square, redness  # noqa: F401 (a fixture)
 
 
 # --- Faithfulness ---------------------------------------------------------------------------------
