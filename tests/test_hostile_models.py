@@ -99,14 +99,17 @@ def plain_keras(tmp_path):
 
 # --- Code in the config ------------------------------------------------------------------------
 
-def test_keras_file_with_a_lambda_layer(tmp_path, marker, tripwire):
-    path = save_with_lambda(tmp_path / "lambda.keras", marker)
+# The .h5 case is CVE-2025-9905's legacy format, where the Lambda's code is marshalled.
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_model_file_with_a_lambda_layer(tmp_path, marker, tripwire, suffix):
+    path = save_with_lambda(tmp_path / f"lambda{suffix}", marker)
     message = refusal(path, marker)
     assert "Lambda layer" in message and TRUST_ADVICE in message
 
 
-def test_the_lambda_payload_is_live_when_trusted(tmp_path, marker):
-    path = save_with_lambda(tmp_path / "lambda.keras", marker)
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_the_lambda_payload_is_live_when_trusted(tmp_path, marker, suffix):
+    path = save_with_lambda(tmp_path / f"lambda{suffix}", marker)
     assert load_model(path, trust=True).num_classes == 3
     assert marker.exists()
 
@@ -232,18 +235,6 @@ def test_lambda_in_any_other_place_of_the_config(tmp_path, marker, tripwire, pla
 
 
 # --- Legacy HDF5 -----------------------------------------------------------------------------
-
-def test_h5_file_with_a_marshalled_lambda(tmp_path, marker, tripwire):
-    path = save_with_lambda(tmp_path / "lambda.h5", marker)
-    message = refusal(path, marker)
-    assert "Lambda layer" in message and TRUST_ADVICE in message
-
-
-def test_the_h5_lambda_payload_is_live_when_trusted(tmp_path, marker):
-    path = save_with_lambda(tmp_path / "lambda.h5", marker)
-    assert load_model(path, trust=True).num_classes == 3
-    assert marker.exists()
-
 
 def test_keras_2_h5_file_with_a_marshalled_lambda(tmp_path, marker, tripwire):
     # Keras 2 wrote a Lambda's function as [marshalled code, defaults, closure] (CVE-2025-9905).
