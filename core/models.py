@@ -1,4 +1,5 @@
 """Load Keras image classifiers safely, inspect them, and turn photos into predictions."""
+import functools
 import hashlib
 import io
 import json
@@ -515,11 +516,12 @@ def _is_keras_module(module, *, function: bool, name) -> bool:
     return parts[0] in allowed
 
 
-def _keras_builtin_functions() -> set:
+@functools.cache
+def _keras_builtin_functions() -> frozenset:
     import keras
 
-    return {name for module in ("activations", "losses", "metrics")
-            for name in dir(getattr(keras, module)) if not name.startswith("_")}
+    return frozenset(name for module in ("activations", "losses", "metrics")
+                     for name in dir(getattr(keras, module)) if not name.startswith("_"))
 
 
 def _walk_dicts(node):
