@@ -1,5 +1,6 @@
 """The background worker: one QObject on one QThread runs every TensorFlow job, and its controller."""
 import dataclasses
+import gc
 import hashlib
 import logging
 import threading
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThread, QThreadPool, QTimer, Signal, Slot
 
 from limelight.core.errors import Cancelled, LimelightError, UntrustedModelError
 
@@ -641,6 +642,45 @@ class _Live:
 _CONTROLLERS = weakref.WeakSet()
 
 
+class _GuiThreadGarbageCollector:
+    """Runs Python's cyclic garbage collector on the GUI thread only, while worker threads live.
+
+    The collector otherwise runs in whichever thread happens to allocate, and a cycle holding a
+    Qt object then destroys it in the worker thread: Keras deserialising a model triggered one
+    and crashed the process. Collections follow Python's own thresholds, a generation at a time.
+    """
+
+    holders: set = set()
+    timer: QTimer | None = None
+
+    @classmethod
+    def hold(cls, holder) -> None:
+        if not cls.holders:
+            gc.disable()
+            cls.timer = QTimer(QCoreApplication.instance())
+            cls.timer.setInterval(100)
+            cls.timer.timeout.connect(cls.collect)
+            cls.timer.start()
+        cls.holders.add(id(holder))
+
+    @classmethod
+    def release(cls, holder) -> None:
+        cls.holders.discard(id(holder))
+        if not cls.holders and cls.timer is not None:
+            cls.timer.stop()
+            cls.timer.deleteLater()
+            cls.timer = None
+            gc.enable()
+
+    @staticmethod
+    def collect() -> None:
+        counts, thresholds = gc.get_count(), gc.get_threshold()
+        for generation in (2, 1, 0):
+            if counts[generation] > thresholds[generation]:
+                gc.collect(generation)
+                return
+
+
 class _WorkerThread(QThread):
     """A QThread whose event loop runs inside a Python frame.
 
@@ -700,6 +740,7 @@ class WorkerController(QObject):
         self._worker.sig_cancelled.connect(self._on_cancelled)
         self._worker.sig_finished.connect(self._on_finished)
         self._thread.finished.connect(self._worker.deleteLater)
+        _GuiThreadGarbageCollector.hold(self)
         self._thread.start()
         _CONTROLLERS.add(self)
 
@@ -765,7 +806,10 @@ class WorkerController(QObject):
         self.cancel_all()
         self._thread.quit()
         stopped = self._thread.wait(timeout_ms)
-        if not stopped:
+        if stopped:
+            _GuiThreadGarbageCollector.release(self)
+        else:
+            # Still running Python: the collector stays on the GUI thread.
             log.warning("the worker did not stop within %d ms", timeout_ms)
             _ORPHANS.append((self._thread, self._worker))
         return stopped

@@ -311,3 +311,27 @@ def test_damaged_values_in_a_readable_settings_file_read_as_defaults(qtbot, make
     result = explain(qtbot, window, "gradcam")
     assert dataclasses.asdict(window.overlay_controls.style())["display"] in (
         "heatmap", "outline", "block") and result.explanation.kind == "cam"
+
+
+def test_garbage_cycles_die_on_the_gui_thread_while_a_worker_lives(qtbot, make_window, shapes):
+    # A cycle holding a Qt object, collected in the worker thread, once crashed the process.
+    import gc
+    import threading
+
+    window = make_window(images=[shapes[0][0]])
+    assert not gc.isenabled()
+    died_on_gui_thread = []
+
+    class Cycle:
+        def __del__(self):
+            died_on_gui_thread.append(threading.current_thread() is threading.main_thread())
+
+    cycle = Cycle()
+    cycle.itself = cycle
+    del cycle
+    churn = [[] for _ in range(5 * gc.get_threshold()[0])]  # past the youngest generation's threshold
+    del churn
+    qtbot.waitUntil(lambda: bool(died_on_gui_thread), timeout=5000)
+    assert died_on_gui_thread == [True]
+    window.close()
+    assert gc.isenabled()
