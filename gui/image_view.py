@@ -1,11 +1,15 @@
 """The central image view: zoom, pan, and the original, explained or split (before/after) picture."""
+import math
+
 import numpy as np
+from PIL import Image
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QKeySequence, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import (QBrush, QColor, QFont, QImage, QKeySequence, QPainter, QPainterPath, QPen, QPixmap,
+                           QTransform)
 from PySide6.QtWidgets import (QFrame, QGraphicsItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene,
                                QGraphicsView, QVBoxLayout, QWidget)
 
-__all__ = ["ImageView", "VIEW_MODES", "array_to_qimage"]
+__all__ = ["ImageView", "VIEW_MODES", "array_to_qimage", "place_in_photo", "scale_photo_and_frame"]
 
 #: What the view can show: the overlay, the photo alone, or both with a draggable divider.
 VIEW_MODES = ("explained", "original", "split")
@@ -67,6 +71,22 @@ def place_in_photo(photo: np.ndarray, framed: np.ndarray) -> np.ndarray:
     out = (photo.astype(np.uint16) * 2 // 5 + 77).astype(np.uint8)
     out[top:top + framed.shape[0], left:left + framed.shape[1]] = framed
     return out
+
+
+def scale_photo_and_frame(photo: np.ndarray, frame: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Scale a photo down by `scale`, and return it with the centred frame a model saw, cut from it.
+
+    The frame is cut where `place_in_photo` puts a rendering of it back, so an overlay rendered on
+    the smaller frame lines up with the smaller photo. At scale 1 both come back as they are.
+    """
+    if scale >= 1.0:
+        return photo, frame
+    rows, cols = photo.shape[:2]
+    small = np.asarray(Image.fromarray(photo).resize(
+        (max(1, round(cols * scale)), max(1, round(rows * scale))), Image.Resampling.BICUBIC))
+    framed = (max(1, round(frame.shape[0] * scale)), max(1, round(frame.shape[1] * scale)))
+    top, left = frame_box(small.shape, framed)
+    return small, small[top:top + framed[0], left:left + framed[1]]
 
 
 class _Canvas(QGraphicsView):
@@ -256,6 +276,7 @@ class ImageView(QWidget):
         self._original = None            # QImage of the photo
         self._overlay = None             # QImage of the rendered explanation, or None
         self._overlay_pixels = None      # the array that QImage borrows
+        self._full_size = None           # callable giving the overlay at the photo's size
         self._mode = "explained"
         self._split = 0.5                # divider position as a fraction of the image width
         self._fitted = True              # keep fitting to the window until the user zooms
@@ -298,48 +319,60 @@ class ImageView(QWidget):
         if self._original is None or self._original.size() != image.size():
             self._fitted = True
         self._original = image
-        self._overlay = self._overlay_pixels = None
+        self._overlay = self._overlay_pixels = self._full_size = None
         self._original_item.setPixmap(QPixmap.fromImage(image))
         self._overlay_item.setPixmap(QPixmap())
         self._scene.setSceneRect(QRectF(0, 0, image.width(), image.height()))
         self._update_items()
         self._refit()
 
-    def set_overlay(self, rendered):
+    def set_overlay(self, rendered, *, full_size=None):
         """Show the rendered explanation over the photo, or no overlay.
 
         Parameters
         ----------
         rendered : ndarray of shape (rows, cols, 3), uint8, or None
-            The photo with the explanation drawn on it, the same size as the photo; None shows
-            the photo alone.
+            The photo with the explanation drawn on it: at the photo's size, or scaled down by one
+            factor (see `overlay_scale`), which the view stretches to cover the photo exactly.
+            None shows the photo alone.
+        full_size : callable, optional
+            Returns the same overlay at the photo's size; needed with a scaled-down `rendered`, so
+            that `current_pixmap_image` keeps the photo's resolution.
         """
         if rendered is None:
-            self._overlay = self._overlay_pixels = None
+            self._overlay = self._overlay_pixels = self._full_size = None
             self._overlay_item.setPixmap(QPixmap())
             self._update_items()
             return
         if self._original is None:
             raise ValueError("set an image with set_image before its overlay.")
         rendered = _check_rgb(rendered, "overlay")
-        if rendered.shape[:2] != (self._original.height(), self._original.width()):
-            raise ValueError(f"the overlay has {rendered.shape[0]}x{rendered.shape[1]} pixels but the image "
-                             f"{self._original.height()}x{self._original.width()}; render it at the image's "
-                             f"own size.")
-        # Borrow the rendering's buffer rather than copy it: a style change at 2048x2048 must stay
-        # within a frame, and the view holds on to the array for as long as the QImage lives.
+        rows, cols = rendered.shape[:2]
+        height, width = self._original.height(), self._original.width()
+        if (rows, cols) != (height, width):
+            # Each side is rounded on its own: some one scale must round to both.
+            lowest = max((rows - 0.5) / height, (cols - 0.5) / width)
+            highest = min((rows + 0.5) / height, (cols + 0.5) / width, 1.0)
+            if lowest > highest:
+                raise ValueError(f"the overlay has {rows}x{cols} pixels but the image {height}x{width}; "
+                                 f"render it at the image's own size, or scaled down by one factor.")
+            if full_size is None:
+                raise ValueError("a scaled-down overlay needs full_size, which gives it at the image's size.")
+        # Borrow the rendering's buffer rather than copy it: a style change must stay within a
+        # frame, and the view holds on to the array for as long as the QImage lives.
         self._overlay_pixels = np.ascontiguousarray(rendered)
-        rows, cols = self._overlay_pixels.shape[:2]
         self._overlay = QImage(self._overlay_pixels.data, cols, rows, self._overlay_pixels.strides[0],
                                QImage.Format.Format_RGB888)
+        self._full_size = full_size
         self._overlay_item.setPixmap(QPixmap.fromImage(self._overlay))
+        self._overlay_item.setTransform(QTransform.fromScale(width / cols, height / rows))
         self._update_items()
 
     @Slot()
     def clear(self):
         """Remove the photo and overlay and show the placeholder."""
         self._original = None
-        self._overlay = self._overlay_pixels = None
+        self._overlay = self._overlay_pixels = self._full_size = None
         self._original_item.setPixmap(QPixmap())
         self._overlay_item.setPixmap(QPixmap())
         self._scene.setSceneRect(QRectF(0, 0, 1, 1))
@@ -411,12 +444,15 @@ class ImageView(QWidget):
             return QImage()
         if self._overlay is None or self._mode == "original":
             return self._original.copy()
+        overlay = self._overlay
+        if overlay.size() != self._original.size():
+            overlay = array_to_qimage(self._full_size())
         if self._mode == "explained":
-            return self._overlay.copy()
+            return overlay.copy()
         composite = self._original.copy()
         left = int(round(self._split * composite.width()))
         painter = QPainter(composite)
-        painter.drawImage(left, 0, self._overlay, left, 0, composite.width() - left, composite.height())
+        painter.drawImage(left, 0, overlay, left, 0, composite.width() - left, composite.height())
         painter.end()
         return composite
 
@@ -425,6 +461,19 @@ class ImageView(QWidget):
     def zoom(self):
         """Return the zoom factor; 1.0 shows one image pixel per screen pixel."""
         return self._canvas.transform().m11()
+
+    def overlay_scale(self):
+        """Return the resolution, as a fraction of the photo's, that an overlay needs to look sharp now.
+
+        1 from 100 % up (counting the screen's device pixels); below that, the next power of √2 at
+        or above the zoom. A smaller overlay renders and repaints faster, and zooming out or in by
+        a wheel step rarely needs a new one.
+        """
+        shown = self.zoom() * self.devicePixelRatioF()
+        if shown >= 1.0:
+            return 1.0
+        # The small margin keeps a zoom that is a power of √2 but for rounding on its own step.
+        return 2.0 ** (math.ceil(2 * math.log2(shown) - 1e-9) / 2)
 
     def is_fitted(self):
         """Return whether the view keeps the whole image fitted to the window."""

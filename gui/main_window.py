@@ -17,7 +17,7 @@ from limelight.core.images import is_supported_image, load_image
 from limelight.core.models import MODEL_FILE_TYPES
 from limelight.gui.image_browser import ImageBrowser
 from limelight.gui.compare import CompareDialog
-from limelight.gui.image_view import ImageView, place_in_photo
+from limelight.gui.image_view import ImageView, place_in_photo, scale_photo_and_frame
 from limelight.gui.model_picker import ModelPicker, builtin_sources
 from limelight.gui.overlay_controls import OverlayControls
 from limelight.gui.parameter_panel import METHODS, ExplainRequest, ParameterPanel
@@ -157,6 +157,8 @@ class MainWindow(QMainWindow):
         self._shown: ExplainResult | None = None
         self._preview: SegmentPreviewResult | None = None
         self._preview_wanted = False
+        # (photo, frame, scale, scaled photo, scaled frame) the view's overlay is drawn on.
+        self._view_copies: tuple | None = None
         self._explain_id: int | None = None
         self._batch_id: int | None = None
         # Faithfulness of a class shown from an earlier LIME run: its job, and (explanation, class).
@@ -219,6 +221,7 @@ class MainWindow(QMainWindow):
         self.predictions_panel.sig_target_chosen.connect(self.choose_target)
         self.predictions_panel.sig_add_samples_requested.connect(self.add_samples)
         self.image_view.sig_view_mode_changed.connect(self._on_view_mode_changed)
+        self.image_view.sig_zoom_changed.connect(self._on_zoom_changed)
 
         status = self.statusBar()
         self.model_status = QLabel(self)
@@ -962,19 +965,43 @@ class MainWindow(QMainWindow):
         self.sig_explanation_shown.emit(result)
 
     def _render(self) -> None:
-        """Draw the shown explanation with the current style (no recomputation)."""
+        """Draw the shown explanation with the current style (no recomputation).
+
+        Zoomed out, it draws at the resolution the view shows rather than the photo's, so a style
+        change on a large photo repaints within a frame; copying asks for the photo's resolution.
+        """
         from limelight.core.overlay import render
 
-        result = self._shown
-        if result is None or self._image is None:
+        result, image = self._shown, self._image
+        if result is None or image is None:
             return
+        style = self.overlay_controls.style()
+        photo, frame = self._scaled_for_view(image, result.frame)
         try:
-            rendered = render(result.frame, result.explanation, result.target,
-                              self.overlay_controls.style())
+            rendered = render(frame, result.explanation, result.target, style)
         except LimelightError as error:
             self.show_error(str(error))
             return
-        self.image_view.set_overlay(place_in_photo(self._image, rendered))
+
+        def full_size():
+            return place_in_photo(image, render(result.frame, result.explanation, result.target, style))
+
+        self.image_view.set_overlay(place_in_photo(photo, rendered), full_size=full_size)
+
+    def _scaled_for_view(self, image: np.ndarray, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The photo and frame at the view's overlay scale, kept until one of the three changes."""
+        scale = self.image_view.overlay_scale()
+        kept = self._view_copies
+        if kept is None or kept[0] is not image or kept[1] is not frame or kept[2] != scale:
+            kept = self._view_copies = (image, frame, scale, *scale_photo_and_frame(image, frame, scale))
+        return kept[3], kept[4]
+
+    @Slot(float)
+    def _on_zoom_changed(self, zoom: float) -> None:
+        # A new overlay only when the zoom crosses a step of the overlay scale, not at every wheel step.
+        if (self._shown is not None and not self._preview_on()
+                and (self._view_copies is None or self._view_copies[2] != self.image_view.overlay_scale())):
+            self._render()
 
     def rendered_frame(self) -> np.ndarray | None:
         """The shown explanation drawn over the part of the photo it covers, at full resolution."""

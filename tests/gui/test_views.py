@@ -1,12 +1,13 @@
 """Tests of the view widgets: image view, overlay controls, parameter panel and predictions panel."""
 import numpy as np
 import pytest
+from PIL import Image
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from limelight.core.segmentation import SEGMENTATION_DEFAULTS
-from limelight.gui.image_view import ImageView
+from limelight.gui.image_view import ImageView, place_in_photo, scale_photo_and_frame
 
 
 def qimage_array(image):
@@ -101,6 +102,83 @@ def test_image_view_split_shows_original_left_and_overlay_right(view, qtbot):
     assert view.split_position() == pytest.approx(0.25, abs=0.03)
     with pytest.raises(ValueError, match="view mode must be one of"):
         view.set_view_mode("sideways")
+
+
+def stripes(rows, cols):
+    """A photo of eight vertical colour bands: easy to recognise at any scale."""
+    bands = np.array([(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255),
+                      (255, 0, 255), (255, 255, 255), (0, 0, 0)], np.uint8)
+    return np.ascontiguousarray(np.broadcast_to(bands[np.arange(cols) * 8 // cols], (rows, cols, 3)))
+
+
+def shrink(image, cols, rows):
+    return np.asarray(Image.fromarray(image).resize((cols, rows), Image.Resampling.BICUBIC))
+
+
+def test_image_view_stretches_a_smaller_overlay_over_the_photo(view):
+    # 1200x600 in a 400x300 view: shown at a third of its size, on rows 50 to 249.
+    photo, full = solid(600, 1200, (0, 0, 255)), stripes(600, 1200)
+    view.set_image(photo)
+    assert view.zoom() == pytest.approx(1 / 3)
+    scale = view.overlay_scale()
+    assert 1 / 3 <= scale < 1
+    view.set_overlay(shrink(full, round(1200 * scale), round(600 * scale)), full_size=lambda: full)
+    shown = shown_pixels(view).astype(int)
+    # The overlay covers the photo exactly (no blue photo peeking out at an edge) and looks like the
+    # full-size overlay shrunk to the screen.
+    assert np.abs(shown[50:250] - shrink(full, 400, 200)).max() <= 2
+    background = np.array([58, 58, 60])
+    assert (shown[:50] == background).all() and (shown[250:] == background).all()
+    # Copying still gives the photo's resolution, from the full-size overlay.
+    assert np.array_equal(qimage_array(view.current_pixmap_image()), full)
+    # Split: the photo left of the divider and the overlay right of it, on screen and in a copy.
+    view.set_view_mode("split")
+    shown = shown_pixels(view).astype(int)
+    # (Clear of the badges and the divider's handle.)
+    assert (shown[100:200, 20:180] == (0, 0, 255)).all()
+    assert np.abs(shown[100:200, 220:380] - shrink(full, 400, 200)[50:150, 220:380]).max() <= 2
+    composite = qimage_array(view.current_pixmap_image())
+    assert (composite[:, :600] == (0, 0, 255)).all() and np.array_equal(composite[:, 600:], full[:, 600:])
+
+
+def test_image_view_refuses_an_overlay_it_cannot_stretch_over_the_photo(view):
+    view.set_image(solid(600, 1200, (0, 0, 255)))
+    full = stripes(600, 1200)
+    with pytest.raises(ValueError, match="scaled down by one factor"):
+        view.set_overlay(solid(300, 300, (1, 2, 3)), full_size=lambda: full)
+    with pytest.raises(ValueError, match="scaled down by one factor"):
+        view.set_overlay(solid(1200, 2400, (1, 2, 3)), full_size=lambda: full)
+    with pytest.raises(ValueError, match="needs full_size"):
+        view.set_overlay(solid(300, 600, (1, 2, 3)))
+    # Each side rounds on its own: 213 of 600 rows and 425 of 1200 columns is one scale.
+    view.set_overlay(solid(213, 425, (1, 2, 3)), full_size=lambda: full)
+    assert view.has_overlay()
+
+
+def test_overlay_scale_follows_the_zoom_in_steps(view, monkeypatch):
+    view.set_image(solid(600, 1200, (0, 0, 255)))
+    for zoom, scale in [(4.0, 1.0), (1.0, 1.0), (0.9, 1.0), (0.7, 2 ** -0.5), (0.6, 2 ** -0.5),
+                        (0.5, 0.5), (0.45, 0.5), (0.2, 2 ** -2)]:
+        view._set_zoom(zoom)
+        assert view.overlay_scale() == pytest.approx(scale), zoom
+    # A screen with two device pixels per point needs twice the pixels.
+    monkeypatch.setattr(view, "devicePixelRatioF", lambda: 2.0)
+    view._set_zoom(0.45)
+    assert view.overlay_scale() == 1.0
+
+
+def test_a_frame_scaled_for_the_view_lands_where_it_was_in_the_photo():
+    # The model saw the centre 300x300 of a 300x600 photo (white, the rest black).
+    photo = solid(300, 600, (0, 0, 0))
+    photo[:, 150:450] = 255
+    small, frame = scale_photo_and_frame(photo, photo[:, 150:450], 2 ** -1.5)
+    assert small.shape == (106, 212, 3) and frame.shape == (106, 106, 3)
+    # The frame is the white part of the scaled photo, and pasted back it covers exactly that part.
+    white = np.flatnonzero(small[0, :, 0] > 128)
+    assert frame[..., 0].min() > 128
+    covered = np.flatnonzero(np.all(place_in_photo(small, np.zeros_like(frame)) == 0, axis=2).all(axis=0))
+    assert np.array_equal(covered, white)
+    assert scale_photo_and_frame(photo, photo, 1.0)[0] is photo
 
 
 def test_image_view_empty_shows_nothing_to_copy(view):
