@@ -240,6 +240,25 @@ def test_another_label_of_the_same_image_costs_no_samples(red_square):
         random_state=8).faithfulness[2].random
 
 
+def test_images_built_ahead_go_to_the_model_only_when_asked_for(red_square):
+    image, segments = red_square
+    masks = np.random.default_rng(0).integers(0, 2, (30, segments.max() + 1)).astype(bool)
+    recorder = Recorder(keep=True)
+    cache = PredictionCache(recorder, image, segments, hide="black")
+    first = cache.predict(masks[:10], batch_size=4, ahead=masks[10:14])
+    assert (recorder.calls, recorder.images) == (3, 10)
+    # Not the masks announced: the ones built ahead wait, and these are built now.
+    other = cache.predict(masks[20:30], batch_size=4)
+    announced = cache.predict(masks[10:20], batch_size=4)
+    assert recorder.images == 30
+    expected = PredictionCache(redness, image, segments, hide="black").predict(masks)
+    assert np.array_equal(np.concatenate([first, announced, other]), expected[np.r_[0:10, 10:20, 20:30]])
+    # Every image the model saw is the photo with exactly its mask's superpixels shown.
+    shown = np.concatenate(recorder.batches).astype(bool).any(axis=-1)
+    order = np.r_[0:10, 20:30, 10:20]
+    assert np.array_equal(shown, masks[order][:, segments] & (image.any(axis=-1)))
+
+
 def test_a_cache_refuses_another_image_model_or_hide_mode(red_square):
     image, segments = red_square
     cache = PredictionCache(redness, image, segments, hide="black")
