@@ -311,11 +311,14 @@ class PredictionCache:
         """The perturbed images for these masks (as bytes), as one batch."""
         tick = time.perf_counter()
         bits = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), -1)
-        # One expression per batch: hidden + bit * (image - hidden), in uint8 arithmetic that wraps
-        # modulo 256, so a 1 bit gives the image exactly and a 0 bit the hidden image. This is 3-5x
-        # faster than np.where, which has no vectorised select for uint8, and np.take (unlike
-        # bits[:, segments_rgb]) returns a C-ordered batch, which the model converts fastest.
-        batch = self._hidden + np.take(bits, self._segments_rgb, axis=1) * self._difference
+        # hidden + bit * (image - hidden), in uint8 arithmetic that wraps modulo 256, so a 1 bit gives
+        # the image exactly and a 0 bit the hidden image. This is 3-5x faster than np.where, which has
+        # no vectorised select for uint8; np.take (unlike bits[:, segments_rgb]) returns a C-ordered
+        # batch, which the model converts fastest, and working in place in it saves two more
+        # batch-sized allocations (a third of the time).
+        batch = np.take(bits, self._segments_rgb, axis=1)
+        batch *= self._difference
+        batch += self._hidden
         self.perturb_seconds += time.perf_counter() - tick
         return batch
 
