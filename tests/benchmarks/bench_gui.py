@@ -189,7 +189,7 @@ def table() -> str:
                         set_zoom()
                         QApplication.processEvents()
                         shown = (f"{name} photo (LIME) at {view.zoom():.0%} zoom, overlay drawn at "
-                                 f"{min(1.0, view.overlay_scale()):.0%} of the photo")
+                                 f"{view.overlay_scale():.0%} of the photo")
                         through, own, alone = _render_times(window)
                         rows.append(f"| style change to everything repainted (view, histogram), {shown} | "
                                     f"{through:.1f} ms | core.overlay.render alone, full resolution | "
