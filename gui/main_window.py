@@ -149,6 +149,8 @@ class MainWindow(QMainWindow):
         self._startup_load = True
         self._path = ""
         self._image: np.ndarray | None = None
+        self._image_loading: str | None = None  # the selected photo, while it loads
+        self._explain_when_loaded = False  # Explain was asked for while it loads
         self._images: OrderedDict[str, np.ndarray] = OrderedDict()
         self._predictions: dict[tuple[str, str], tuple] = {}
         self._target: int | None = None
@@ -588,8 +590,12 @@ class MainWindow(QMainWindow):
         self._target = None
         self._shown = None
         self._preview = None
+        self._image_loading = None
+        self._explain_when_loaded = False
+        # Until the new photo is loaded there is no current photo: the view keeps the last one on
+        # screen, but nothing may explain or draw over it in the new photo's name.
+        self._image = None
         if not path:
-            self._image = None
             self.image_view.set_image(None)
             self.predictions_panel.set_predictions([])
             self.predictions_panel.set_info(None)
@@ -602,6 +608,7 @@ class MainWindow(QMainWindow):
             self._show_image(path, image)
         else:
             self.image_status.setText("Loading…")
+            self._image_loading = path
             self._loader.start(path, load_image, path)
 
     @Slot(object, object)
@@ -611,13 +618,18 @@ class MainWindow(QMainWindow):
         while sum(a.nbytes for a in self._images.values()) > IMAGE_CACHE_BYTES and len(self._images) > 1:
             self._images.popitem(last=False)
         if path == self._path:
+            self._image_loading = None
             self._show_image(path, image)
+            if self._explain_when_loaded:
+                self._explain_when_loaded = False
+                self.explain()
 
     @Slot(object, str)
     def _on_image_failed(self, path, message: str) -> None:
         self.browser.mark_failed(path, message)
         if path == self._path:
-            self._image = None
+            self._image_loading = None
+            self._explain_when_loaded = False
             self.image_view.set_image(None)
             self.image_status.setText("")
             self.show_error(message)
@@ -827,6 +839,10 @@ class MainWindow(QMainWindow):
     @Slot()
     def explain(self) -> None:
         """Explain the current image with the parameter panel's settings."""
+        if self._image is None and self._image_loading is not None and self._image_loading == self._path:
+            self._explain_when_loaded = True
+            self.statusBar().showMessage(f"Explaining {Path(self._path).name} once it has loaded…")
+            return
         if self._image is None:
             self.show_error("Open an image first (File > Open Images…).")
             return

@@ -622,3 +622,16 @@ def test_superpixel_preview_draws_borders_before_any_run(qtbot, make_window, sha
     assert not borders[8:24, 8:24].any()  # inside the first cell
     window.parameter_panel.preview.setChecked(False)
     assert np.array_equal(shown_pixels(window), photo)
+
+
+def test_explain_pressed_while_the_selected_photo_loads_explains_that_photo(qtbot, make_window, shapes):
+    first, second = shapes[0][0], shapes[1][0]
+    window = make_window(images=[first, second])
+    assert window.current_path() == first
+    # Explain at once: the loader's answer comes through the event loop, so the photo is still loading.
+    window.browser.select_path(second)
+    with qtbot.waitSignal(window.sig_explanation_shown, timeout=JOB_TIMEOUT_MS) as blocker:
+        window.explain()
+    result = blocker.args[0]
+    assert result.path == second == window.current_path()
+    np.testing.assert_array_equal(result.frame, window.current_image())
