@@ -69,17 +69,7 @@ for icon in "$here"/icons/hicolor/*/apps/limelight.*; do
 done
 cp "$here/limelight-keras.xml" "$prefix/share/mime/packages/limelight-keras.xml"
 
-# Desktops find new entries, file types and icons through these caches.
-if command -v update-mime-database >/dev/null; then
-    update-mime-database "$prefix/share/mime"
-fi
-if command -v update-desktop-database >/dev/null; then
-    update-desktop-database -q "$prefix/share/applications"
-fi
-# Only refresh an icon cache that exists: a new one would hide icons installed later without it.
-if [ -f "$prefix/share/icons/hicolor/icon-theme.cache" ] && command -v gtk-update-icon-cache >/dev/null; then
-    gtk-update-icon-cache -q -f -t "$prefix/share/icons/hicolor"
-fi
+. "$here/refresh-caches.sh"
 # Nothing else opens .keras files, so Limelight becomes their default. Images keep their own
 # viewer and get "Open with Limelight" from the entry's MimeType.
 if command -v xdg-mime >/dev/null; then

@@ -39,15 +39,7 @@ for icon in "$here"/icons/hicolor/*/apps/limelight.*; do
     rm -f "$prefix/share/icons/${icon#"$here/icons/"}"
 done
 
-if command -v update-mime-database >/dev/null; then
-    update-mime-database "$prefix/share/mime"
-fi
-if command -v update-desktop-database >/dev/null; then
-    update-desktop-database -q "$prefix/share/applications"
-fi
-if [ -f "$prefix/share/icons/hicolor/icon-theme.cache" ] && command -v gtk-update-icon-cache >/dev/null; then
-    gtk-update-icon-cache -q -f -t "$prefix/share/icons/hicolor"
-fi
+. "$here/refresh-caches.sh"
 # Drop the default install.sh set (xdg-mime has no command for it); other defaults stay.
 defaults="${XDG_CONFIG_HOME:-$HOME/.config}/mimeapps.list"
 if [ -f "$defaults" ] && grep -q '^application/x-keras=limelight.desktop;\?$' "$defaults"; then
