@@ -839,7 +839,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def explain(self) -> None:
         """Explain the current image with the parameter panel's settings."""
-        if self._image is None and self._image_loading is not None and self._image_loading == self._path:
+        if self._image is None and self._image_loading == self._path:
             self._explain_when_loaded = True
             self.statusBar().showMessage(f"Explaining {Path(self._path).name} once it has loaded…")
             return
