@@ -1,12 +1,13 @@
 """The Compare dialog: two explanations of the same image side by side, two models or two methods."""
 import dataclasses
+import functools
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QGridLayout, QHBoxLayout,
                                QLabel, QPushButton, QVBoxLayout)
 
-from limelight.gui.image_view import ImageView, place_in_photo
+from limelight.gui.image_view import ImageView
 from limelight.gui.model_picker import builtin_sources
 from limelight.gui.parameter_panel import METHODS
 from limelight.gui.worker import Explain, ExplainResult, LoadModel
@@ -34,6 +35,7 @@ class CompareDialog(QDialog):
                                     "take longer than Grad-CAM")
             view = ImageView(self)
             view.setMinimumSize(320, 260)
+            view.sig_zoom_changed.connect(functools.partial(self._on_zoom_changed, column))
             caption = QLabel("—", self)
             caption.setWordWrap(True)
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -109,14 +111,18 @@ class CompareDialog(QDialog):
 
     def restyle(self, style) -> None:
         """Draw both explanations again with the window's overlay style."""
-        from limelight.core.overlay import render
-
         for pane in self._panes:
-            result = pane["result"]
-            if result is not None:
-                rendered = render(result.frame, result.explanation, result.target, style)
-                pane["view"].set_overlay(place_in_photo(self._window.current_image_for(result),
-                                                        rendered))
+            self._draw(pane, style)
+
+    def _draw(self, pane, style) -> None:
+        result = pane["result"]
+        if result is not None:
+            self._window.draw_result(pane["view"], self._window.current_image_for(result), result, style)
+
+    def _on_zoom_changed(self, column: int, _zoom: float) -> None:
+        pane = self._panes[column]
+        if pane["view"].overlay_outdated():
+            self._draw(pane, self._window.overlay_controls.style())
 
     @Slot(int, object, object)
     def _on_result(self, request_id: int, job, value) -> None:

@@ -475,6 +475,12 @@ class ImageView(QWidget):
         # The small margin keeps a zoom that is a power of √2 but for rounding on its own step.
         return 2.0 ** (math.ceil(2 * math.log2(shown) - 1e-9) / 2)
 
+    def overlay_outdated(self):
+        """Return whether the overlay shown has other than the resolution `overlay_scale` now asks for."""
+        if self._overlay is None:
+            return False
+        return self._overlay.width() != round(self._original.width() * self.overlay_scale())
+
     def is_fitted(self):
         """Return whether the view keeps the whole image fitted to the window."""
         return self._fitted

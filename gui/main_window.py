@@ -39,6 +39,8 @@ VIEW_MODES = {"original": "Original", "explained": "Explained", "split": "Split"
 IMAGE_CACHE_BYTES = 400 * 2**20
 #: Explanations kept, per (image, model, parameters).
 EXPLANATION_CACHE_SIZE = 64
+#: Scaled-down photos kept for drawing overlays at the size shown: the window's and Compare's two.
+_VIEW_COPIES = 3
 #: How long the window waits for the worker to stop when it closes mid-run.
 SHUTDOWN_WAIT_MS = 5000
 
@@ -159,8 +161,9 @@ class MainWindow(QMainWindow):
         self._shown: ExplainResult | None = None
         self._preview: SegmentPreviewResult | None = None
         self._preview_wanted = False
-        # (photo, frame, scale, scaled photo, scaled frame) the view's overlay is drawn on.
-        self._view_copies: tuple | None = None
+        # (id(photo), id(frame), scale) -> (photo, frame, scaled photo, scaled frame) that overlays
+        # are drawn on: the window's view and Compare's two.
+        self._view_copies: dict[tuple, tuple] = {}
         self._explain_id: int | None = None
         self._batch_id: int | None = None
         # Faithfulness of a class shown from an earlier LIME run: its job, and (explanation, class).
@@ -981,42 +984,45 @@ class MainWindow(QMainWindow):
         self.sig_explanation_shown.emit(result)
 
     def _render(self) -> None:
-        """Draw the shown explanation with the current style (no recomputation).
-
-        Zoomed out, it draws at the resolution the view shows rather than the photo's, so a style
-        change on a large photo repaints within a frame; copying asks for the photo's resolution.
-        """
-        from limelight.core.overlay import render
-
+        """Draw the shown explanation with the current style (no recomputation)."""
         result, image = self._shown, self._image
         if result is None or image is None:
             return
-        style = self.overlay_controls.style()
-        photo, frame = self._scaled_for_view(image, result.frame)
         try:
-            rendered = render(frame, result.explanation, result.target, style)
+            self.draw_result(self.image_view, image, result, self.overlay_controls.style())
         except LimelightError as error:
             self.show_error(str(error))
-            return
+
+    def draw_result(self, view: ImageView, photo: np.ndarray, result: ExplainResult, style) -> None:
+        """Draw `result` over `photo` in `view` with `style`, at the resolution the view shows.
+
+        Zoomed out, that is less than the photo's, so a style change on a large photo repaints
+        within a frame; copying from the view asks for the photo's resolution.
+        """
+        from limelight.core.overlay import render
+
+        scaled_photo, scaled_frame = self._scaled_for_view(photo, result.frame, view.overlay_scale())
+        rendered = render(scaled_frame, result.explanation, result.target, style)
 
         def full_size():
-            return place_in_photo(image, render(result.frame, result.explanation, result.target, style))
+            return place_in_photo(photo, render(result.frame, result.explanation, result.target, style))
 
-        self.image_view.set_overlay(place_in_photo(photo, rendered), full_size=full_size)
+        view.set_overlay(place_in_photo(scaled_photo, rendered), full_size=full_size)
 
-    def _scaled_for_view(self, image: np.ndarray, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The photo and frame at the view's overlay scale, kept until one of the three changes."""
-        scale = self.image_view.overlay_scale()
-        kept = self._view_copies
-        if kept is None or kept[0] is not image or kept[1] is not frame or kept[2] != scale:
-            kept = self._view_copies = (image, frame, scale, *scale_photo_and_frame(image, frame, scale))
-        return kept[3], kept[4]
+    def _scaled_for_view(self, photo: np.ndarray, frame: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+        """The photo and frame at an overlay scale, kept for the last few photos, frames and scales."""
+        key = (id(photo), id(frame), scale)
+        kept = self._view_copies.get(key)
+        if kept is None:
+            kept = self._view_copies[key] = (photo, frame, *scale_photo_and_frame(photo, frame, scale))
+            while len(self._view_copies) > _VIEW_COPIES:
+                del self._view_copies[next(iter(self._view_copies))]
+        return kept[2], kept[3]
 
     @Slot(float)
-    def _on_zoom_changed(self, zoom: float) -> None:
+    def _on_zoom_changed(self, _zoom: float) -> None:
         # A new overlay only when the zoom crosses a step of the overlay scale, not at every wheel step.
-        if (self._shown is not None and not self._preview_on()
-                and (self._view_copies is None or self._view_copies[2] != self.image_view.overlay_scale())):
+        if self._shown is not None and not self._preview_on() and self.image_view.overlay_outdated():
             self._render()
 
     def rendered_frame(self) -> np.ndarray | None:

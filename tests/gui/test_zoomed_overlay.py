@@ -4,6 +4,7 @@ import pytest
 from PIL import Image
 from PySide6.QtWidgets import QApplication
 
+from .conftest import JOB_TIMEOUT_MS
 from .test_app import explain, qimage_array
 
 SIDE = 1536
@@ -74,3 +75,26 @@ def test_zooming_redraws_the_overlay_only_when_it_needs_more_or_fewer_pixels(qtb
     view.zoom_actual()
     assert handed[-1] == (SIDE, SIDE)
     assert np.array_equal(qimage_array(view.current_pixmap_image()), window.rendered_frame())
+
+
+def test_compare_draws_both_sides_at_the_size_shown_and_copies_them_at_full_size(qtbot, make_window,
+                                                                                big_photo):
+    from limelight.core.overlay import render
+    from limelight.gui.image_view import place_in_photo
+
+    window = make_window(images=[big_photo])
+    explain(qtbot, window, "gradcam")
+    window.show_compare()
+    dialog = window._compare
+    qtbot.waitUntil(lambda: all(pane["result"] is not None for pane in dialog._panes), timeout=JOB_TIMEOUT_MS)
+    style = window.overlay_controls.style()
+    for pane in dialog._panes:
+        view, result = pane["view"], pane["result"]
+        scale = view.overlay_scale()
+        assert scale < 1 and (view._overlay.width(), view._overlay.height()) == (round(SIDE * scale),) * 2
+        full = place_in_photo(window.current_image(), render(result.frame, result.explanation, result.target, style))
+        assert np.array_equal(qimage_array(view.current_pixmap_image()), full)
+        # Zoomed to 100 %, the side draws the photo's own size again.
+        view.zoom_actual()
+        assert (view._overlay.width(), view._overlay.height()) == (SIDE, SIDE)
+    dialog.close()
