@@ -1,8 +1,8 @@
 """LIME for images: hide random sets of superpixels, watch the model's scores, fit a weighted linear model."""
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 import warnings as _warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar, Mapping
@@ -30,7 +30,8 @@ HIDE_MODES = ("mean", "blur", *HIDE_COLOURS)
 _BLUR_SIGMA = 0.05
 
 # Builds the next batch's perturbed images while the model works on this one. numpy releases the
-# GIL for the gather and the arithmetic, so the images cost no time beside the model's.
+# GIL for the gather and the arithmetic, so most of their time hides behind the model's (on two
+# cores the thread still takes some CPU from the model's threads).
 _PERTURBER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="limelight-perturb")
 
 _SCALAR_FIELDS = ("intercepts", "scores", "local_predictions", "probabilities")
@@ -277,7 +278,7 @@ class PredictionCache:
             How many images go to the model at once; only masks never seen before go.
         ahead : ndarray of shape (m, n_segments), bool, optional
             The masks the caller will ask for next. Their images are built on a background thread
-            while the model works on these, so building images costs no time of its own.
+            while the model works on these.
 
         Returns
         -------
