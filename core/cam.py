@@ -31,11 +31,14 @@ SCORE_SOURCES = {
     "model-logits": "the model outputs logits",
     "dense-logits": "the final Dense layer's kernel and bias applied without its activation",
     "activation-input": "the input of the final softmax/sigmoid layer",
-    "log-probability": "the log of the model's probability (the softmax is not separable)",
+    "log-probability": "the log of the model's probability (the softmax is not separable), or a "
+                       "sigmoid's log-odds",
     "probability": "the model's probability",
 }
 # Keeps Score-CAM's min-max normalisation finite.
 _EPS = 1e-7
+# The name scope layers run in; any valid top-level scope name would do.
+_SCOPE = "limelight"
 # Longest list of layer names an error message spells out.
 _MAX_LISTED = 30
 
@@ -199,6 +202,17 @@ def _accepts_training(op) -> bool:
         return False
 
 
+def _run_model(keras_model, inputs: list, hook):
+    """Run a whole model layer by layer (see `_run`), inside Limelight's own name scope.
+
+    Each layer called on its own opens a name scope of its name. In a traced function a top-level
+    scope may not start with "_", as PyTorch conversions name their layers ("_conv_stem"), so
+    every layer runs inside one scope of ours.
+    """
+    with tf.name_scope(_SCOPE):
+        return _run(keras_model, inputs, hook)
+
+
 def _run(model, inputs: list, hook, prefix: str = ""):
     """Run `model` on its `inputs` in inference mode, passing every leaf layer's output through `hook`."""
     if isinstance(model, keras.Sequential):
@@ -281,7 +295,7 @@ def _survey(model) -> _Survey:
     # One eager pass on a blank image gives every feature map's shape, even where a never-called
     # Sequential has no symbolic shapes to read.
     try:
-        output = _run(keras_model, [tf.zeros((1, *_input_shape(model)), tf.float32)], hook)
+        output = _run_model(keras_model, [tf.zeros((1, *_input_shape(model)), tf.float32)], hook)
     except ExplanationError:
         raise
     except Exception as error:  # Whatever a custom layer raises, the user gets one actionable line.
@@ -358,10 +372,25 @@ def _resolve_layer(survey: _Survey, layer) -> LayerInfo:
 # and kept in a weak dictionary keyed by the Keras model. The functions reach the model through a
 # weak reference, so the cache never keeps a model alive.
 
-def _logits_and_probabilities(output, final, source: str, outputs_probabilities: bool):
+def _probabilities(output, head: str):
+    """The class probabilities of a model's output, as `ClassifierModel.predict` gives them."""
     output = tf.cast(output, tf.float32)
-    if not outputs_probabilities:
-        return output, tf.nn.softmax(output)
+    if head == "logits":
+        return tf.nn.softmax(output)
+    if head == "binary":
+        return tf.concat([1.0 - output, output], axis=1)
+    return output
+
+
+def _logits_and_probabilities(output, final, source: str, head: str):
+    """The per-class scores the gradients start from, and the class probabilities.
+
+    A binary model's single logit z scores the positive class and -z the negative one, as
+    sigmoid(-z) = 1 - p (pytorch-grad-cam's ``BinaryClassifierOutputTarget`` does the same).
+    """
+    probabilities = _probabilities(output, head)
+    if head == "logits":
+        return tf.cast(output, tf.float32), probabilities
     op, args = final
     if source == "dense-logits":
         # The logits the Dense layer computes before its activation; the layer itself is left alone.
@@ -370,20 +399,27 @@ def _logits_and_probabilities(output, final, source: str, outputs_probabilities:
             logits = logits + op.bias
     elif source == "activation-input":
         logits = args[0]
+    elif head == "softmax":
+        logits = tf.math.log(tf.maximum(tf.cast(output, tf.float32), np.finfo(np.float32).tiny))
     else:
-        logits = tf.math.log(tf.maximum(output, np.finfo(np.float32).tiny))
-    return tf.cast(logits, tf.float32), output
+        # A sigmoid's input is its output's log-odds.
+        p = tf.clip_by_value(tf.cast(output, tf.float32), _EPS, 1.0 - _EPS)
+        logits = tf.math.log(p) - tf.math.log1p(-p)
+    logits = tf.cast(logits, tf.float32)
+    if head == "binary":
+        logits = tf.concat([-logits, logits], axis=1)
+    return logits, probabilities
 
 
 def _cached(model, key, build):
     functions = _FUNCTIONS.setdefault(model.keras_model, {})
-    key = (*key, _input_shape(model), bool(model.outputs_probabilities))
+    key = (*key, _input_shape(model), model.head)
     if key not in functions:
         functions[key] = build()
     return functions[key]
 
 
-def _forward(keras_model, x, survey: _Survey, path: str, outputs_probabilities: bool, *, tape=None):
+def _forward(keras_model, x, survey: _Survey, path: str, head: str, *, tape=None):
     """Run the model once, catching the layer at `path` (watched by `tape`, if given).
 
     Returns (activations, logits, probabilities).
@@ -399,9 +435,9 @@ def _forward(keras_model, x, survey: _Survey, path: str, outputs_probabilities: 
             seen["final"] = (op, args)
         return out
 
-    output = _run(keras_model, [x], hook)
+    output = _run_model(keras_model, [x], hook)
     logits, probabilities = _logits_and_probabilities(
-        output, seen.get("final"), survey.score_source, outputs_probabilities)
+        output, seen.get("final"), survey.score_source, head)
     return seen["activations"], logits, probabilities
 
 
@@ -411,14 +447,13 @@ def _gradient_function(model, survey: _Survey, path: str, use_logits: bool):
     A negative target stands for the top prediction.
     """
     model_ref = weakref.ref(model.keras_model)
-    outputs_probabilities = bool(model.outputs_probabilities)
+    head = model.head
     signature = (tf.TensorSpec((None, *_input_shape(model)), tf.float32), tf.TensorSpec((None,), tf.int32))
 
     @tf.function(input_signature=signature)
     def activations_and_gradients(x, target):
         with tf.GradientTape() as tape:
-            activations, logits, probabilities = _forward(model_ref(), x, survey, path,
-                                                          outputs_probabilities, tape=tape)
+            activations, logits, probabilities = _forward(model_ref(), x, survey, path, head, tape=tape)
             scores = logits if use_logits else probabilities
             top = tf.argmax(probabilities, axis=1, output_type=tf.int32)
             target = tf.where(target < 0, top, target)
@@ -432,11 +467,11 @@ def _gradient_function(model, survey: _Survey, path: str, use_logits: bool):
 def _activation_function(model, survey: _Survey, path: str):
     """Return f(x) -> (activations, logits, probabilities), with no gradients."""
     model_ref = weakref.ref(model.keras_model)
-    outputs_probabilities = bool(model.outputs_probabilities)
+    head = model.head
 
     @tf.function(input_signature=(tf.TensorSpec((None, *_input_shape(model)), tf.float32),))
     def activations(x):
-        return _forward(model_ref(), x, survey, path, outputs_probabilities)
+        return _forward(model_ref(), x, survey, path, head)
 
     return activations
 
@@ -444,7 +479,7 @@ def _activation_function(model, survey: _Survey, path: str):
 def _masked_function(model, map_shape: tuple[int, int]):
     """Return f(x, maps) -> probabilities of x masked by each upsampled, min-max normalised map."""
     model_ref = weakref.ref(model.keras_model)
-    outputs_probabilities = bool(model.outputs_probabilities)
+    head = model.head
     rows, cols, channels = _input_shape(model)
 
     @tf.function(input_signature=(tf.TensorSpec((1, rows, cols, channels), tf.float32),
@@ -454,8 +489,8 @@ def _masked_function(model, map_shape: tuple[int, int]):
         low = tf.reduce_min(masks, axis=(1, 2, 3), keepdims=True)
         high = tf.reduce_max(masks, axis=(1, 2, 3), keepdims=True)
         masks = (masks - low) / tf.maximum(high - low, _EPS)
-        output = tf.cast(model_ref()(x * masks, training=False), tf.float32)
-        return output if outputs_probabilities else tf.nn.softmax(output)
+        with tf.name_scope(_SCOPE):
+            return _probabilities(model_ref()(x * masks, training=False), head)
 
     return masked_probabilities
 
@@ -473,14 +508,18 @@ def _gradcam_weights(activations: np.ndarray, gradients: np.ndarray) -> np.ndarr
 
 
 def _gradcam_plus_plus_weights(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
-    # Chattopadhyay et al., eq. 19 with the exponential score, where exp(S) cancels:
-    # alpha = g^2 / (2 g^2 + sum(A) g^3). Dividing through by g^2 gives 1 / (2 + sum(A) g), which
-    # needs no epsilon, so tiny gradients (common with logits of large models) keep their alpha.
-    # Only positive gradients count, and with them a non-negative map has a denominator >= 2.
+    # Chattopadhyay et al., eq. 19 with the exponential score, as the authors' code and tf-keras-vis
+    # compute it: alpha = g^2 / (2 g^2 + sum(A) g^3) at every pixel, normalised to sum to 1 over
+    # each channel's pixels, and weight = sum(alpha * relu(exp(S) g)). exp(S) scales every channel
+    # alike and overflows float32 for a score above 88, so it is left out: the map is theirs divided
+    # by exp(S), the same shape. Dividing alpha by g^2 gives 1 / (2 + sum(A) g), which needs no
+    # epsilon, so tiny gradients (common with logits of large models) keep their alpha.
     denominator = 2.0 + activations.sum(axis=(0, 1)) * gradients
-    usable = (gradients > 0) & (denominator > 0)
+    usable = (gradients != 0) & (denominator != 0)
     alpha = np.divide(1.0, denominator, out=np.zeros_like(denominator), where=usable)
-    return (alpha * np.where(usable, gradients, 0.0)).sum(axis=(0, 1))
+    total = alpha.sum(axis=(0, 1))
+    alpha = alpha / np.where(total != 0, total, 1.0)
+    return (alpha * np.maximum(gradients, 0.0)).sum(axis=(0, 1))
 
 
 def _resample(heatmap: np.ndarray, size: tuple[int, int], resample: str) -> np.ndarray:
@@ -607,7 +646,7 @@ def explain_cam(image: np.ndarray, model, *, method: str = "gradcam", target: in
         heatmap_full = np.maximum(heatmap_full, 0.0)
     timings["total"] = time.perf_counter() - started
 
-    score_source = (survey.score_source if model.outputs_probabilities else "model-logits") \
+    score_source = (survey.score_source if model.head != "logits" else "model-logits") \
         if use_logits else "probability"
     score = logits[0, target] if use_logits else probabilities[0, target]
     params = {"method": method, "layer": info.path, "target": target, "use_logits": bool(use_logits),

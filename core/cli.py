@@ -126,13 +126,18 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def open_model(args):
     """The model named on the command line: a built-in name or a path."""
-    from limelight.core.models import load_model
+    from limelight.core.models import PREPROCESSING_MODES, load_model
     from limelight.core.zoo import BUILTIN_MODELS, load_builtin
 
     if args.model in BUILTIN_MODELS and not os.path.exists(args.model):
         return load_builtin(args.model)
-    return load_model(args.model, trust=args.trust_model, preprocessing=args.preprocess,
-                      labels_path=args.labels)
+    model = load_model(args.model, trust=args.trust_model, preprocessing=args.preprocess,
+                       labels_path=args.labels)
+    if model.settings.preprocessing_guessed:
+        print(f"limelight: {args.model}: preprocessing assumed '{model.preprocessing}' "
+              f"({PREPROCESSING_MODES[model.preprocessing]}); if the predictions look wrong, pass "
+              "--preprocess MODE", file=sys.stderr)
+    return model
 
 
 def run_predict(args) -> int:
@@ -151,7 +156,7 @@ def run_predict(args) -> int:
             continue
         top = model.top_classes(image, k=min(args.top, model.num_classes))
         results.append({"image": path, "model": model.name,
-                        "labels_assumed": model.labels.assumed,
+                        "labels_assumed": model.labels.assumed, "independent": model.independent,
                         "predictions": [{"index": i, "label": name, "probability": p}
                                         for i, name, p in top]})
     if args.json:
@@ -167,6 +172,8 @@ def _prediction_table(result: dict) -> str:
     for rank, p in enumerate(result["predictions"], start=1):
         lines.append(f"  {rank}. {p['label']:<32} {p['probability'] * 100:6.2f}%  "
                      f"[{p['index']}]")
+    if result["independent"]:
+        lines.append("  (a multi-label model: each probability is its own, they need not sum to 100%)")
     if result["labels_assumed"]:
         lines.append("  (labels assumed to be ImageNet's: the model has 1000 classes and no "
                      "labels file)")
@@ -191,7 +198,8 @@ def run_explain(args) -> int:
             photo = load_image(path)
             written = _explain_one(args, model, path, photo, style, hide, out_dir)
         except LimelightError as error:
-            print(f"limelight: {error}", file=sys.stderr)
+            # A batch run must say which image failed, also when the engine's message names none.
+            print(f"limelight: {error}" if error.path else f"limelight: {path}: {error}", file=sys.stderr)
             failures += 1
             continue
         print("\n".join(written), flush=True)
@@ -236,6 +244,8 @@ def _explain_one(args, model, path, photo, style, hide, out_dir) -> list[str]:
     for label, paths in targets:
         explanation = explanations[label]
         print(trust_line(path, model.labels.name(label), explanation, label), flush=True)
+        for warning in getattr(explanation, "warnings", ()):
+            print(f"limelight: {path}: {warning}", file=sys.stderr, flush=True)
         rendered = render(framed, explanation, label, style)
         save_annotated(paths["image"], rendered, force=args.force)
         save_report(paths["json"], explanation, image_path=str(path), model_name=model.source,
@@ -251,20 +261,19 @@ def _explain_one(args, model, path, photo, style, hide, out_dir) -> list[str]:
 
 def _explain_lime(args, model, image, labels, hide, progress):
     from limelight.core.lime import explain_lime
-    from limelight.core.segmentation import SEGMENTATION_DEFAULTS
 
     segments, params = _segment(args, image)
     return explain_lime(image, model.predict, segments=segments, labels=labels,
                         num_samples=args.samples, max_samples=args.max_samples,
                         batch_size=args.batch_size, hide=hide,
                         kernel_width=args.kernel_width, random_state=args.seed,
-                        segmentation={"method": args.segmentation,
-                                      **SEGMENTATION_DEFAULTS[args.segmentation], **params},
+                        segmentation={"method": args.segmentation, **params},
                         faithfulness=args.faithfulness is not False, progress=progress)
 
 
 def _segment(args, image):
-    from limelight.core.segmentation import segment
+    """The superpixels of --segmentation, and every parameter that made them."""
+    from limelight.core.segmentation import segment, segmentation_params
 
     params = {}
     if args.segments is not None:
@@ -272,6 +281,7 @@ def _segment(args, image):
             raise LimelightError("--segments applies to --segmentation slic or grid; quickshift "
                                  "and felzenszwalb find their own number of superpixels")
         params["n_segments"] = args.segments
+    params = segmentation_params(image, method=args.segmentation, **params)
     return segment(image, method=args.segmentation, **params), params
 
 
@@ -302,8 +312,7 @@ def trust_line(path, name: str, explanation, label: int) -> str:
     if explanation.kind == "lime":
         stability = explanation.stability[label]
         hint = f" ({stability.hint})" if stability.hint else ""
-        parts.append(f"{explanation.num_samples} samples  stability {stability.value:.2f} "
-                     f"{stability.word}{hint}")
+        parts.append(f"{explanation.num_samples} samples  stability {stability.summary}{hint}")
     curves = explanation.faithfulness.get(label)
     if curves is not None:
         parts.append(f"deletion AUC {curves.deletion_auc:.3f}, insertion AUC {curves.insertion_auc:.3f} "

@@ -19,7 +19,7 @@ from limelight.core.images import as_rgb_image
 from limelight.core.errors import Cancelled, ExplanationError, ReportError
 from limelight.core.scores import (MAX_SAMPLES, STABLE, TOP_K, Faithfulness, Stability, faithfulness as measure_faithfulness,
                                    frozen_scores, top_k_stability)
-from limelight.core.segmentation import segment_count
+from limelight.core.segmentation import MIN_SUPERPIXELS, segment_count
 
 #: The named hide modes besides "mean" and "blur", as RGB colours.
 HIDE_COLOURS = {"black": (0, 0, 0), "white": (255, 255, 255), "grey": (128, 128, 128)}
@@ -510,7 +510,7 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
         timings={"perturb": cache.perturb_seconds - perturb_before, "predict": cache.predict_seconds - predict_before,
                  "fit": fit_time, "scores": scores_time, "total": time.perf_counter() - started},
         warnings=tuple(_doubts(cache, n_segments, used)),
-        stability={label: Stability(value, top_k, used) for label, value in zip(explained, stability)},
+        stability={label: Stability(value, top_k, used, n_segments) for label, value in zip(explained, stability)},
         faithfulness=faithful)
 
 
@@ -557,6 +557,9 @@ def _faithfulness_labels(faithfulness, explained):
 
 def _doubts(cache, n_segments, num_samples):
     notes = []
+    if n_segments < MIN_SUPERPIXELS:
+        notes.append(f"only {n_segments} superpixels, too few to say where the evidence is (under "
+                     f"{MIN_SUPERPIXELS}); use more, smaller superpixels.")
     if n_segments > num_samples:
         notes.append(f"more superpixels ({n_segments}) than samples ({num_samples}): the weights are "
                      f"underdetermined; use more samples or fewer superpixels.")

@@ -22,6 +22,8 @@ PREPROCESSING_MODES = {
     "torch": "x / 255, then the ImageNet mean and std (DenseNet)",
     "effnet_lite": "(x - 127) / 128 (EfficientNet-Lite)",
 }
+#: What a model is fed when nothing says how it was trained (marked as guessed, and asked about).
+ASSUMED_PREPROCESSING = "unit"
 RESIZE_MODES = ("stretch", "crop")
 MODEL_FILE_TYPES = (".keras", ".h5", ".hdf5")
 SIDECAR_SUFFIX = ".limelight.json"
@@ -38,6 +40,15 @@ _KERAS_CLASS_MODULES = frozenset({
     "layers", "models", "initializers", "regularizers", "constraints", "activations", "losses",
     "metrics", "optimizers", "ops", "dtype_policies", "quantizers", "random", "applications"})
 _KERAS_FUNCTION_MODULES = frozenset({"activations", "losses", "metrics", "ops"})
+#: What a model's last layer outputs, and so how Limelight reads it as class probabilities.
+HEAD_KINDS = {
+    "softmax": "probabilities that sum to 1 (a softmax ending)",
+    "logits": "scores a softmax turns into probabilities",
+    "binary": "one sigmoid output: the positive class's probability p, and 1 - p for the other",
+    "multilabel": "one sigmoid per class: independent probabilities that need not sum to 1",
+}
+#: Names of a binary model's two classes when no labels file names them.
+BINARY_LABELS = ("negative", "positive")
 # Measured fastest for EfficientNet-Lite0 on a 2-core CPU (make bench); larger gains nothing.
 DEFAULT_BATCH_SIZE = 16
 
@@ -132,15 +143,15 @@ class ClassifierModel:
         (rows, cols) the model sees.
     channels : {1, 3}
     num_classes : int
-    outputs_probabilities : bool
-        True for a softmax output, False for logits (softmax is applied in ``predict``).
+        Two for a binary (single sigmoid) model.
+    head : str
+        A key of `HEAD_KINDS`: how the model's output becomes class probabilities.
     preprocessing, resize : str
     labels : Labels
     """
 
     def __init__(self, keras_model, *, name, source, settings: ModelSettings, labels: Labels,
-                 input_size, channels, num_classes, outputs_probabilities,
-                 batch_size=DEFAULT_BATCH_SIZE):
+                 input_size, channels, num_classes, head, batch_size=DEFAULT_BATCH_SIZE):
         import tensorflow as tf
 
         self.keras_model = keras_model
@@ -151,7 +162,7 @@ class ClassifierModel:
         self.input_size = tuple(input_size)
         self.channels = channels
         self.num_classes = num_classes
-        self.outputs_probabilities = outputs_probabilities
+        self.head = head
         self.batch_size = batch_size
         # One trace for every batch size: the batch dimension is left open.
         spec = tf.TensorSpec((None, *self.input_size, channels), tf.float32)
@@ -161,6 +172,11 @@ class ClassifierModel:
     @property
     def preprocessing(self) -> str:
         return self.settings.preprocessing
+
+    @property
+    def independent(self) -> bool:
+        """True when the classes are independent (multi-label): probabilities need not sum to 1."""
+        return self.head == "multilabel"
 
     @property
     def parameter_count(self) -> int:
@@ -194,6 +210,9 @@ class ClassifierModel:
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Class probabilities for uint8 RGB images at model resolution.
 
+        A softmax or logits model's probabilities sum to 1; a binary model's two are 1 - p and p;
+        a multi-label model's are its independent sigmoid outputs.
+
         Parameters
         ----------
         batch : ndarray of shape (N, rows, cols, 3), uint8
@@ -209,12 +228,15 @@ class ClassifierModel:
         if batch.ndim != 4 or batch.shape[1:] != expected:
             raise ModelError(f"{self.name} expects images of shape {expected}; got "
                              f"{batch.shape[1:]} (use model.prepare(image) first)")
-        outputs = np.empty((len(batch), self.num_classes), dtype=np.float32)
+        outputs = np.empty((len(batch), 1 if self.head == "binary" else self.num_classes),
+                           dtype=np.float32)
         for start in range(0, len(batch), self.batch_size):
             chunk = self.preprocess(batch[start:start + self.batch_size])
             outputs[start:start + len(chunk)] = self._forward(chunk).numpy()
-        if not self.outputs_probabilities:
-            outputs = softmax(outputs)
+        if self.head == "logits":
+            return softmax(outputs)
+        if self.head == "binary":
+            return np.concatenate([1.0 - outputs, outputs], axis=1)
         return outputs
 
     def top_classes(self, image: np.ndarray, k: int = 5) -> list[tuple[int, str, float]]:
@@ -286,11 +308,12 @@ def load_model(path, *, trust=False, preprocessing=None, labels_path=None, resiz
         raise ModelError(f"not a model file; Limelight loads {', '.join(MODEL_FILE_TYPES)} files "
                          "and SavedModel folders", path=path)
     sidecar = read_sidecar(path)
+    known = preprocessing or sidecar.get("preprocessing") or built_in_preprocessing(keras_model)
     settings = ModelSettings(
-        preprocessing=preprocessing or sidecar.get("preprocessing") or guess_preprocessing(keras_model),
+        preprocessing=known or ASSUMED_PREPROCESSING,
         resize=resize or sidecar.get("resize") or "stretch",
         labels_path=str(labels_path) if labels_path else sidecar.get("labels"),
-        preprocessing_guessed=not (preprocessing or sidecar.get("preprocessing")),
+        preprocessing_guessed=known is None,
     )
     return wrap_model(keras_model, name=path.stem if path.is_file() else path.name,
                       source=str(path), settings=settings, model_path=path, input_size=input_size)
@@ -322,26 +345,53 @@ def wrap_model(keras_model, *, name, source, settings: ModelSettings, model_path
             input_size = (224, 224)
         rows, cols = input_size
     out_shape = tuple(outputs[0].shape)
-    if len(out_shape) != 2 or out_shape[-1] is None or out_shape[-1] < 2:
+    if len(out_shape) != 2 or out_shape[-1] is None:
         raise ModelError(f"model output has shape {_shape_text(out_shape)}; Limelight explains "
-                         "classifiers with one score per class (at least 2 classes), not "
-                         "regression or single-output models", path=model_path)
-    num_classes = int(out_shape[-1])
+                         "classifiers with one score per class", path=model_path)
+    head = head_kind(keras_model)
+    if out_shape[-1] == 1 and head != "multilabel":
+        raise ModelError("model has a single output without a sigmoid, which is a regression; "
+                         "Limelight explains classifiers (a binary classifier ends in "
+                         "Dense(1, activation='sigmoid'))", path=model_path)
+    if out_shape[-1] == 1:
+        head, num_classes = "binary", 2
+    else:
+        num_classes = int(out_shape[-1])
     if labels is None:
         labels = labels_for_model(num_classes, labels_path=settings.labels_path,
                                   model_path=model_path)
+        if head == "binary" and labels.source == "indices":
+            labels = Labels(BINARY_LABELS, source="binary")
     return ClassifierModel(keras_model, name=name, source=source, settings=settings,
                            labels=labels, input_size=(int(rows), int(cols)),
-                           channels=int(in_shape[-1]), num_classes=num_classes,
-                           outputs_probabilities=_ends_in_softmax(keras_model))
+                           channels=int(in_shape[-1]), num_classes=num_classes, head=head)
 
 
-def guess_preprocessing(keras_model) -> str:
-    """'none' when the model rescales its own input, else 'unit' (x / 255)."""
+def head_kind(keras_model) -> str:
+    """How a Keras model's output reads as probabilities: "softmax", "multilabel" or "logits".
+
+    Read from the last layer's activation (a Dense activation, or a Softmax or Activation
+    layer); sigmoid outputs are independent, so a single one is told apart from several by the
+    caller, which knows the output's width. Anything else is taken for logits.
+    """
+    layers = _flat_layers(keras_model)
+    last = layers[-1] if layers else None
+    if type(last).__name__ == "Softmax":
+        return "softmax"
+    name = getattr(getattr(last, "activation", None), "__name__", "")
+    return {"softmax": "softmax", "sigmoid": "multilabel"}.get(name, "logits")
+
+
+def built_in_preprocessing(keras_model) -> str | None:
+    """'none' when the model rescales its own input, else None: its preprocessing is unknown.
+
+    A Rescaling or Normalization layer among the first few (nested models included) means the
+    model takes pixel values 0..255 as they are.
+    """
     for layer in _flat_layers(keras_model)[:6]:
         if type(layer).__name__ in ("Rescaling", "Normalization"):
             return "none"
-    return "unit"
+    return None
 
 
 def sidecar_path(model_path) -> Path:
@@ -621,17 +671,6 @@ def _flat_layers(model) -> list:
         else:
             layers.append(layer)
     return layers
-
-
-def _ends_in_softmax(keras_model) -> bool:
-    layers = _flat_layers(keras_model)
-    if not layers:
-        return False
-    last = layers[-1]
-    if type(last).__name__ == "Softmax":
-        return True
-    activation = getattr(last, "activation", None)
-    return getattr(activation, "__name__", "") == "softmax"
 
 
 def _shape_text(shape) -> str:

@@ -510,7 +510,8 @@ def _trust(explanation, label):
     stability = (getattr(explanation, "stability", None) or {}).get(int(label))
     if stability is not None:
         trust["stability"] = {"value": stability.value, "word": stability.word, "hint": stability.hint,
-                              "k": stability.k, "num_samples": stability.num_samples}
+                              "k": stability.k, "num_samples": stability.num_samples,
+                              "num_segments": stability.num_segments}
     curves = (getattr(explanation, "faithfulness", None) or {}).get(int(label))
     if curves is not None:
         trust["faithfulness"] = {"deletion_auc": curves.deletion_auc, "insertion_auc": curves.insertion_auc,

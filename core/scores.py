@@ -8,12 +8,15 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from limelight.core.errors import Cancelled, ExplanationError
+from limelight.core.segmentation import MIN_SUPERPIXELS
 
 #: Stability at or above this is "stable", at or above BORDERLINE "borderline", below it "unstable".
 STABLE = 0.9
 BORDERLINE = 0.7
 #: The most samples `explain_lime(num_samples="auto")` draws; past it more samples cost minutes.
 MAX_SAMPLES = 4000
+#: The stability word of an explanation over fewer than MIN_SUPERPIXELS superpixels.
+TOO_FEW_SUPERPIXELS = "too few superpixels"
 #: How many superpixels the stability score follows, as lime's own examples show them.
 TOP_K = 5
 # Bootstrap refits per stability estimate: 40 give 780 pairs, enough for two decimals.
@@ -33,33 +36,49 @@ class Stability:
         How many top superpixels are compared.
     num_samples : int
         The samples it was estimated from.
+    num_segments : int
+        The superpixels of the explanation (0: not recorded). With fewer than
+        `MIN_SUPERPIXELS` the top-k set is nearly all of them, so it repeats whatever the weights,
+        and the word is "too few superpixels" whatever the value.
     """
 
     value: float
     k: int
     num_samples: int
+    num_segments: int = 0
 
     @property
     def word(self):
-        """"stable", "borderline" or "unstable"."""
+        """"stable", "borderline", "unstable" or "too few superpixels"."""
+        if 0 < self.num_segments < MIN_SUPERPIXELS:
+            return TOO_FEW_SUPERPIXELS
         if self.value >= STABLE:
             return "stable"
         return "borderline" if self.value >= BORDERLINE else "unstable"
+
+    @property
+    def summary(self):
+        """The value and the word, e.g. "0.93 stable"; only the word when there are too few superpixels."""
+        return self.word if self.word == TOO_FEW_SUPERPIXELS else f"{self.value:.2f} {self.word}"
 
     @property
     def hint(self):
         """What would make it more stable, in a few words; empty when it is stable."""
         if self.word == "stable":
             return ""
+        if self.word == TOO_FEW_SUPERPIXELS:
+            return "use more, smaller superpixels"
         return "add samples" if self.num_samples < MAX_SAMPLES else "use fewer, larger superpixels"
 
     def to_record(self):
         """Return a JSON-safe dict; `from_record` reads it back."""
-        return {"value": float(self.value), "k": int(self.k), "num_samples": int(self.num_samples)}
+        return {"value": float(self.value), "k": int(self.k), "num_samples": int(self.num_samples),
+                "num_segments": int(self.num_segments)}
 
     @classmethod
     def from_record(cls, record):
-        return cls(value=float(record["value"]), k=int(record["k"]), num_samples=int(record["num_samples"]))
+        return cls(value=float(record["value"]), k=int(record["k"]), num_samples=int(record["num_samples"]),
+                   num_segments=int(record.get("num_segments", 0)))
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,20 @@ SEGMENTATION_DEFAULTS = {
     "felzenszwalb": {"scale": 100.0, "sigma": 0.5, "min_size": 50},
     "grid": {"n_segments": 49},
 }
+#: Images whose shorter side is under this many pixels get quickshift settings scaled to them;
+#: lime's defaults are tuned for ~224 px and make 1 to 7 superpixels at 20 to 96 px.
+SMALL_IMAGE_SIDE = 160
+#: quickshift's (kernel_size, max_dist) for small images, coarsest first; the first that makes at
+#: least TARGET_SUPERPIXELS is used (measured on the sample photos from 20 to 159 px: 25 to 100).
+SMALL_IMAGE_QUICKSHIFT = ((3, 40), (2, 20), (2, 10), (1, 10), (1, 6), (1, 4), (1, 3), (1, 2.5),
+                          (1, 2), (1, 1.5), (1, 1))
+TARGET_SUPERPIXELS = 25
+#: An explanation over fewer superpixels than this says little, and is flagged wherever it is shown.
+MIN_SUPERPIXELS = 8
 
 
 def segment(image, *, method="quickshift", **params):
-    """Split an image into superpixels.
+    """Split an image into superpixels, with the parameters `segmentation_params` chooses.
 
     Parameters
     ----------
@@ -28,7 +38,9 @@ def segment(image, *, method="quickshift", **params):
         The segmentation algorithm. ``grid`` cuts a regular grid of square-ish cells, a quick look
         that ignores the image content.
     **params
-        The method's parameters; see ``SEGMENTATION_DEFAULTS[method]`` for names and defaults.
+        The method's parameters; see ``SEGMENTATION_DEFAULTS[method]`` for names and defaults. On
+        an image under `SMALL_IMAGE_SIDE` pixels quickshift's default kernel_size and max_dist are
+        scaled to the image (see `segmentation_params`).
 
     Returns
     -------
@@ -41,6 +53,29 @@ def segment(image, *, method="quickshift", **params):
         For an unknown method or parameter, parameter values the algorithm rejects, or an image
         that is not (rows, cols, 3) uint8.
     """
+    image = as_rgb_image(image, needed_by="segmentation", hint="convert grayscale images with np.stack([gray] * 3, -1).")
+    return _segment(image, method, segmentation_params(image, method=method, **params))
+
+
+def segmentation_params(image, *, method="quickshift", **params):
+    """Return every parameter `segment` uses on this image: the given ones, then the defaults.
+
+    On an image whose shorter side is under `SMALL_IMAGE_SIDE`, quickshift with lime's default
+    kernel_size and max_dist (given or not) uses instead the coarsest `SMALL_IMAGE_QUICKSHIFT`
+    setting that makes at least `TARGET_SUPERPIXELS` superpixels, as one tunes it by hand for
+    Fashion-MNIST. Explanations record these parameters, so a report says what was used.
+
+    Parameters
+    ----------
+    image : ndarray of shape (rows, cols, 3), uint8
+    method : str
+    **params
+        As for `segment`.
+
+    Returns
+    -------
+    dict
+    """
     if method not in SEGMENTATION_DEFAULTS:
         raise ExplanationError(f"unknown segmentation method {method!r}; "
                                f"choose one of {', '.join(SEGMENTATION_DEFAULTS)}.")
@@ -49,8 +84,24 @@ def segment(image, *, method="quickshift", **params):
     if unknown:
         raise ExplanationError(f"{method} has no parameter {', '.join(map(repr, unknown))}; "
                                f"valid parameters are {', '.join(defaults)}.")
-    image = as_rgb_image(image, needed_by="segmentation", hint="convert grayscale images with np.stack([gray] * 3, -1).")
     options = {**defaults, **params}
+    image = np.asarray(image)
+    scaled = (method == "quickshift" and min(image.shape[:2]) < SMALL_IMAGE_SIDE
+              and (options["kernel_size"], options["max_dist"]) == (defaults["kernel_size"], defaults["max_dist"]))
+    if not scaled:
+        return options
+    image = as_rgb_image(image, needed_by="segmentation", hint="convert grayscale images with np.stack([gray] * 3, -1).")
+    for kernel_size, max_dist in SMALL_IMAGE_QUICKSHIFT:
+        options = {**options, "kernel_size": kernel_size, "max_dist": max_dist}
+        if segment_count(_segment(image, method, options)) >= TARGET_SUPERPIXELS:
+            break
+    return options
+
+
+def _segment(image, method, options):
+    """Run one segmentation algorithm with all its parameters; labels contiguous from 0."""
+    defaults = SEGMENTATION_DEFAULTS[method]
+    options = dict(options)
     try:
         if method == "quickshift":
             seed = options.pop("random_seed")

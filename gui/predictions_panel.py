@@ -6,6 +6,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QCompleter, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QPushButton, QStyle, QStyledItemDelegate, QVBoxLayout, QWidget)
 
+from limelight.core.scores import TOO_FEW_SUPERPIXELS
 from limelight.gui.faithfulness_plot import FaithfulnessPlot
 
 __all__ = ["PredictionsPanel", "MEASURING"]
@@ -16,7 +17,8 @@ _BAR = QColor(76, 175, 80)
 #: The "faithfulness" value of an info dict whose curves are being measured.
 MEASURING = "measuring"
 # Readable on light and dark palettes alike.
-_WORD_COLOURS = {"stable": "#2e9d3a", "borderline": "#c77c00", "unstable": "#d9412b"}
+_WORD_COLOURS = {"stable": "#2e9d3a", "borderline": "#c77c00", "unstable": "#d9412b",
+                 TOO_FEW_SUPERPIXELS: "#d9412b"}
 
 
 class _BarDelegate(QStyledItemDelegate):
@@ -332,8 +334,12 @@ def _score_rows(stability, faithfulness, faithfulness_known):
     rows = []
     if stability is not None:
         colour = _WORD_COLOURS[stability.word]
-        rows.append(_row("Stability", f"{stability.value:.2f} <b style='color: {colour}'>{stability.word}</b>",
-                         span=2))
+        text = f"{stability.value:.2f} <b style='color: {colour}'>{stability.word}</b>"
+        if stability.word == TOO_FEW_SUPERPIXELS:
+            # Too few superpixels repeat whatever the weights: no value to show, only the warning.
+            text = (f"<b style='color: {colour}'>{stability.word}</b> (only {stability.num_segments}; "
+                    f"{stability.hint})")
+        rows.append(_row("Stability", text, span=2))
     if faithfulness == MEASURING:
         rows.append(_row("Faithfulness", "<i>measuring…</i>", span=2))
     elif faithfulness is not None:

@@ -342,7 +342,7 @@ def test_a_softmax_that_cannot_be_separated_falls_back_to_log_probability():
 
     class Claimed:  # A model that declares probability outputs but hides its softmax inside.
         keras_model = None
-        input_size, channels, num_classes, outputs_probabilities = (16, 16), 3, 3, True
+        input_size, channels, num_classes, head = (16, 16), 3, 3, "softmax"
 
         def preprocess(self, batch):
             return batch.astype(np.float32) / 255

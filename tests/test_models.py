@@ -51,7 +51,7 @@ def test_keras_file_loads_and_predicts_probabilities(tmp_path):
     small_classifier().save(path)
     model = load_model(path)
     assert model.input_size == (16, 16) and model.channels == 3 and model.num_classes == 3
-    assert model.outputs_probabilities
+    assert model.head == "softmax"
     assert model.labels.names == ("class 0", "class 1", "class 2")
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)
@@ -78,7 +78,7 @@ def test_logit_models_get_softmax(tmp_path):
     path = tmp_path / "logits.keras"
     small_classifier(activation=None).save(path)
     model = load_model(path)
-    assert not model.outputs_probabilities
+    assert model.head == "logits"
     out = model.predict(np.zeros((2, 16, 16, 3), np.uint8))
     np.testing.assert_allclose(out.sum(axis=1), 1, rtol=1e-5)
 
@@ -194,7 +194,7 @@ def test_keras_applications_plumbing(name):
     spec = BUILTIN_MODELS[name]
     assert model.input_size == spec.input_size and model.preprocessing == spec.preprocessing
     assert model.num_classes == 1000 and model.labels.name(285) == "Egyptian cat"
-    assert model.outputs_probabilities
+    assert model.head == "softmax"
 
 
 def test_application_weights_missing_offline(monkeypatch, tmp_path):

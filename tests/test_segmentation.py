@@ -8,7 +8,7 @@ from skimage.transform import resize
 
 from limelight.core.errors import ExplanationError
 from limelight.core.segmentation import (SEGMENTATION_DEFAULTS, segment, segment_boundaries, segment_count,
-                                         upscale_labels)
+                                         segmentation_params, upscale_labels)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,37 @@ def test_quickshift_follows_lime_defaults_and_its_seed(photo):
                                                    "random_seed": 42}
     assert np.array_equal(segment(photo, random_seed=7), segment(photo, random_seed=7))
     # A smaller kernel finds finer regions.
-    assert segment_count(segment(photo, kernel_size=2, max_dist=20)) > segment_count(segment(photo))
+    assert segment_count(segment(photo, kernel_size=1, max_dist=6)) > segment_count(
+        segment(photo, kernel_size=2, max_dist=20))
+
+
+def test_lime_defaults_are_kept_from_160_pixels():
+    photo = (resize(data.chelsea(), (160, 200), anti_aliasing=True) * 255).round().astype(np.uint8)
+    assert segmentation_params(photo) == SEGMENTATION_DEFAULTS["quickshift"]
+    assert np.array_equal(segment(photo), quickshift_labels(photo, kernel_size=4, max_dist=200))
+
+
+def quickshift_labels(image, **params):
+    from skimage.segmentation import quickshift
+
+    return quickshift(image, ratio=0.2, rng=42, **params)
+
+
+@pytest.mark.parametrize("size", [20, 28, 48, 64, 96, 128])
+def test_small_images_get_25_to_100_superpixels_by_default(size):
+    # lime's defaults, tuned for ~224 px, make 1 to 12 superpixels at these sizes.
+    photo = (resize(data.chelsea(), (size, size), anti_aliasing=True) * 255).round().astype(np.uint8)
+    assert segment_count(quickshift_labels(photo, kernel_size=4, max_dist=200)) < 15
+    params = segmentation_params(photo)
+    assert 25 <= segment_count(segment(photo)) <= 100
+    assert np.array_equal(segment(photo), segment(photo, **params))
+    # Given settings are the user's own: they are not scaled.
+    assert segmentation_params(photo, kernel_size=2, max_dist=20)["kernel_size"] == 2
+
+
+def test_a_28_pixel_grayscale_image_gets_at_least_15_superpixels():
+    gray = (resize(data.camera(), (28, 28), anti_aliasing=True) * 255).round().astype(np.uint8)
+    assert segment_count(segment(np.stack([gray] * 3, -1))) >= 15
 
 
 def test_felzenszwalb_scale_controls_the_size(photo):
