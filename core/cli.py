@@ -4,16 +4,15 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from limelight.core.errors import LimelightError
+from limelight.core.errors import LimelightError, one_line
 
 SUBCOMMANDS = ("predict", "explain", "layers", "models")
 METHODS = ("lime", "gradcam", "gradcam++", "scorecam")
-# File names carry the method, so explaining one image two ways never collides.
-FILE_TAGS = {"lime": "lime", "gradcam": "gradcam", "gradcam++": "gradcampp", "scorecam": "scorecam"}
 EXIT_BAD_INPUT = 2
 
 
@@ -193,10 +192,13 @@ def run_explain(args) -> int:
         raise LimelightError(f"cannot create the output folder ({error.strerror})",
                              path=out_dir) from None
     failures = 0
+    # What this run wrote: --force replaces files of earlier runs, never a file of this one
+    # (two photos called cat.jpg in two folders would otherwise leave one set of results).
+    written_here = {}
     for path in args.images:
         try:
             photo = load_image(path)
-            written = _explain_one(args, model, path, photo, style, hide, out_dir)
+            written = _explain_one(args, model, path, photo, style, hide, out_dir, written_here)
         except LimelightError as error:
             # A batch run must say which image failed, also when the engine's message names none.
             print(f"limelight: {error}" if error.path else f"limelight: {path}: {error}", file=sys.stderr)
@@ -206,7 +208,7 @@ def run_explain(args) -> int:
     return EXIT_BAD_INPUT if failures else 0
 
 
-def _explain_one(args, model, path, photo, style, hide, out_dir) -> list[str]:
+def _explain_one(args, model, path, photo, style, hide, out_dir, written_here) -> list[str]:
     from limelight.core.overlay import render
     from limelight.core.report import output_paths, save_annotated, save_figure, save_report
 
@@ -220,13 +222,13 @@ def _explain_one(args, model, path, photo, style, hide, out_dir) -> list[str]:
         labels = [int(i) for i in np.argsort(probabilities)[::-1][:args.top_labels]]
     targets = []
     for label in labels:
-        paths = output_paths(out_dir, path, f"{model.labels.name(label)} {FILE_TAGS[args.method]}",
-                             extension=args.format)
-        if not args.force:
-            for key in ("image", "json", "arrays", "figure") if args.figure else (
-                    "image", "json", "arrays"):
-                if Path(paths[key]).exists():
-                    raise LimelightError(f"{paths[key]} already exists; pass --force to overwrite")
+        paths = output_paths(out_dir, path, model.labels.name(label), label, args.method, extension=args.format)
+        for key in ("image", "json", "arrays", "figure") if args.figure else ("image", "json", "arrays"):
+            if paths[key] in written_here:
+                raise LimelightError(f"{paths[key]} was written for {written_here[paths[key]]} earlier in this run; "
+                                     "give the images different names or explain them one --out folder each")
+            if not args.force and paths[key].exists():
+                raise LimelightError(f"{paths[key]} already exists; pass --force to overwrite")
         targets.append((label, paths))
 
     progress = ProgressBar(f"{Path(path).name}")
@@ -251,10 +253,11 @@ def _explain_one(args, model, path, photo, style, hide, out_dir) -> list[str]:
         save_report(paths["json"], explanation, image_path=str(path), model_name=model.source,
                     preprocessing=model.preprocessing, label_names=model.labels.names,
                     style=style, force=args.force)
+        written_here.update(dict.fromkeys(paths.values(), path))
         written += [str(paths["image"]), str(paths["json"])]
         if args.figure:
             save_figure(paths["figure"], framed, explanation, label, style,
-                        label_name=model.labels.name(label))
+                        label_name=model.labels.name(label), force=args.force)
             written.append(str(paths["figure"]))
     return written
 
@@ -405,13 +408,20 @@ def main(argv: list[str] | None = None) -> int:
 
         import_tensorflow()
     try:
-        return args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warn_in_one_line
+            return args.run(args)
     except LimelightError as error:
         print(f"limelight: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("limelight: interrupted", file=sys.stderr)
         return 130
+
+
+def _warn_in_one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """Show a library's warning as one escaped line, without the source line Python quotes."""
+    print(f"limelight: warning: {one_line(message)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

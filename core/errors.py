@@ -9,9 +9,16 @@ class LimelightError(Exception):
     """
 
     def __init__(self, reason: str, *, path=None):
-        self.reason = reason
-        self.path = None if path is None else str(path)
-        super().__init__(f"{self.path}: {reason}" if self.path else reason)
+        # A file name or a file's own text may hold newlines and terminal escapes: shown escaped,
+        # the message stays one line and cannot rewrite the user's terminal.
+        self.reason = one_line(reason)
+        self.path = None if path is None else one_line(str(path))
+        super().__init__(f"{self.path}: {self.reason}" if self.path else self.reason)
+
+
+def one_line(text: str) -> str:
+    """`text` with every control character written as its escape (a newline as \\n)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 class ImageError(LimelightError):

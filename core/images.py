@@ -1,14 +1,21 @@
 """Read image files from disk into RGB uint8 arrays, refusing anything unsafe or broken."""
+import os
 import struct
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from limelight.core.errors import ExplanationError, ImageError
+from limelight.core.files import open_regular_file
 
 SUPPORTED_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+# The only Pillow decoders Limelight lets read a file, whatever its name says: with all of them on,
+# a file starting with "%!PS" goes to Ghostscript, an outside program. (The JPEG decoder also
+# reads cameras' multi-picture JPEGs.)
+IMAGE_DECODERS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF")
 # Smaller images carry too little for a superpixel explanation to mean anything.
 MIN_SIDE = 8
 
@@ -35,17 +42,11 @@ def load_image(path) -> np.ndarray:
         oversized (decompression bomb) file.
     """
     path = Path(path)
-    if not path.exists():
-        raise ImageError("file not found", path=path)
-    if path.is_dir():
-        raise ImageError("is a folder, not an image file", path=path)
-    if path.stat().st_size == 0:
-        raise ImageError("file is empty", path=path)
     try:
         with warnings.catch_warnings():
             # Pillow only warns between 1x and 2x its pixel limit; refuse those too.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with open_image(path) as image:
                 image.seek(0)
                 image = ImageOps.exif_transpose(image)
                 image.load()
@@ -54,9 +55,6 @@ def load_image(path) -> np.ndarray:
         raise ImageError(
             f"image is larger than the safety limit of {Image.MAX_IMAGE_PIXELS:,} pixels "
             "(possible decompression bomb)", path=path) from None
-    except UnidentifiedImageError:
-        raise ImageError("not an image file that can be read (unknown or corrupt format)",
-                         path=path) from None
     except (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError, struct.error,
             EOFError, ZeroDivisionError, MemoryError, OverflowError) as error:
         # Pillow signals truncated and malformed data with many exception types.
@@ -67,6 +65,33 @@ def load_image(path) -> np.ndarray:
         raise ImageError(f"image is only {cols}x{rows} pixels; at least {MIN_SIDE}x{MIN_SIDE} "
                          "is needed", path=path)
     return rgb
+
+
+@contextmanager
+def open_image(path):
+    """Open an image file with Pillow, through the only gate Limelight reads images by.
+
+    Only regular files are opened (no FIFO, device or folder), and only with `IMAGE_DECODERS`.
+
+    Yields
+    ------
+    PIL.Image.Image
+
+    Raises
+    ------
+    ImageError
+        For a file that is not a regular file, is empty, or is not in a supported format.
+    """
+    with open_regular_file(path, error=ImageError) as stream:
+        if os.fstat(stream.fileno()).st_size == 0:
+            raise ImageError("file is empty", path=path)
+        try:
+            image = Image.open(stream, formats=IMAGE_DECODERS)
+        except UnidentifiedImageError:
+            raise ImageError("not an image file that can be read (unknown or corrupt format; Limelight "
+                             f"reads {', '.join(SUPPORTED_EXTENSIONS)})", path=path) from None
+        with image:
+            yield image
 
 
 def as_rgb_image(image, *, needed_by: str, hint: str) -> np.ndarray:
@@ -105,7 +130,9 @@ def is_supported_image(path) -> bool:
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        # NaN and infinities (float TIFFs) have no gray level: NaN and -inf are black, +inf white.
         values = np.asarray(image, dtype=np.float64)
+        values = np.nan_to_num(values, nan=0.0, posinf=np.finfo(np.float32).max, neginf=0.0)
         top = 65535.0 if image.mode != "F" or values.max(initial=0) > 255 else 255.0
         gray = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)

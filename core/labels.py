@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from limelight.core.errors import LabelsError
+from limelight.core.files import read_text
 from limelight.resources import resource_path
 
 LABEL_FILE_TYPES = (".txt", ".json", ".csv")
@@ -47,8 +48,14 @@ class Labels:
                                   f"{len(self.names)} classes (0 to {len(self.names) - 1})")
             return index
         lowered = [n.lower() for n in self.names]
-        if text.lower() in lowered:
-            return lowered.index(text.lower())
+        matches = [i for i, name in enumerate(lowered) if name == text.lower()]
+        if len(matches) > 1:
+            # Guessing one of two classes would explain the wrong one without a word.
+            raise LabelsError(f"'{text}' names {len(matches)} classes ("
+                              + ", ".join(f"{i} '{self.names[i]}'" for i in matches)
+                              + "); give the class index instead")
+        if matches:
+            return matches[0]
         close = difflib.get_close_matches(text.lower(), lowered, n=3, cutoff=0.5)
         hint = ("; did you mean " + ", ".join(f"'{self.names[lowered.index(c)]}'" for c in close)
                 + "?") if close else ""
@@ -83,15 +90,10 @@ def load_labels(path) -> Labels:
     ``index,name`` rows; a header row is skipped.
     """
     path = Path(path)
-    if not path.is_file():
-        raise LabelsError("labels file not found", path=path)
     suffix = path.suffix.lower()
     if suffix not in LABEL_FILE_TYPES:
         raise LabelsError(f"labels must be a {', '.join(LABEL_FILE_TYPES)} file", path=path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise LabelsError(f"cannot read labels ({error})", path=path) from None
+    text = read_text(path, error=LabelsError, encoding="utf-8-sig")
     if suffix == ".txt":
         names = [line.strip() for line in text.splitlines() if line.strip()]
     elif suffix == ".json":
@@ -137,6 +139,8 @@ def _names_from_json(text: str, path: Path) -> list[str]:
     except json.JSONDecodeError as error:
         raise LabelsError(f"is not valid JSON ({error.msg} at line {error.lineno})",
                           path=path) from None
+    except RecursionError:
+        raise LabelsError("is not a labels file (JSON nested too deeply)", path=path) from None
     if isinstance(data, list) and all(isinstance(n, str) for n in data):
         return [n.strip() for n in data]
     if isinstance(data, dict):
@@ -151,7 +155,10 @@ def _names_from_json(text: str, path: Path) -> list[str]:
 
 
 def _names_from_csv(text: str, path: Path) -> list[str]:
-    rows = [row for row in csv.reader(text.splitlines()) if row and any(c.strip() for c in row)]
+    try:
+        rows = [row for row in csv.reader(text.splitlines()) if row and any(c.strip() for c in row)]
+    except csv.Error as error:  # a field over the csv module's size limit, a NUL byte...
+        raise LabelsError(f"is not a readable CSV file ({error})", path=path) from None
     if rows and len(rows[0]) >= 2 and not rows[0][0].strip().isdigit():
         rows = rows[1:]  # a header such as "index,name"
     elif rows and len(rows[0]) == 1 and rows[0][0].strip().lower() in ("name", "label", "class"):

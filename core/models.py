@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from limelight.core.errors import ModelError, UntrustedModelError
+from limelight.core.errors import LabelsError, ModelError, UntrustedModelError
+from limelight.core.files import (check_hdf5_sizes, check_model_size, check_regular_file, check_zip_members,
+                                   file_in_folder, open_regular_file, read_text)
 from limelight.core.labels import Labels, labels_for_model
 
 PREPROCESSING_MODES = {
@@ -27,11 +30,11 @@ ASSUMED_PREPROCESSING = "unit"
 RESIZE_MODES = ("stretch", "crop")
 MODEL_FILE_TYPES = (".keras", ".h5", ".hdf5")
 SIDECAR_SUFFIX = ".limelight.json"
-# A .keras archive that unpacks to more than this is refused as a zip bomb.
-MAX_UNPACKED_BYTES = 4 * 1024**3
 # Far above any real model config (EfficientNet-B7's is under 1 MB).
 MAX_CONFIG_BYTES = 64 * 1024**2
 WEIGHTS_MEMBER = "model.weights.h5"
+# How every HDF5 file Keras writes begins.
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # The Keras function that turns safe mode off for the rest of the process (CVE-2025-9906).
 UNSAFE_SWITCH = "enable_unsafe_deserialization"
 # Where a model config may name Keras classes, and the narrower set it may name functions from;
@@ -49,6 +52,10 @@ HEAD_KINDS = {
 }
 #: Names of a binary model's two classes when no labels file names them.
 BINARY_LABELS = ("negative", "positive")
+# The classes Keras itself names under the bare module "keras". Any other name there, such as
+# "layers.TFSMLayer", would be looked up anywhere in Keras' public API.
+_KERAS_TOP_CLASSES = frozenset({"Functional", "Sequential", "Model", "DTypePolicy", "FloatDTypePolicy",
+                                "QuantizedDTypePolicy", "QuantizedFloat8DTypePolicy"})
 # Measured fastest for EfficientNet-Lite0 on a 2-core CPU (make bench); larger gains nothing.
 DEFAULT_BATCH_SIZE = 16
 
@@ -298,6 +305,8 @@ def load_model(path, *, trust=False, preprocessing=None, labels_path=None, resiz
     path = Path(path)
     if not path.exists():
         raise ModelError("model file not found", path=path)
+    if not path.is_dir():
+        check_regular_file(path, error=ModelError)
     if path.is_dir():
         keras_model = _load_saved_model(path, trust)
     elif path.suffix.lower() == ".keras":
@@ -400,32 +409,41 @@ def sidecar_path(model_path) -> Path:
 
 
 def read_sidecar(model_path) -> dict:
-    """The remembered settings of a model file, or {} when there are none."""
+    """The remembered settings of a model file, or {} when there are none.
+
+    Its labels may only be a file in the model's own folder: a sidecar comes with the model, and
+    one naming ``../private/notes.txt`` would print that file's lines as class names.
+    """
     path = sidecar_path(model_path)
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_text(path, error=ModelError))
+    except (ModelError, ValueError, RecursionError):
         return {}
     if not isinstance(data, dict):
         return {}
     labels = data.get("labels")
-    if labels and not Path(labels).is_absolute():
-        data["labels"] = str(path.parent / labels)
+    if isinstance(labels, str) and labels:
+        data["labels"] = str(file_in_folder(path.parent, labels, error=LabelsError, named_by=path))
     return {k: v for k, v in data.items() if isinstance(v, str)}
 
 
 def write_sidecar(model_path, settings: ModelSettings) -> Path:
-    """Remember how to feed a model file, next to it, so the choice is made once."""
+    """Remember how to feed a model file, next to it, so the choice is made once.
+
+    Labels from another folder are copied beside the model first, since a sidecar only names
+    files in its own folder.
+    """
     path = sidecar_path(model_path)
     data = {"preprocessing": settings.preprocessing, "resize": settings.resize}
     if settings.labels_path:
         labels = Path(settings.labels_path)
-        try:
-            data["labels"] = str(labels.resolve().relative_to(path.parent.resolve()))
-        except ValueError:
-            data["labels"] = str(labels)
+        if labels.resolve().parent != path.parent.resolve():
+            copy = path.parent / f"{Path(model_path).name}.labels{labels.suffix}"
+            shutil.copyfile(labels, copy)
+            labels = copy
+        data["labels"] = labels.name
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(temporary, path)
@@ -451,53 +469,77 @@ def content_sha256(path) -> str:
 
 
 def _load_keras_file(path: Path, trust: bool):
-    if not zipfile.is_zipfile(path):
-        raise ModelError("not a Keras model file (a .keras file is a zip archive)", path=path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            infos = {info.filename: info for info in archive.infolist()}
-            # Sizes first, from the archive's directory: reading a member of a zip bomb is the harm.
-            unpacked = sum(info.file_size for info in infos.values())
-            if unpacked > MAX_UNPACKED_BYTES:
-                raise ModelError(f"archive would unpack to {unpacked / 1024**3:.1f} GB, over the "
-                                 f"{MAX_UNPACKED_BYTES / 1024**3:.0f} GB safety limit (possible zip "
-                                 "bomb); Limelight never unpacks such archives, even trusted "
-                                 "ones", path=path)
-            if "config.json" not in infos:
-                raise ModelError("Keras archive has no config.json; it holds no model", path=path)
-            if infos["config.json"].file_size > MAX_CONFIG_BYTES:
-                raise ModelError(f"config.json is {infos['config.json'].file_size / 1024**2:.0f} MB; "
-                                 "a model config is a few MB at most", path=path)
-            config_text = archive.read("config.json").decode("utf-8")
-            weights = archive.read(WEIGHTS_MEMBER) if not trust and WEIGHTS_MEMBER in infos else None
-    except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as error:
-        raise ModelError(f"Keras archive is damaged ({error})", path=path) from None
-    if not trust:
-        _refuse_unsafe_config(config_text, path)
-        if weights is not None:
-            _refuse_other_files(io.BytesIO(weights), path)
+    with open_regular_file(path, error=ModelError) as stream:
+        if not zipfile.is_zipfile(stream):
+            raise ModelError("not a Keras model file (a .keras file is a zip archive)", path=path)
+        try:
+            with zipfile.ZipFile(stream) as archive:
+                # Sizes first, from the archive's directory: reading a member of a zip bomb is the harm.
+                infos = check_zip_members(archive, path=path, error=ModelError)
+                if "config.json" not in infos:
+                    raise ModelError("Keras archive has no config.json; it holds no model", path=path)
+                if infos["config.json"].file_size > MAX_CONFIG_BYTES:
+                    raise ModelError(f"config.json is {infos['config.json'].file_size / 1024**2:.0f} MB; "
+                                     "a model config is a few MB at most", path=path)
+                config_text = archive.read("config.json").decode("utf-8")
+                if not trust:
+                    _refuse_unsafe_config(config_text, path)
+                if WEIGHTS_MEMBER in infos:
+                    # Read in place, a few blocks at a time: the member may be gigabytes.
+                    with archive.open(WEIGHTS_MEMBER) as weights:
+                        _check_weights(weights, path, trust)
+        except (zipfile.BadZipFile, OSError, UnicodeDecodeError, NotImplementedError, RuntimeError) as error:
+            raise ModelError(f"Keras archive is damaged ({_first_line(error)})", path=path) from None
+    _check_declared_size(config_text, path, trust)
     return _keras_load(path, trust)
 
 
 def _load_h5_file(path: Path, trust: bool):
     import h5py
 
-    if not h5py.is_hdf5(path):
-        raise ModelError("not an HDF5 file", path=path)
-    try:
-        with h5py.File(path, "r") as handle:
-            config = handle.attrs.get("model_config")
-        if isinstance(config, bytes):
-            config = config.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ModelError(f"HDF5 file is damaged ({error})", path=path) from None
-    if config is None:
-        raise ModelError("HDF5 file holds no Keras model (weights only?); save the whole model "
-                         "with model.save()", path=path)
-    if not trust:
-        _refuse_unsafe_config(config, path)
-        _refuse_other_files(path, path)
+    with open_regular_file(path, error=ModelError) as stream:
+        if stream.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
+            raise ModelError("not an HDF5 file", path=path)
+        try:
+            with h5py.File(stream, "r") as handle:
+                config = handle.attrs.get("model_config")
+            if isinstance(config, bytes):
+                config = config.decode("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ModelError(f"HDF5 file is damaged ({_first_line(error)})", path=path) from None
+        if config is None:
+            raise ModelError("HDF5 file holds no Keras model (weights only?); save the whole model "
+                             "with model.save()", path=path)
+        if not trust:
+            _refuse_unsafe_config(config, path)
+        stream.seek(0)
+        _check_weights(stream, path, trust)
+    _check_declared_size(config, path, trust, legacy=True)
     return _keras_load(path, trust)
+
+
+def _check_weights(source, path: Path, trust: bool) -> None:
+    """HDF5 weights: within the size limit always, and reading no other file unless trusted."""
+    import h5py
+
+    try:
+        with h5py.File(source, "r") as handle:
+            check_hdf5_sizes(handle, path=path, error=ModelError)
+    except (OSError, ValueError, RuntimeError, KeyError) as error:
+        raise ModelError(f"model weights are damaged ({_first_line(error)})", path=path) from None
+    if not trust:
+        source.seek(0)
+        _refuse_other_files(source, path)
+
+
+def _check_declared_size(config_text: str, path: Path, trust: bool, *, legacy=False) -> None:
+    """Refuse a model that declares too many parameters or too large an input, before Keras builds it."""
+    try:
+        config = json.loads(config_text)
+    except (ValueError, RecursionError):
+        raise ModelError("model config is not valid JSON, or is nested too deeply", path=path) from None
+    if isinstance(config, dict) and "config" in config and "class_name" in config:
+        check_model_size(config, path=path, error=ModelError, safe_mode=not trust, legacy=legacy)
 
 
 def _refuse_unsafe_config(config_text: str, path: Path) -> None:
@@ -540,6 +582,8 @@ def _unsafe_entry(node: dict) -> str | None:
     module = node["module"]
     name = node.get("config") if class_name == "function" else class_name
     where = f"{module}.{name}" if isinstance(module, str) else str(name)
+    if not (isinstance(name, str) and name.isidentifier()):
+        return f"names {where!r}, which is not a plain Keras name and could reach code outside its modelling modules"
     if not _is_keras_module(module, function=class_name == "function", name=name):
         return f"names {where}, which is not part of Keras and would run code from outside it"
     registered = node.get("registered_name")
@@ -561,7 +605,7 @@ def _is_keras_module(module, *, function: bool, name) -> bool:
     if parts[:1] == ["src"]:
         parts = parts[1:]
     if not parts:
-        return not function
+        return not function and name in _KERAS_TOP_CLASSES
     allowed = _KERAS_FUNCTION_MODULES if function else _KERAS_CLASS_MODULES
     return parts[0] in allowed
 

@@ -136,6 +136,9 @@ class OverlayStyle:
 def line_thickness(shape):
     """Return the outline width in pixels for a display of `shape`: 1 px up to 1500 px, then wider.
 
+    It grows with the longer side but stays under a hundredth of the shorter one, so a strip of a
+    photo (8 x 11,000,000) gets 1 px lines, not a filter 11,000 pixels wide.
+
     Parameters
     ----------
     shape : tuple of int
@@ -143,7 +146,7 @@ def line_thickness(shape):
     """
     # About 1 px per 1000 px of the longer side keeps lines visible on a 4000x3000 photo scaled to
     # a screen, without hiding detail on small images.
-    return max(1, int(round(max(shape[:2]) / 1000)))
+    return max(1, min(int(round(max(shape[:2]) / 1000)), min(shape[:2]) // 100))
 
 
 def render(image, explanation, label, style=None):

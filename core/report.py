@@ -9,6 +9,7 @@ import os
 import platform
 import re
 import uuid
+import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict
 from importlib import metadata
@@ -18,10 +19,11 @@ import numpy as np
 from PIL import Image
 
 from limelight.core.errors import ExplanationError, LimelightError, ReportError
+from limelight.core.files import MAX_ARRAY_BYTES, check_npz_arrays, check_zip_members, open_regular_file, read_text
 from limelight.core.overlay import OverlayStyle, render, shown_mask
 
 __all__ = ["IMAGE_FORMATS", "FIGURE_FORMATS", "REPORT_FORMAT", "REPORT_VERSION", "save_annotated", "save_figure",
-           "save_report", "load_report", "output_paths"]
+           "save_report", "load_report", "output_name", "output_paths"]
 
 #: Extensions `save_annotated` writes, and the Pillow format for each.
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
@@ -272,12 +274,11 @@ def load_report(json_path):
     """
     json_path = Path(json_path)
     try:
-        text = json_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ReportError("no such report; check the path.", path=json_path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReportError(f"cannot be read ({exc}); check that it is a Limelight .json report.",
-                          path=json_path) from None
+        text = read_text(json_path, error=ReportError)
+    except ReportError as exc:
+        if exc.reason == "file not found":
+            raise ReportError("no such report; check the path.", path=json_path) from None
+        raise ReportError(f"{exc.reason}; check that it is a Limelight .json report.", path=json_path) from None
     try:
         info = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -339,21 +340,38 @@ def load_report(json_path):
     return explanation, info
 
 
-def output_paths(out_dir, image_path, label_name, *, extension=".png", label_index=None):
-    """Name the files saved for one image and class: ``<image stem>_<label slug>.<ext>`` and friends.
+def output_name(image_path, label_name, label_index, method):
+    """The one name of what is saved for an image, class and method: ``<stem>_<class slug>_<index>_<method>``.
+
+    The class index is always in it: two classes may share a name ("crane" twice in ImageNet,
+    "Cardigan" and "cardigan"), and a name alone would let one overwrite the other.
+
+    Parameters
+    ----------
+    image_path : str or Path
+        The explained image; its name without extension starts the name.
+    label_name : str
+        The class name, turned into a file-name-safe slug ("Golden retriever" -> "golden_retriever").
+    label_index : int
+    method : str
+        "lime", "gradcam", "gradcam++" (written "gradcampp") or "scorecam".
+    """
+    slug = re.sub(r"[^0-9a-z]+", "_", str(label_name).lower()).strip("_") or "class"
+    method = re.sub(r"[^0-9a-z]+", "_", str(method).lower().replace("+", "p")).strip("_")
+    return f"{Path(image_path).stem}_{slug}_{int(label_index)}_{method}"
+
+
+def output_paths(out_dir, image_path, label_name, label_index, method, *, extension=".png"):
+    """The files saved for one image, class and method, all named by `output_name`.
 
     Parameters
     ----------
     out_dir : str or Path
         The output folder.
-    image_path : str or Path
-        The explained image; its name without extension starts every file name.
-    label_name : str
-        The class name, turned into a file-name-safe slug ("Golden retriever" -> "golden_retriever").
+    image_path, label_name, label_index, method
+        As for `output_name`.
     extension : str
         The annotated image's format, one of `IMAGE_FORMATS`.
-    label_index : int, optional
-        Appended to the slug; pass it when class names repeat (ImageNet has two "crane" classes).
 
     Returns
     -------
@@ -365,10 +383,7 @@ def output_paths(out_dir, image_path, label_name, *, extension=".png", label_ind
     if extension.lower() not in IMAGE_FORMATS:
         raise ReportError(f"cannot save annotated images as {extension!r}; choose one of "
                           f"{', '.join(IMAGE_FORMATS)}.")
-    slug = re.sub(r"[^0-9a-z]+", "_", str(label_name).lower()).strip("_") or "class"
-    if label_index is not None:
-        slug = f"{slug}_{int(label_index)}"
-    base = Path(out_dir) / f"{Path(image_path).stem}_{slug}"
+    base = Path(out_dir) / output_name(image_path, label_name, label_index, method)
     return {"image": base.with_name(base.name + extension), "json": base.with_name(base.name + ".json"),
             "arrays": base.with_name(base.name + ".npz"), "figure": base.with_name(base.name + "_figure.png")}
 
@@ -450,19 +465,31 @@ def _check_rgb(image, path):
 
 def _read_arrays(path, digest, shapes):
     try:
-        packed = path.read_bytes()
-    except FileNotFoundError:
-        raise ReportError("the report's arrays are missing; keep the .npz beside its .json.", path=path) from None
-    except OSError as exc:
-        raise ReportError(f"cannot be read ({exc.strerror or exc}).", path=path) from None
-    if hashlib.sha256(packed).hexdigest() != digest:
-        raise ReportError("does not match its report (it was changed, damaged or belongs to another report); "
-                          "save the report again.", path=path)
-    try:
-        with np.load(io.BytesIO(packed), allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except Exception as exc:  # zipfile, pickle refusals and format errors all mean a damaged file
-        raise ReportError(f"is not a readable array archive ({exc}); save the report again.", path=path) from None
+        stream = open_regular_file(path, error=ReportError, max_bytes=MAX_ARRAY_BYTES)
+    except ReportError as exc:
+        if exc.reason == "file not found":
+            raise ReportError("the report's arrays are missing; keep the .npz beside its .json.", path=path) from None
+        raise
+    with stream:
+        try:
+            matches = hashlib.file_digest(stream, "sha256").hexdigest() == digest
+        except OSError as exc:
+            raise ReportError(f"cannot be read ({exc.strerror or exc}).", path=path) from None
+        if not matches:
+            raise ReportError("does not match its report (it was changed, damaged or belongs to another report); "
+                              "save the report again.", path=path)
+        try:
+            # Sizes from the zip directory and the .npy headers first: a few KB may declare gigabytes.
+            with zipfile.ZipFile(stream) as archive:
+                members = check_zip_members(archive, path=path, error=ReportError, max_unpacked=MAX_ARRAY_BYTES)
+                check_npz_arrays(archive, members, path=path, error=ReportError)
+            stream.seek(0)
+            with np.load(stream, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+        except ReportError:
+            raise
+        except Exception as exc:  # zipfile, pickle refusals and format errors all mean a damaged file
+            raise ReportError(f"is not a readable array archive ({exc}); save the report again.", path=path) from None
     try:
         expected = {name: (tuple(shape), dtype) for name, (shape, dtype) in shapes.items()}
     except (AttributeError, TypeError, ValueError):

@@ -8,7 +8,7 @@ from PySide6.QtGui import QAction, QColor, QIcon, QImage, QKeySequence, QPainter
 from PySide6.QtWidgets import (QAbstractItemView, QLabel, QListWidget, QListWidgetItem,
                                QSizePolicy, QToolBar, QVBoxLayout, QWidget)
 
-from limelight.core.images import is_supported_image, list_images
+from limelight.core.images import is_supported_image, list_images, open_image
 from limelight.gui.worker import BackgroundTasks
 
 THUMBNAIL_SIZE = QSize(72, 54)
@@ -25,11 +25,13 @@ def make_thumbnail(path: str, width: int, height: int) -> QImage:
     from limelight.core.errors import ImageError
 
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             image.draft("RGB", (width * 2, height * 2))
             image = ImageOps.exif_transpose(image)
             image.thumbnail((width, height), Image.Resampling.BILINEAR)
             rgb = image.convert("RGB")
+    except ImageError:
+        raise
     except Exception as error:  # Pillow reports broken files with many exception types.
         raise ImageError(f"cannot read this image ({type(error).__name__})", path=path) from None
     data = rgb.tobytes()

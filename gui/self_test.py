@@ -116,12 +116,11 @@ def _check_qt() -> None:
 
 
 def _check_saved(path: Path, drawing: np.ndarray) -> None:
-    from PIL import Image
-
+    from limelight.core.images import open_image
     from limelight.core.report import save_annotated
 
     save_annotated(path, drawing)
-    with Image.open(path) as saved:
+    with open_image(path) as saved:
         _check(saved.format == "PNG", f"{path.name} was written as {saved.format}, not PNG")
         pixels = np.asarray(saved.convert("RGB"))
     _check(pixels.shape == drawing.shape and np.array_equal(pixels, drawing),

@@ -445,7 +445,7 @@ def export_explanation(model, path, image, explanation, target, style, folder, *
     from limelight.core.overlay import render
 
     name = model.labels.name(target)
-    paths = report.output_paths(folder, path, name)
+    paths = report.output_paths(folder, path, name, target, getattr(explanation, "method", explanation.kind))
     frame = model.frame(image)
     report.save_annotated(paths["image"], render(frame, explanation, target, style), force=force)
     report.save_report(paths["json"], explanation, image_path=path, model_name=model.name,

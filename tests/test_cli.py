@@ -86,10 +86,10 @@ def test_explain_lime_writes_image_report_and_arrays(demo_scene, tmp_path, capsy
     printed = capsys.readouterr().out
     written = printed.split()
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["circle_circle_lime.json", "circle_circle_lime.npz", "circle_circle_lime.png"]
-    assert str(out / "circle_circle_lime.png") in written
-    assert Image.open(out / "circle_circle_lime.png").size == (192, 128)
-    report = json.loads((out / "circle_circle_lime.json").read_text())
+    assert names == ["circle_circle_0_lime.json", "circle_circle_0_lime.npz", "circle_circle_0_lime.png"]
+    assert str(out / "circle_circle_0_lime.png") in written
+    assert Image.open(out / "circle_circle_0_lime.png").size == (192, 128)
+    report = json.loads((out / "circle_circle_0_lime.json").read_text())
     assert report["parameters"]["seed"] == 3 and report["parameters"]["num_samples"] == 200
     assert report["parameters"]["segmentation"] == {"method": "grid", "n_segments": 16}
     # How far to trust it is printed and saved with it.
@@ -102,16 +102,16 @@ def test_explain_lime_writes_image_report_and_arrays(demo_scene, tmp_path, capsy
 
     from limelight.core.report import load_report
 
-    explanation, _ = load_report(out / "circle_circle_lime.json")
+    explanation, _ = load_report(out / "circle_circle_0_lime.json")
     assert explanation.labels == (0,) and explanation.num_segments == 16
 
     # Nothing is overwritten without --force, and the refusal names the file.
-    before = (out / "circle_circle_lime.png").read_bytes()
+    before = (out / "circle_circle_0_lime.png").read_bytes()
     assert main(args[:-2] + ["--seed", "4", "--out", str(out)]) == 2
     assert "already exists; pass --force" in capsys.readouterr().err
-    assert (out / "circle_circle_lime.png").read_bytes() == before
+    assert (out / "circle_circle_0_lime.png").read_bytes() == before
     assert main(args + ["--force", "--seed", "4"]) == 0
-    assert json.loads((out / "circle_circle_lime.json").read_text())["parameters"]["seed"] == 4
+    assert json.loads((out / "circle_circle_0_lime.json").read_text())["parameters"]["seed"] == 4
 
 
 def test_explain_samples_auto_by_default(demo_scene, tmp_path, capsys):
@@ -120,7 +120,7 @@ def test_explain_samples_auto_by_default(demo_scene, tmp_path, capsys):
                  "--segments", "16", "--seed", "1", "--max-samples", "400", "--no-faithfulness",
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    report = json.loads((out / "circle_circle_lime.json").read_text())
+    report = json.loads((out / "circle_circle_0_lime.json").read_text())
     used = report["parameters"]["num_samples"]
     assert report["parameters"]["auto"] == {"target_stability": 0.9, "max_samples": 400}
     assert 100 <= used <= 400 and report["labels"][0]["stability"]["num_samples"] == used
@@ -135,7 +135,7 @@ def test_explain_gradcam_with_faithfulness(demo_scene, tmp_path, capsys):
     out = tmp_path / "cam"
     assert main(["explain", str(demo_scene), "--model", "demo_shapes", "--method", "gradcam",
                  "--faithfulness", "--segmentation", "grid", "--segments", "16", "--out", str(out)]) == 0
-    report = json.loads((out / "circle_circle_gradcam.json").read_text())
+    report = json.loads((out / "circle_circle_0_gradcam.json").read_text())
     curves = report["labels"][0]["faithfulness"]
     assert set(curves) == {"deletion_auc", "insertion_auc", "random_auc"}
     assert all(0 <= value <= 1 for value in curves.values())
@@ -147,8 +147,8 @@ def test_explain_gradcam_with_a_named_label_and_figure(demo_scene, tmp_path, cap
     assert main(["explain", str(demo_scene), "--model", "demo_shapes", "--method", "gradcam",
                  "--label", "square", "--figure", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "circle_square_gradcam.json", "circle_square_gradcam.npz", "circle_square_gradcam.png",
-        "circle_square_gradcam_figure.png"]
+        "circle_square_1_gradcam.json", "circle_square_1_gradcam.npz", "circle_square_1_gradcam.png",
+        "circle_square_1_gradcam_figure.png"]
 
 
 @pytest.mark.parametrize("extra, message", [

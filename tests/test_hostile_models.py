@@ -20,7 +20,8 @@ import tensorflow as tf
 from keras.src.saving import serialization_lib
 
 from limelight.core.errors import ModelError, UntrustedModelError
-from limelight.core.models import MAX_UNPACKED_BYTES, load_model
+from limelight.core.files import MAX_UNPACKED_BYTES
+from limelight.core.models import load_model
 
 TRUST_ADVICE = "--trust-model"
 

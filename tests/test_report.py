@@ -16,7 +16,8 @@ from limelight.core import report
 from limelight.core.errors import ExplanationError, ReportError
 from limelight.core.lime import LimeExplanation
 from limelight.core.overlay import OverlayStyle, render
-from limelight.core.report import (load_report, output_paths, save_annotated, save_figure, save_report)
+from limelight.core.report import (load_report, output_name, output_paths, save_annotated, save_figure,
+                                   save_report)
 
 
 def quadrants(size=32):
@@ -429,19 +430,28 @@ def test_cam_reports_load_through_the_cam_class(tmp_path, monkeypatch, image):
 # --- Naming -----------------------------------------------------------------------------------
 
 def test_output_paths_follow_the_naming_scheme(tmp_path):
-    paths = output_paths(tmp_path, "photos/my.cat.jpg", "Golden retriever (dog)")
+    paths = output_paths(tmp_path, "photos/my.cat.jpg", "Golden retriever (dog)", 207, "lime")
     assert {k: p.name for k, p in paths.items()} == {
-        "image": "my.cat_golden_retriever_dog.png", "json": "my.cat_golden_retriever_dog.json",
-        "arrays": "my.cat_golden_retriever_dog.npz", "figure": "my.cat_golden_retriever_dog_figure.png"}
+        "image": "my.cat_golden_retriever_dog_207_lime.png", "json": "my.cat_golden_retriever_dog_207_lime.json",
+        "arrays": "my.cat_golden_retriever_dog_207_lime.npz",
+        "figure": "my.cat_golden_retriever_dog_207_lime_figure.png"}
     assert all(p.parent == tmp_path for p in paths.values())
-    assert output_paths(tmp_path, "a.png", "crane", extension="jpg", label_index=134)["image"].name == "a_crane_134.jpg"
-    assert output_paths(tmp_path, "a.png", "???")["json"].name == "a_class.json"
+    assert output_paths(tmp_path, "a.png", "crane", 134, "gradcam++", extension="jpg")["image"].name == (
+        "a_crane_134_gradcampp.jpg")
+    assert output_paths(tmp_path, "a.png", "???", 0, "scorecam")["json"].name == "a_class_0_scorecam.json"
     with pytest.raises(ReportError, match="cannot save annotated images as '.gif'"):
-        output_paths(tmp_path, "a.png", "cat", extension=".gif")
+        output_paths(tmp_path, "a.png", "cat", 1, "lime", extension=".gif")
+
+
+def test_classes_with_the_same_name_get_files_of_their_own(tmp_path):
+    # ImageNet's 264 and 474, and a labels file "cat,cat,dog".
+    names = {output_name("a.jpg", "Cardigan", 264, "lime"), output_name("a.jpg", "cardigan", 474, "lime"),
+             output_name("a.jpg", "cat", 0, "lime"), output_name("a.jpg", "cat", 1, "lime")}
+    assert len(names) == 4
 
 
 def test_output_paths_feed_save_report_and_its_arrays(tmp_path, lime):
-    paths = output_paths(tmp_path, "cat.jpg", "tabby")
+    paths = output_paths(tmp_path, "cat.jpg", "tabby", 281, "lime")
     save_report(paths["json"], lime, image_path="cat.jpg", model_name="m", preprocessing="tf", label_names=None)
     assert paths["arrays"].exists()
     assert load_report(paths["json"])[1]["arrays"]["file"] == paths["arrays"].name
