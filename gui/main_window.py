@@ -67,7 +67,15 @@ def describe_seconds(seconds: float) -> str:
 
 
 class MessageBar(QFrame):
-    """A non-modal one-line message above the image, for errors the user should see."""
+    """A non-modal one-line message above the image, for errors the user should see.
+
+    Each message has a cause, so what fixes the cause hides its message and no other: showing a
+    photo hides a message about the last photo, not one about files that could not be opened.
+    """
+
+    #: What a message is about: the photo on screen, an explanation or batch run, the superpixel
+    #: preview, a model, a report being opened, a save, or files given to the window.
+    CAUSES = ("photo", "explain", "preview", "model", "report", "save", "files")
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -85,6 +93,7 @@ class MessageBar(QFrame):
         close.setAutoRaise(True)
         close.setToolTip("Hide this message")
         close.clicked.connect(self.hide)
+        self._cause: str | None = None
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 4, 4)
         layout.addWidget(icon)
@@ -92,12 +101,23 @@ class MessageBar(QFrame):
         layout.addWidget(close)
         self.hide()
 
-    def show_message(self, text: str) -> None:
+    def show_message(self, text: str, cause: str) -> None:
+        if cause not in self.CAUSES:
+            raise ValueError(f"unknown message cause {cause!r}")
+        self._cause = cause
         self.label.setText(text)
         self.show()
 
+    def clear(self, *causes: str) -> None:
+        """Hide the message if it is about one of `causes`."""
+        if self._cause in causes:
+            self.hide()
+
     def text(self) -> str:
         return self.label.text() if self.isVisible() else ""
+
+    def cause(self) -> str | None:
+        return self._cause if self.isVisible() else None
 
 
 class MainWindow(QMainWindow):
@@ -216,7 +236,7 @@ class MainWindow(QMainWindow):
         self.browser.sig_images_changed.connect(self._on_images_changed)
         self.model_picker.sig_model_requested.connect(self._on_model_requested)
         self.model_picker.sig_open_model_requested.connect(self.open_model_dialog)
-        self.model_picker.sig_message.connect(self.show_error)
+        self.model_picker.sig_message.connect(lambda message: self.show_error(message, "model"))
         self.parameter_panel.sig_explain_requested.connect(self.explain)
         self.parameter_panel.sig_cancel_requested.connect(self.cancel)
         self.parameter_panel.sig_preview_toggled.connect(self._on_preview_toggled)
@@ -436,7 +456,7 @@ class MainWindow(QMainWindow):
             paths = settings.last_images() or sample_images()
         added, skipped = self.browser.add_paths(paths)
         if skipped:
-            self.show_error(f"{skipped} of the files given are not images Limelight reads.")
+            self.show_error(f"{skipped} of the files given are not images Limelight reads.", "files")
         last = settings.last_model()
         if model:
             source = model
@@ -508,7 +528,7 @@ class MainWindow(QMainWindow):
             other_count = len(other)
         if other_count:
             self.show_error(f"{other_count} dropped file{'s are' if other_count != 1 else ' is'} "
-                            "neither an image nor a model Limelight opens.")
+                            "neither an image nor a model Limelight opens.", "files")
         model = (models or saved_models or [None])[0]
         if model is not None:
             self.settings.set_last_folder("models", model)
@@ -574,7 +594,7 @@ class MainWindow(QMainWindow):
         self._path, self._image, self._target, self._shown, self._preview = path, image, opened.target, None, None
         self.image_view.set_image(image)
         self.image_status.setText(f"{Path(path).name} · {image.shape[1]} × {image.shape[0]}")
-        self.message_bar.hide()
+        self.message_bar.clear("photo", "explain", "preview", "report")
         self.predictions_panel.set_predictions(
             [(int(e["index"]), self._report_names.get(int(e["index"]), f"class {e['index']}"),
               float(e.get("probability") or 0.0)) for e in entries])
@@ -635,13 +655,15 @@ class MainWindow(QMainWindow):
             self._explain_when_loaded = False
             self.image_view.set_image(None)
             self.image_status.setText("")
-            self.show_error(message)
+            self.show_error(message, "photo")
 
     def _show_image(self, path: str, image: np.ndarray) -> None:
         self._image = image
         self.image_view.set_image(image)
         self.image_status.setText(f"{Path(path).name} · {image.shape[1]} × {image.shape[0]}")
-        self.message_bar.hide()
+        # Messages about the last photo and its explanation no longer apply; others (files that
+        # could not be opened, a model that failed) still do.
+        self.message_bar.clear("photo", "explain", "preview")
         self.sig_image_shown.emit(path)
         self._refresh_for_image()
 
@@ -736,6 +758,7 @@ class MainWindow(QMainWindow):
         if info.sha256:
             self.settings.trust_hash(info.sha256)
         self.model_picker.set_busy(None)
+        self.message_bar.clear("model")
         self.model_picker.set_current_source(info.source)
         self.model_picker.set_model_info(info)
         self.predictions_panel.set_class_names(list(info.class_names))
@@ -767,12 +790,12 @@ class MainWindow(QMainWindow):
         if self._startup_load and source != DEFAULT_SOURCE:
             # The model used last time is gone or broken: start with the built-in one instead.
             self._startup_load = False
-            self.show_error(f"{message} Loaded the built-in model instead.")
+            self.show_error(f"{message} Loaded the built-in model instead.", "model")
             self.load_model(DEFAULT_SOURCE)
             return
         self._startup_load = False
         kept = f" Kept {self._model.name}." if self._model else ""
-        self.show_error(message + kept)
+        self.show_error(message + kept, "model")
 
     def _on_trust_required(self, trust: TrustRequired) -> None:
         self._loading = None
@@ -847,15 +870,15 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Explaining {Path(self._path).name} once it has loaded…")
             return
         if self._image is None:
-            self.show_error("Open an image first (File > Open Images…).")
+            self.show_error("Open an image first (File > Open Images…).", "explain")
             return
         source = self._model.source if self._model else (self._loading[0] if self._loading else "")
         if not source:
-            self.show_error("Choose a model first.")
+            self.show_error("Choose a model first.", "explain")
             return
         request = self.parameter_panel.request()
         self.settings.set_last_request(_request_fields(request))
-        self.message_bar.hide()
+        self.message_bar.clear("explain")
         self._stop_measuring()
         job = Explain(source, self._path, self._image, request, self._target)
         self._explain_id = self._submit(job, channel="explain")
@@ -897,7 +920,7 @@ class MainWindow(QMainWindow):
             return
         if not self._can_add_samples(result):
             self.show_error("Explain the image with LIME first; samples can be added to an explanation "
-                            "of the current image and model, not to one opened from a report.")
+                            "of the current image and model, not to one opened from a report.", "explain")
             return
         more = more_samples(result.explanation.num_samples)
         self._continue(result, result.target, more)
@@ -906,7 +929,7 @@ class MainWindow(QMainWindow):
     def _continue(self, result: ExplainResult, target: int, num_samples: int) -> None:
         """Run on from `result` with its samples, for `target` and `num_samples` in all."""
         self._stop_measuring()
-        self.message_bar.hide()
+        self.message_bar.clear("explain")
         self._explain_id = self._submit(Continue(result.model, self._image, result, target, num_samples),
                                         channel="explain")
         self._set_running(True)
@@ -991,7 +1014,7 @@ class MainWindow(QMainWindow):
         try:
             self.draw_result(self.image_view, image, result, self.overlay_controls.style())
         except LimelightError as error:
-            self.show_error(str(error))
+            self.show_error(str(error), "explain")
 
     def draw_result(self, view: ImageView, photo: np.ndarray, result: ExplainResult, style) -> None:
         """Draw `result` over `photo` in `view` with `style`, at the resolution the view shows.
@@ -1104,6 +1127,7 @@ class MainWindow(QMainWindow):
             self._request_preview()
         else:
             self.controller.cancel_channel("preview")
+            self.message_bar.clear("preview")
             self._preview = None
             if self._shown is not None:
                 self._render()
@@ -1128,6 +1152,7 @@ class MainWindow(QMainWindow):
         if result.path != self._path or not self._preview_on():
             return
         self._preview = result
+        self.message_bar.clear("preview")
         self.image_view.set_overlay(place_in_photo(self._image, result.rendered))
         self.statusBar().showMessage(f"{result.count} superpixels with {result.method}.", 4000)
 
@@ -1151,7 +1176,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def save_annotated_dialog(self) -> None:
         if self._shown is None:
-            self.show_error("Explain the image first; then save it with Ctrl+S.")
+            self.show_error("Explain the image first; then save it with Ctrl+S.", "save")
             return
         path = self._ask_save_path("Save Annotated Image", "save", self._default_name(".png"),
                                    "PNG image (*.png);;JPEG image (*.jpg *.jpeg);;"
@@ -1171,19 +1196,20 @@ class MainWindow(QMainWindow):
         try:
             report.save_annotated(path, self.rendered_frame(), force=True)
         except LimelightError as error:
-            self.show_error(str(error))
+            self.show_error(str(error), "save")
             return False
         self.settings.set_last_folder("save", path)
+        self.message_bar.clear("save")
         self.statusBar().showMessage(f"Saved {path}.", 6000)
         return True
 
     @Slot()
     def export_report_dialog(self) -> None:
         if self._shown is None:
-            self.show_error("Explain the image first; then export its report.")
+            self.show_error("Explain the image first; then export its report.", "save")
             return
         if self._shown.model.startswith(REPORT_PREFIX):
-            self.show_error(f"This explanation is already saved in {self._shown.model[len(REPORT_PREFIX):]}.")
+            self.show_error(f"This explanation is already saved in {self._shown.model[len(REPORT_PREFIX):]}.", "save")
             return
         path = self._ask_save_path("Export Report", "export", self._default_name(".json"),
                                    "Limelight report (*.json)")
@@ -1217,9 +1243,10 @@ class MainWindow(QMainWindow):
             # All or nothing: a report without its figure is a half-done export.
             for done in written:
                 done.unlink(missing_ok=True)
-            self.show_error(str(error))
+            self.show_error(str(error), "save")
             return False
         self.settings.set_last_folder("export", path)
+        self.message_bar.clear("save")
         self.statusBar().showMessage(f"Exported {path.name} and {figure.name}.", 6000)
         return True
 
@@ -1248,10 +1275,10 @@ class MainWindow(QMainWindow):
     @Slot()
     def explain_all_dialog(self) -> None:
         if not self.browser.paths():
-            self.show_error("Open some images first.")
+            self.show_error("Open some images first.", "explain")
             return
         if self._model is None:
-            self.show_error("Wait for the model to load, then try again.")
+            self.show_error("Wait for the model to load, then try again.", "explain")
             return
         folder = QFileDialog.getExistingDirectory(self, "Export Explanations To",
                                                   self.settings.last_folder("export"))
@@ -1284,7 +1311,7 @@ class MainWindow(QMainWindow):
         text += f"Wrote {len(result.written)} files."
         if result.failures:
             self.show_error(f"{len(result.failures)} image(s) failed; the first: "
-                            f"{result.failures[0]}")
+                            f"{result.failures[0]}", "explain")
         self.statusBar().showMessage(text, 8000)
 
     # --- Worker answers --------------------------------------------------------------------
@@ -1335,11 +1362,13 @@ class MainWindow(QMainWindow):
             self._on_model_failed(job.source, message)
         elif isinstance(job, (Explain, ExplainAll, Continue)) and request_id in (
                 self._explain_id, self._batch_id, self._scores_id):
-            self.show_error(message)
+            self.show_error(message, "explain")
         elif isinstance(job, OpenReport):
-            self.show_error(message)
-        elif isinstance(job, (Predict, SegmentPreview)) and job.path == self._path:
-            self.show_error(message)
+            self.show_error(message, "report")
+        elif isinstance(job, Predict) and job.path == self._path:
+            self.show_error(message, "photo")
+        elif isinstance(job, SegmentPreview) and job.path == self._path:
+            self.show_error(message, "preview")
         elif isinstance(job, Versions):
             self._versions = {"error": message}
 
@@ -1377,10 +1406,12 @@ class MainWindow(QMainWindow):
 
     # --- Messages --------------------------------------------------------------------------
 
-    @Slot(str)
-    def show_error(self, message: str) -> None:
-        """Tell the user something failed, in the window; the previous state stays."""
-        self.message_bar.show_message(message)
+    def show_error(self, message: str, cause: str) -> None:
+        """Tell the user something failed, in the window; the previous state stays.
+
+        `cause` (one of MessageBar.CAUSES) says what fixing it looks like: the message goes away then.
+        """
+        self.message_bar.show_message(message, cause)
         self.statusBar().showMessage(message, 10000)
         self.sig_message.emit(message)
 
