@@ -14,7 +14,8 @@ from limelight.core.errors import ExplanationError
 from limelight.core.segmentation import segment_boundaries, upscale_labels
 
 __all__ = ["DISPLAYS", "SIGNED_COLORMAP", "ONE_SIGN_COLORMAP", "OverlayStyle", "HeatmapScale", "render",
-           "shown_mask", "natural_display", "weight_scale", "heatmap_scale", "line_thickness", "clear_cache"]
+           "shown_mask", "natural_display", "colormap_name", "weight_scale", "heatmap_scale", "line_thickness",
+           "clear_cache"]
 
 DISPLAYS = ("outline", "block", "heatmap")
 #: The default heatmap colours for weights of both signs (zero in the middle) and of one sign.
@@ -186,7 +187,7 @@ def heatmap_scale(explanation, label, style=None):
     """Return the `HeatmapScale` a heatmap of `label` is drawn with under `style`."""
     style = _check_style(style)
     low, high = weight_scale(explanation, label)
-    return HeatmapScale(_colormap_name(style, signed=low < 0), low, high)
+    return HeatmapScale(colormap_name(style, signed=low < 0), low, high)
 
 
 def line_thickness(shape):
@@ -412,12 +413,13 @@ def _status(weights, style):
     return status
 
 
-def _colormap_name(style, signed):
+def colormap_name(style, *, signed):
+    """Return the colormap a heatmap is drawn with under `style`, for signed weights or weights of one sign."""
     return style.colormap or (SIGNED_COLORMAP if signed else ONE_SIGN_COLORMAP)
 
 
 def _colormap_lut(style, signed):
-    return HeatmapScale(_colormap_name(style, signed), -1.0 if signed else 0.0, 1.0).colours().astype(np.int16)
+    return HeatmapScale(colormap_name(style, signed=signed), -1.0 if signed else 0.0, 1.0).colours().astype(np.int16)
 
 
 def _opacity(fraction):
@@ -551,7 +553,7 @@ def _build_pixel_entry(explanation, label, shape):
 
 def _pixel_colours(entry, style):
     signed = entry.negative is not None
-    name = _colormap_name(style, signed)
+    name = colormap_name(style, signed=signed)
     colours = entry.colours.get(name)
     if colours is None:
         position = (entry.strength + 1.0) * 127.5 if signed else entry.strength * 255.0

@@ -997,8 +997,11 @@ class MainWindow(QMainWindow):
         self._update_stale_note()
         self._measure_faithfulness(result)
         self.add_samples_action.setEnabled(self._explain_id is None and self._can_add_samples(result))
+        from limelight.core.overlay import weight_scale
+
         weights = np.asarray(result.explanation.weight_map(result.target))
-        self.overlay_controls.set_weights(weights)
+        low, _ = weight_scale(result.explanation, result.target)
+        self.overlay_controls.set_weights(weights, signed=low < 0)
         self.predictions_panel.set_info(self.explanation_info(result))
         if not self._preview_on():
             self._render()
