@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, Q
                                QMainWindow, QMessageBox, QProgressBar, QScrollArea, QStyle,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
 
+from limelight.core.caption import METHOD_TITLES
 from limelight.core.errors import LimelightError
 from limelight.core.images import is_supported_image, load_image
 from limelight.core.models import MODEL_FILE_TYPES
@@ -20,7 +21,7 @@ from limelight.gui.compare import CompareDialog
 from limelight.gui.image_view import ImageView, place_in_photo, scale_photo_and_frame
 from limelight.gui.model_picker import ModelPicker, builtin_sources
 from limelight.gui.overlay_controls import OverlayControls
-from limelight.gui.parameter_panel import METHODS, ExplainRequest, ParameterPanel
+from limelight.gui.parameter_panel import ExplainRequest, ParameterPanel
 from limelight.gui.predictions_panel import MEASURING, PredictionsPanel
 from limelight.gui.settings import Settings
 from limelight.gui.trust_dialog import ask_trust
@@ -179,6 +180,9 @@ class MainWindow(QMainWindow):
         self._explanations: OrderedDict[tuple, ExplainResult] = OrderedDict()
         self._last_key: dict[tuple[str, str], tuple] = {}
         self._shown: ExplainResult | None = None
+        # The display an out-of-date result (made with another method than the panel's) keeps: the
+        # one it was drawn with when the method changed. None while the shown result is current.
+        self._stale_display: str | None = None
         self._preview: SegmentPreviewResult | None = None
         self._preview_wanted = False
         # (id(photo), id(frame), scale) -> (photo, frame, scaled photo, scaled frame) that overlays
@@ -211,6 +215,13 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(4, 4, 4, 0)
         layout.setSpacing(4)
         layout.addWidget(self.message_bar)
+        self.stale_note = QLabel(self)
+        self.stale_note.setObjectName("staleNote")
+        self.stale_note.setWordWrap(True)
+        self.stale_note.setStyleSheet("#staleNote { background: #fff4d6; color: #5c4300; border: 1px solid "
+                                      "#f0d58a; border-radius: 4px; padding: 3px 8px; }")
+        self.stale_note.hide()
+        layout.addWidget(self.stale_note)
         layout.addWidget(self.image_view, 1)
         self.setCentralWidget(central)
 
@@ -310,6 +321,10 @@ class MainWindow(QMainWindow):
         self.save_action = self._action("&Save Annotated Image…", self.save_annotated_dialog,
                                         shortcut=keys.Save,
                                         tip="Save the explained image at the photo's resolution")
+        self.save_captioned_action = self._action(
+            "Save with &Caption…", self.save_captioned_dialog,
+            tip="Save the explained image with the method, class, probability and trust scores "
+                "written under it")
         self.export_action = self._action("&Export Report…", self.export_report_dialog,
                                           shortcut="Ctrl+Shift+S",
                                           tip="Save the explanation as a JSON report and a "
@@ -369,7 +384,8 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         for action in (self.open_action, self.open_folder_action, self.open_report_action, None,
                        self.open_model_action,
-                       self.open_saved_model_action, None, self.save_action, self.export_action,
+                       self.open_saved_model_action, None, self.save_action,
+                       self.save_captioned_action, self.export_action,
                        self.batch_action, None, self.quit_action):
             file_menu.addSeparator() if action is None else file_menu.addAction(action)
         edit_menu = bar.addMenu("&Edit")
@@ -604,7 +620,7 @@ class MainWindow(QMainWindow):
         self.overlay_controls.set_superpixel_method(explanation.kind == "lime")
         self._show_result(result)
         model = (info.get("model") or {}).get("name", "an unknown model")
-        self.statusBar().showMessage(f"Opened {Path(opened.path).name}: {METHODS.get(method, method)} of "
+        self.statusBar().showMessage(f"Opened {Path(opened.path).name}: {METHOD_TITLES.get(method, method)} of "
                                      f"{model}.", 8000)
 
     @Slot(str)
@@ -612,6 +628,7 @@ class MainWindow(QMainWindow):
         self._path = path
         self._target = None
         self._shown = None
+        self.stale_note.hide()
         self._preview = None
         self._image_loading = None
         self._explain_when_loaded = False
@@ -849,6 +866,7 @@ class MainWindow(QMainWindow):
             return
         if shown is not None:
             self._shown = None
+            self.stale_note.hide()
             self.image_view.set_overlay(None)
             self.overlay_controls.set_weights(None)
             self.predictions_panel.set_info(None)
@@ -883,7 +901,7 @@ class MainWindow(QMainWindow):
         job = Explain(source, self._path, self._image, request, self._target)
         self._explain_id = self._submit(job, channel="explain")
         self._set_running(True, auto=request.is_auto())
-        method = METHODS.get(request.method, request.method)
+        method = METHOD_TITLES.get(request.method, request.method)
         waiting = " (after the model loads)" if self._loading else ""
         self.statusBar().showMessage(f"Explaining {Path(self._path).name} with {method}{waiting}…")
 
@@ -996,11 +1014,17 @@ class MainWindow(QMainWindow):
         return None
 
     def _show_result(self, result: ExplainResult) -> None:
+        if self._shown is None or self._shown.request.method != result.request.method:
+            self._stale_display = None
         self._shown = result
+        self._update_stale_note()
         self._measure_faithfulness(result)
         self.add_samples_action.setEnabled(self._explain_id is None and self._can_add_samples(result))
+        from limelight.core.overlay import weight_scale
+
         weights = np.asarray(result.explanation.weight_map(result.target))
-        self.overlay_controls.set_weights(weights)
+        low, _ = weight_scale(result.explanation, result.target)
+        self.overlay_controls.set_weights(weights, signed=low < 0)
         self.predictions_panel.set_info(self.explanation_info(result))
         if not self._preview_on():
             self._render()
@@ -1012,7 +1036,7 @@ class MainWindow(QMainWindow):
         if result is None or image is None:
             return
         try:
-            self.draw_result(self.image_view, image, result, self.overlay_controls.style())
+            self.draw_result(self.image_view, image, result, self.shown_style())
         except LimelightError as error:
             self.show_error(str(error), "explain")
 
@@ -1055,15 +1079,14 @@ class MainWindow(QMainWindow):
         result = self._shown
         if result is None:
             return None
-        return render(result.frame, result.explanation, result.target,
-                      self.overlay_controls.style())
+        return render(result.frame, result.explanation, result.target, self.shown_style())
 
     def explanation_info(self, result: ExplainResult) -> dict:
         """What the info block shows about an explanation."""
         explanation, label = result.explanation, result.target
         report = result.model.startswith(REPORT_PREFIX)
         name = self._report_names.get(label) if report else None
-        info = {"method": METHODS.get(result.request.method, result.request.method),
+        info = {"method": METHOD_TITLES.get(result.request.method, result.request.method),
                 "label": name or self._class_name(label), "index": label, "time": result.seconds}
         if report:
             info["report"] = Path(result.model[len(REPORT_PREFIX):]).name
@@ -1092,28 +1115,67 @@ class MainWindow(QMainWindow):
         return (f"{model} · {info['method']}: “{info['label']}” "
                 f"{info['probability']:.0%} · {describe_seconds(result.seconds)}")
 
+    def shown_style(self):
+        """The style the shown explanation is drawn with.
+
+        The overlay controls' style, except for a result made with another method than the one the
+        panel now has: it keeps the display it was drawn with until a new result replaces it.
+        """
+        from limelight.core.overlay import natural_display
+
+        style = self.overlay_controls.style()
+        result = self._shown
+        if result is None or not self.is_stale(result):
+            return style
+        display = self._stale_display or natural_display(result.request.method)
+        return dataclasses.replace(style, display=display)
+
+    def is_stale(self, result: ExplainResult) -> bool:
+        """Whether `result` was made with another method than the panel's (a report never is)."""
+        return (not result.model.startswith(REPORT_PREFIX)
+                and result.request.method != self.parameter_panel.request().method)
+
+    def _update_stale_note(self) -> None:
+        result = self._shown
+        stale = result is not None and self.is_stale(result)
+        if stale:
+            made = METHOD_TITLES[result.request.method]
+            wanted = METHOD_TITLES[self.parameter_panel.request().method]
+            self.stale_note.setText(f"Out of date: made with {made} and drawn as a {self.shown_style().display}. "
+                                    f"Press Explain to see {wanted}.")
+        self.stale_note.setVisible(stale)
+
     @Slot(str)
     def _on_method_changed(self, method: str) -> None:
+        before = self.shown_style().display
         self.overlay_controls.set_superpixel_method(method == "lime")
         self._use_natural_display(method)
+        # The shown result keeps the display it was made with; the controls now set up the next one.
+        stale = self._shown is not None and self.is_stale(self._shown)
+        self._stale_display = before if stale else None
+        self._update_stale_note()
+        if self._shown is not None and not self._preview_on():
+            self._render()
 
     def _use_natural_display(self, method: str) -> None:
-        # Each family reads best in its own display: superpixel outlines for LIME, a heatmap for
-        # class activation maps (an outline of a smooth map is one big blob). The user can still
+        # Each family reads best in its own display (see natural_display). The user can still
         # pick any display afterwards.
-        display = "outline" if method == "lime" else "heatmap"
+        from limelight.core.overlay import natural_display
+
+        display = natural_display(method)
         style = self.overlay_controls.style()
         if style.display != display:
             self.overlay_controls.set_style(dataclasses.replace(style, display=display))
-            self._on_style_changed(self.overlay_controls.style())
+            self.settings.set_last_style(_style_fields(self.overlay_controls.style()))
 
     @Slot(object)
     def _on_style_changed(self, style) -> None:
         self.settings.set_last_style(_style_fields(style))
+        self._update_stale_note()
         if self._shown is not None and not self._preview_on():
             self._render()
         if self._compare is not None and self._compare.isVisible():
-            self._compare.restyle(style)
+            self._compare.restyle()
 
     # --- Superpixel preview ----------------------------------------------------------------
 
@@ -1184,8 +1246,34 @@ class MainWindow(QMainWindow):
         if path is not None:
             self.save_annotated(path)
 
-    def save_annotated(self, path) -> bool:
-        """Save the shown explanation at the photo's resolution, asking before replacing a file."""
+    @Slot()
+    def save_captioned_dialog(self) -> None:
+        if self._shown is None:
+            self.show_error("Explain the image first; then save it with its caption.")
+            return
+        path = self._ask_save_path("Save with Caption", "save", self._default_name("_caption.png"),
+                                   "PNG image (*.png);;JPEG image (*.jpg *.jpeg);;"
+                                   "WebP image (*.webp);;TIFF image (*.tif *.tiff)")
+        if path is not None:
+            self.save_annotated(path, caption=True)
+
+    def captioned_frame(self) -> np.ndarray:
+        """The shown explanation at full resolution with its caption (and a heatmap's colour scale) under it."""
+        from limelight.core.caption import caption_lines, render_with_caption
+        from limelight.core.overlay import heatmap_scale
+
+        result, style = self._shown, self.shown_style()
+        info = self.explanation_info(result)
+        lines = caption_lines(result.explanation, result.target, label_name=info["label"],
+                              model_name=self._title_for(result.model))
+        scale = heatmap_scale(result.explanation, result.target, style) if style.display == "heatmap" else None
+        return render_with_caption(self.rendered_frame(), lines, scale=scale)
+
+    def save_annotated(self, path, *, caption: bool = False) -> bool:
+        """Save the shown explanation at the photo's resolution, asking before replacing a file.
+
+        With `caption`, the method, class, probability and trust scores are written under it.
+        """
         from limelight.core import report
 
         path = Path(path)
@@ -1194,7 +1282,8 @@ class MainWindow(QMainWindow):
         if path.exists() and not self._confirm_overwrite([path]):
             return False
         try:
-            report.save_annotated(path, self.rendered_frame(), force=True)
+            image = self.captioned_frame() if caption else self.rendered_frame()
+            report.save_annotated(path, image, force=True)
         except LimelightError as error:
             self.show_error(str(error), "save")
             return False
@@ -1228,7 +1317,7 @@ class MainWindow(QMainWindow):
         if existing and not self._confirm_overwrite(existing):
             return False
         result, info = self._shown, self._model
-        style = self.overlay_controls.style()
+        style = self.shown_style()
         written = []
         try:
             report.save_report(path, result.explanation, image_path=result.path,
