@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--out", default=".", metavar="DIR", help="output folder (default: here)")
     output.add_argument("--format", default="png", choices=("png", "jpg", "webp", "tif"),
                         help="annotated image format (default png)")
+    output.add_argument("--caption", action="store_true",
+                        help="write the method, class, probability and trust scores (and a heatmap's "
+                             "colour scale) under the annotated image")
     output.add_argument("--figure", action="store_true",
                         help="also save a side-by-side figure (original, explanation, mask)")
     output.add_argument("--force", action="store_true", help="overwrite existing output files")
@@ -249,6 +252,8 @@ def _explain_one(args, model, path, photo, style, hide, out_dir, written_here) -
         for warning in getattr(explanation, "warnings", ()):
             print(f"limelight: {path}: {warning}", file=sys.stderr, flush=True)
         rendered = render(framed, explanation, label, style)
+        if args.caption:
+            rendered = _with_caption(rendered, explanation, label, style, model)
         save_annotated(paths["image"], rendered, force=args.force)
         save_report(paths["json"], explanation, image_path=str(path), model_name=model.source,
                     preprocessing=model.preprocessing, label_names=model.labels.names,
@@ -260,6 +265,15 @@ def _explain_one(args, model, path, photo, style, hide, out_dir, written_here) -
                         label_name=model.labels.name(label), force=args.force)
             written.append(str(paths["figure"]))
     return written
+
+
+def _with_caption(rendered, explanation, label, style, model):
+    from limelight.core.caption import caption_lines, render_with_caption
+    from limelight.core.overlay import heatmap_scale
+
+    lines = caption_lines(explanation, label, label_name=model.labels.name(label), model_name=model.name)
+    scale = heatmap_scale(explanation, label, style) if style.display == "heatmap" else None
+    return render_with_caption(rendered, lines, scale=scale)
 
 
 def _explain_lime(args, model, image, labels, hide, progress):
@@ -310,12 +324,16 @@ def _explain_cam(args, model, image, label, hide, progress):
 
 
 def trust_line(path, name: str, explanation, label: int) -> str:
-    """One line saying how far to trust an explanation: samples, stability, deletion and insertion AUC."""
+    """One line saying how far to trust an explanation: samples, stability, fit, deletion and insertion AUC."""
+    from limelight.core.scores import fit_word
+
     parts = [f"{Path(path).name}  {name}  {explanation.kind.upper()}"]
     if explanation.kind == "lime":
         stability = explanation.stability[label]
         hint = f" ({stability.hint})" if stability.hint else ""
-        parts.append(f"{explanation.num_samples} samples  stability {stability.summary}{hint}")
+        fit = explanation.scores[label]
+        parts.append(f"{explanation.num_samples} samples  stability {stability.summary}{hint}  "
+                     f"fit R² {fit:.2f} {fit_word(fit)}")
     curves = explanation.faithfulness.get(label)
     if curves is not None:
         parts.append(f"deletion AUC {curves.deletion_auc:.3f}, insertion AUC {curves.insertion_auc:.3f} "
@@ -324,9 +342,9 @@ def trust_line(path, name: str, explanation, label: int) -> str:
 
 
 def _overlay_style(args):
-    from limelight.core.overlay import OverlayStyle
+    from limelight.core.overlay import OverlayStyle, natural_display
 
-    display = args.display or ("outline" if args.method == "lime" else "heatmap")
+    display = args.display or natural_display(args.method)
     # A counterfactual map is negative evidence by construction, so it is shown as such.
     options = {"display": display, "show_negative": args.show_negative or args.counterfactual,
                "hide_rest": args.hide_rest}

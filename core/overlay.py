@@ -13,8 +13,9 @@ from limelight.core.images import as_rgb_image
 from limelight.core.errors import ExplanationError
 from limelight.core.segmentation import segment_boundaries, upscale_labels
 
-__all__ = ["DISPLAYS", "SIGNED_COLORMAP", "ONE_SIGN_COLORMAP", "OverlayStyle", "render", "shown_mask",
-           "line_thickness", "clear_cache"]
+__all__ = ["DISPLAYS", "SIGNED_COLORMAP", "ONE_SIGN_COLORMAP", "OverlayStyle", "HeatmapScale", "render",
+           "shown_mask", "natural_display", "colormap_name", "weight_scale", "heatmap_scale", "line_thickness",
+           "clear_cache"]
 
 DISPLAYS = ("outline", "block", "heatmap")
 #: The default heatmap colours for weights of both signs (zero in the middle) and of one sign.
@@ -131,6 +132,62 @@ class OverlayStyle:
                                    f"'jet', 'viridis' or 'RdBu_r', or None for the default.")
         set_(self, "show_negative", bool(self.show_negative))
         set_(self, "hide_rest", bool(self.hide_rest))
+
+
+def natural_display(method):
+    """Return the display an explanation method reads best in: "outline" for LIME, "heatmap" otherwise.
+
+    Superpixel outlines show LIME's few chosen regions; an outline of a smooth class activation map
+    is one big blob, so CAM methods are drawn as a heatmap.
+    """
+    return "outline" if method == "lime" else "heatmap"
+
+
+@dataclass(frozen=True)
+class HeatmapScale:
+    """Which weight each heatmap colour stands for: the legend of a heatmap.
+
+    Attributes
+    ----------
+    colormap : str
+        The matplotlib colormap the heatmap is drawn with.
+    low, high : float
+        The weights drawn in the colormap's first and last colour; ``low`` is ``-high`` for
+        signed weights (zero in the middle) and 0 for maps of one sign.
+    """
+
+    colormap: str
+    low: float
+    high: float
+
+    @property
+    def signed(self):
+        return self.low < 0
+
+    def colours(self, n=256):
+        """Return the colours from `low` to `high`: ndarray of shape (n, 3), uint8."""
+        lut = matplotlib.colormaps[self.colormap].resampled(n)(np.linspace(0.0, 1.0, n))[:, :3]
+        return np.rint(lut * 255).astype(np.uint8)
+
+
+def weight_scale(explanation, label):
+    """Return (low, high): the weights a heatmap of `label` spans, zero-centred when signed.
+
+    Superpixel weights (LIME) are always drawn on a signed scale; a per-pixel map (Grad-CAM) only
+    when it has negative weights.
+    """
+    _check_label(explanation, label)
+    weights = np.asarray(explanation.weight_map(label), dtype=np.float32)
+    largest = float(np.max(np.abs(weights))) if weights.size else 0.0
+    signed = explanation.segments is not None or bool((weights < 0).any())
+    return (-largest if signed else 0.0), largest
+
+
+def heatmap_scale(explanation, label, style=None):
+    """Return the `HeatmapScale` a heatmap of `label` is drawn with under `style`."""
+    style = _check_style(style)
+    low, high = weight_scale(explanation, label)
+    return HeatmapScale(colormap_name(style, signed=low < 0), low, high)
 
 
 def line_thickness(shape):
@@ -359,10 +416,13 @@ def _status(weights, style):
     return status
 
 
+def colormap_name(style, *, signed):
+    """Return the colormap a heatmap is drawn with under `style`, for signed weights or weights of one sign."""
+    return style.colormap or (SIGNED_COLORMAP if signed else ONE_SIGN_COLORMAP)
+
+
 def _colormap_lut(style, signed):
-    name = style.colormap or (SIGNED_COLORMAP if signed else ONE_SIGN_COLORMAP)
-    lut = matplotlib.colormaps[name].resampled(256)(np.linspace(0.0, 1.0, 256))[:, :3]
-    return np.rint(lut * 255).astype(np.int16)
+    return HeatmapScale(colormap_name(style, signed=signed), -1.0 if signed else 0.0, 1.0).colours().astype(np.int16)
 
 
 def _opacity(fraction):
@@ -496,7 +556,7 @@ def _build_pixel_entry(explanation, label, shape):
 
 def _pixel_colours(entry, style):
     signed = entry.negative is not None
-    name = style.colormap or (SIGNED_COLORMAP if signed else ONE_SIGN_COLORMAP)
+    name = colormap_name(style, signed=signed)
     colours = entry.colours.get(name)
     if colours is None:
         position = (entry.strength + 1.0) * 127.5 if signed else entry.strength * 255.0

@@ -20,7 +20,7 @@ from PIL import Image
 
 from limelight.core.errors import ExplanationError, LimelightError, ReportError
 from limelight.core.files import MAX_ARRAY_BYTES, check_npz_arrays, check_zip_members, open_regular_file, read_text
-from limelight.core.overlay import OverlayStyle, render, shown_mask
+from limelight.core.overlay import OverlayStyle, heatmap_scale, render, shown_mask
 
 __all__ = ["IMAGE_FORMATS", "FIGURE_FORMATS", "REPORT_FORMAT", "REPORT_VERSION", "save_annotated", "save_figure",
            "save_report", "load_report", "output_name", "output_paths"]
@@ -146,6 +146,14 @@ def save_figure(path, image, explanation, label, style=None, *, label_name=None,
         axes.imshow(picture, interpolation="antialiased")
         axes.set_title(title, fontsize=11)
         axes.set_axis_off()
+    if style.display == "heatmap":
+        # The heatmap's legend: which weight each colour stands for.
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        scale = heatmap_scale(explanation, label, style)
+        figure.colorbar(ScalarMappable(Normalize(scale.low, scale.high), scale.colormap), ax=panels[1],
+                        orientation="horizontal", fraction=0.06, pad=0.02, label="weight")
     heading = label_name if label_name is not None else f"class {label}"
     numbers = [f"p = {probability:.3f}" if _is_number(probability) else None,
                f"fit R\u00b2 = {score:.2f}" if _is_number(score) else None]

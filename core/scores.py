@@ -13,6 +13,8 @@ from limelight.core.segmentation import MIN_SUPERPIXELS
 #: Stability at or above this is "stable", at or above BORDERLINE "borderline", below it "unstable".
 STABLE = 0.9
 BORDERLINE = 0.7
+#: A LIME fit (weighted R²) below this imitates the classifier too loosely for its weights to be trusted.
+WEAK_FIT = 0.5
 #: The most samples `explain_lime(num_samples="auto")` draws; past it more samples cost minutes.
 MAX_SAMPLES = 4000
 #: The stability word of an explanation over fewer than MIN_SUPERPIXELS superpixels.
@@ -132,6 +134,11 @@ class Faithfulness:
     @classmethod
     def from_record(cls, record):
         return cls(**{name: record[name] for name in ("fractions", "deletion", "insertion", "random")})
+
+
+def fit_word(r2):
+    """Return "good" for a LIME fit (weighted R²) of at least `WEAK_FIT`, else "weak" (NaN included)."""
+    return "good" if r2 >= WEAK_FIT else "weak"
 
 
 def top_k_stability(masks, targets, sample_weight, *, k=TOP_K, repeats=_REPEATS, random_state=0):

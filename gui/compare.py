@@ -1,4 +1,4 @@
-"""The Compare dialog: two explanations of the same image side by side, two models or two methods."""
+"""The Compare dialog: two explanations of the same image side by side, two models or two methods, each in its own display."""
 import dataclasses
 import functools
 from pathlib import Path
@@ -7,9 +7,10 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QGridLayout, QHBoxLayout,
                                QLabel, QPushButton, QVBoxLayout)
 
+from limelight.core.caption import METHOD_TITLES
+from limelight.core.overlay import DISPLAYS, natural_display
 from limelight.gui.image_view import ImageView
 from limelight.gui.model_picker import builtin_sources
-from limelight.gui.parameter_panel import METHODS
 from limelight.gui.worker import Explain, ExplainResult, LoadModel
 
 
@@ -28,11 +29,18 @@ class CompareDialog(QDialog):
             model_combo = QComboBox(self)
             model_combo.setToolTip("The model this side explains")
             method_combo = QComboBox(self)
-            for key, title in METHODS.items():
+            for key, title in METHOD_TITLES.items():
                 method_combo.addItem(title, key)
             method_combo.setCurrentIndex(method_combo.findData(method))
             method_combo.setToolTip("The explanation method this side uses; LIME and Score-CAM "
-                                    "take longer than Grad-CAM")
+                                    "take longer than Grad-CAM. Changing it explains this side again")
+            display_combo = QComboBox(self)
+            for display in DISPLAYS:
+                display_combo.addItem(display.capitalize(), display)
+            display_combo.setCurrentIndex(display_combo.findData(natural_display(method)))
+            display_combo.setToolTip("How this side is drawn; each method starts in the display it reads "
+                                     "best in: outlines for LIME, a heatmap for the CAM methods. The "
+                                     "other overlay settings are the window's")
             view = ImageView(self)
             view.setMinimumSize(320, 260)
             view.sig_zoom_changed.connect(functools.partial(self._on_zoom_changed, column))
@@ -42,11 +50,14 @@ class CompareDialog(QDialog):
             row = QHBoxLayout()
             row.addWidget(model_combo, 2)
             row.addWidget(method_combo, 1)
+            row.addWidget(display_combo, 1)
             grid.addLayout(row, 0, column)
             grid.addWidget(view, 1, column)
             grid.addWidget(caption, 2, column)
-            self._panes.append({"model": model_combo, "method": method_combo, "view": view,
-                                "caption": caption, "result": None})
+            self._panes.append({"model": model_combo, "method": method_combo, "display": display_combo,
+                                "view": view, "caption": caption, "result": None})
+            method_combo.activated.connect(functools.partial(self._on_method_chosen, column))
+            display_combo.activated.connect(functools.partial(self._on_display_chosen, column))
         grid.setRowStretch(1, 1)
         self.run_button = QPushButton("Explain Both", self)
         self.run_button.setDefault(True)
@@ -86,43 +97,64 @@ class CompareDialog(QDialog):
 
     @Slot()
     def run(self) -> None:
-        image, path = self._window.current_image(), self._window.current_path()
-        if image is None:
+        """Explain the current image on both sides."""
+        if self._window.current_image() is None:
             self.status.setText("Open an image first.")
             return
-        base = self._window.parameter_panel.request()
         self.refresh_models()
-        for index, pane in enumerate(self._panes):
-            source = pane["model"].currentData()
-            request = dataclasses.replace(base, method=pane["method"].currentData())
-            pane["view"].set_image(image)
-            pane["caption"].setText("Working…")
-            pane["result"] = None
-            if source != self._window.model_source():
-                # Trust is by content, as in the window: a file changed since it was trusted
-                # fails to load here with a message rather than running unasked.
-                trusted = frozenset(self._window.settings.trusted_hashes())
-                self._controller.submit(LoadModel(source, trusted_hashes=trusted),
-                                        channel=f"compare-load-{index}")
-            job_id = self._controller.submit(Explain(source, path, image, request),
-                                             channel=f"compare-{index}")
-            self._jobs[job_id] = index
+        for index in range(len(self._panes)):
+            self._run_pane(index)
         self.status.setText("Explaining…")
 
-    def restyle(self, style) -> None:
-        """Draw both explanations again with the window's overlay style."""
-        for pane in self._panes:
-            self._draw(pane, style)
+    def _run_pane(self, index: int) -> None:
+        image, path = self._window.current_image(), self._window.current_path()
+        pane = self._panes[index]
+        for job_id in [job for job, pane_index in self._jobs.items() if pane_index == index]:
+            self._controller.cancel(job_id)
+            del self._jobs[job_id]
+        source = pane["model"].currentData()
+        request = dataclasses.replace(self._window.parameter_panel.request(), method=pane["method"].currentData())
+        pane["view"].set_image(image)
+        pane["caption"].setText("Working…")
+        pane["result"] = None
+        if source != self._window.model_source():
+            # Trust is by content, as in the window: a file changed since it was trusted
+            # fails to load here with a message rather than running unasked.
+            trusted = frozenset(self._window.settings.trusted_hashes())
+            self._controller.submit(LoadModel(source, trusted_hashes=trusted), channel=f"compare-load-{index}")
+        job_id = self._controller.submit(Explain(source, path, image, request), channel=f"compare-{index}")
+        self._jobs[job_id] = index
 
-    def _draw(self, pane, style) -> None:
+    def pane_style(self, index: int):
+        """The style side `index` is drawn with: the window's, in this side's own display."""
+        display = self._panes[index]["display"].currentData()
+        return dataclasses.replace(self._window.overlay_controls.style(), display=display)
+
+    def restyle(self) -> None:
+        """Draw both explanations again with the window's overlay style, each in its own display."""
+        for index in range(len(self._panes)):
+            self._draw(index)
+
+    def _draw(self, index: int) -> None:
+        pane = self._panes[index]
         result = pane["result"]
         if result is not None:
-            self._window.draw_result(pane["view"], self._window.current_image_for(result), result, style)
+            self._window.draw_result(pane["view"], self._window.current_image_for(result), result,
+                                     self.pane_style(index))
+
+    def _on_method_chosen(self, index: int, _combo_index: int) -> None:
+        # A side's old explanation would be drawn as the new method's: explain it again instead.
+        pane = self._panes[index]
+        pane["display"].setCurrentIndex(pane["display"].findData(natural_display(pane["method"].currentData())))
+        if pane["result"] is not None or index in self._jobs.values():
+            self._run_pane(index)
+
+    def _on_display_chosen(self, index: int, _combo_index: int) -> None:
+        self._draw(index)
 
     def _on_zoom_changed(self, column: int, _zoom: float) -> None:
-        pane = self._panes[column]
-        if pane["view"].overlay_outdated():
-            self._draw(pane, self._window.overlay_controls.style())
+        if self._panes[column]["view"].overlay_outdated():
+            self._draw(column)
 
     @Slot(int, object, object)
     def _on_result(self, request_id: int, job, value) -> None:
@@ -132,7 +164,7 @@ class CompareDialog(QDialog):
         pane = self._panes[index]
         pane["result"] = value
         pane["view"].set_image(self._window.current_image_for(value))
-        self.restyle(self._window.overlay_controls.style())
+        self._draw(index)
         pane["caption"].setText(self._window.describe_result(value))
         if not self._jobs:
             self.status.setText("")

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, Q
                                QMainWindow, QMessageBox, QProgressBar, QScrollArea, QStyle,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
 
+from limelight.core.caption import METHOD_TITLES
 from limelight.core.errors import LimelightError
 from limelight.core.images import is_supported_image, load_image
 from limelight.core.models import MODEL_FILE_TYPES
@@ -20,7 +21,7 @@ from limelight.gui.compare import CompareDialog
 from limelight.gui.image_view import ImageView, place_in_photo, scale_photo_and_frame
 from limelight.gui.model_picker import ModelPicker, builtin_sources
 from limelight.gui.overlay_controls import OverlayControls
-from limelight.gui.parameter_panel import METHODS, ExplainRequest, ParameterPanel
+from limelight.gui.parameter_panel import ExplainRequest, ParameterPanel
 from limelight.gui.predictions_panel import MEASURING, PredictionsPanel
 from limelight.gui.settings import Settings
 from limelight.gui.trust_dialog import ask_trust
@@ -67,7 +68,15 @@ def describe_seconds(seconds: float) -> str:
 
 
 class MessageBar(QFrame):
-    """A non-modal one-line message above the image, for errors the user should see."""
+    """A non-modal one-line message above the image, for errors the user should see.
+
+    Each message has a cause, so what fixes the cause hides its message and no other: showing a
+    photo hides a message about the last photo, not one about files that could not be opened.
+    """
+
+    #: What a message is about: the photo on screen, an explanation or batch run, the superpixel
+    #: preview, a model, a report being opened, a save, or files given to the window.
+    CAUSES = ("photo", "explain", "preview", "model", "report", "save", "files")
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -85,6 +94,7 @@ class MessageBar(QFrame):
         close.setAutoRaise(True)
         close.setToolTip("Hide this message")
         close.clicked.connect(self.hide)
+        self._cause: str | None = None
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 4, 4)
         layout.addWidget(icon)
@@ -92,12 +102,23 @@ class MessageBar(QFrame):
         layout.addWidget(close)
         self.hide()
 
-    def show_message(self, text: str) -> None:
+    def show_message(self, text: str, cause: str) -> None:
+        if cause not in self.CAUSES:
+            raise ValueError(f"unknown message cause {cause!r}")
+        self._cause = cause
         self.label.setText(text)
         self.show()
 
+    def clear(self, *causes: str) -> None:
+        """Hide the message if it is about one of `causes`."""
+        if self._cause in causes:
+            self.hide()
+
     def text(self) -> str:
         return self.label.text() if self.isVisible() else ""
+
+    def cause(self) -> str | None:
+        return self._cause if self.isVisible() else None
 
 
 class MainWindow(QMainWindow):
@@ -159,6 +180,9 @@ class MainWindow(QMainWindow):
         self._explanations: OrderedDict[tuple, ExplainResult] = OrderedDict()
         self._last_key: dict[tuple[str, str], tuple] = {}
         self._shown: ExplainResult | None = None
+        # The display an out-of-date result (made with another method than the panel's) keeps: the
+        # one it was drawn with when the method changed. None while the shown result is current.
+        self._stale_display: str | None = None
         self._preview: SegmentPreviewResult | None = None
         self._preview_wanted = False
         # (id(photo), id(frame), scale) -> (photo, frame, scaled photo, scaled frame) that overlays
@@ -191,6 +215,13 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(4, 4, 4, 0)
         layout.setSpacing(4)
         layout.addWidget(self.message_bar)
+        self.stale_note = QLabel(self)
+        self.stale_note.setObjectName("staleNote")
+        self.stale_note.setWordWrap(True)
+        self.stale_note.setStyleSheet("#staleNote { background: #fff4d6; color: #5c4300; border: 1px solid "
+                                      "#f0d58a; border-radius: 4px; padding: 3px 8px; }")
+        self.stale_note.hide()
+        layout.addWidget(self.stale_note)
         layout.addWidget(self.image_view, 1)
         self.setCentralWidget(central)
 
@@ -216,7 +247,7 @@ class MainWindow(QMainWindow):
         self.browser.sig_images_changed.connect(self._on_images_changed)
         self.model_picker.sig_model_requested.connect(self._on_model_requested)
         self.model_picker.sig_open_model_requested.connect(self.open_model_dialog)
-        self.model_picker.sig_message.connect(self.show_error)
+        self.model_picker.sig_message.connect(lambda message: self.show_error(message, "model"))
         self.parameter_panel.sig_explain_requested.connect(self.explain)
         self.parameter_panel.sig_cancel_requested.connect(self.cancel)
         self.parameter_panel.sig_preview_toggled.connect(self._on_preview_toggled)
@@ -290,6 +321,10 @@ class MainWindow(QMainWindow):
         self.save_action = self._action("&Save Annotated Image…", self.save_annotated_dialog,
                                         shortcut=keys.Save,
                                         tip="Save the explained image at the photo's resolution")
+        self.save_captioned_action = self._action(
+            "Save with &Caption…", self.save_captioned_dialog,
+            tip="Save the explained image with the method, class, probability and trust scores "
+                "written under it")
         self.export_action = self._action("&Export Report…", self.export_report_dialog,
                                           shortcut="Ctrl+Shift+S",
                                           tip="Save the explanation as a JSON report and a "
@@ -349,7 +384,8 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         for action in (self.open_action, self.open_folder_action, self.open_report_action, None,
                        self.open_model_action,
-                       self.open_saved_model_action, None, self.save_action, self.export_action,
+                       self.open_saved_model_action, None, self.save_action,
+                       self.save_captioned_action, self.export_action,
                        self.batch_action, None, self.quit_action):
             file_menu.addSeparator() if action is None else file_menu.addAction(action)
         edit_menu = bar.addMenu("&Edit")
@@ -436,7 +472,7 @@ class MainWindow(QMainWindow):
             paths = settings.last_images() or sample_images()
         added, skipped = self.browser.add_paths(paths)
         if skipped:
-            self.show_error(f"{skipped} of the files given are not images Limelight reads.")
+            self.show_error(f"{skipped} of the files given are not images Limelight reads.", "files")
         last = settings.last_model()
         if model:
             source = model
@@ -508,7 +544,7 @@ class MainWindow(QMainWindow):
             other_count = len(other)
         if other_count:
             self.show_error(f"{other_count} dropped file{'s are' if other_count != 1 else ' is'} "
-                            "neither an image nor a model Limelight opens.")
+                            "neither an image nor a model Limelight opens.", "files")
         model = (models or saved_models or [None])[0]
         if model is not None:
             self.settings.set_last_folder("models", model)
@@ -574,7 +610,7 @@ class MainWindow(QMainWindow):
         self._path, self._image, self._target, self._shown, self._preview = path, image, opened.target, None, None
         self.image_view.set_image(image)
         self.image_status.setText(f"{Path(path).name} · {image.shape[1]} × {image.shape[0]}")
-        self.message_bar.hide()
+        self.message_bar.clear("photo", "explain", "preview", "report")
         self.predictions_panel.set_predictions(
             [(int(e["index"]), self._report_names.get(int(e["index"]), f"class {e['index']}"),
               float(e.get("probability") or 0.0)) for e in entries])
@@ -584,7 +620,7 @@ class MainWindow(QMainWindow):
         self.overlay_controls.set_superpixel_method(explanation.kind == "lime")
         self._show_result(result)
         model = (info.get("model") or {}).get("name", "an unknown model")
-        self.statusBar().showMessage(f"Opened {Path(opened.path).name}: {METHODS.get(method, method)} of "
+        self.statusBar().showMessage(f"Opened {Path(opened.path).name}: {METHOD_TITLES.get(method, method)} of "
                                      f"{model}.", 8000)
 
     @Slot(str)
@@ -592,6 +628,7 @@ class MainWindow(QMainWindow):
         self._path = path
         self._target = None
         self._shown = None
+        self.stale_note.hide()
         self._preview = None
         self._image_loading = None
         self._explain_when_loaded = False
@@ -635,13 +672,15 @@ class MainWindow(QMainWindow):
             self._explain_when_loaded = False
             self.image_view.set_image(None)
             self.image_status.setText("")
-            self.show_error(message)
+            self.show_error(message, "photo")
 
     def _show_image(self, path: str, image: np.ndarray) -> None:
         self._image = image
         self.image_view.set_image(image)
         self.image_status.setText(f"{Path(path).name} · {image.shape[1]} × {image.shape[0]}")
-        self.message_bar.hide()
+        # Messages about the last photo and its explanation no longer apply; others (files that
+        # could not be opened, a model that failed) still do.
+        self.message_bar.clear("photo", "explain", "preview")
         self.sig_image_shown.emit(path)
         self._refresh_for_image()
 
@@ -736,6 +775,7 @@ class MainWindow(QMainWindow):
         if info.sha256:
             self.settings.trust_hash(info.sha256)
         self.model_picker.set_busy(None)
+        self.message_bar.clear("model")
         self.model_picker.set_current_source(info.source)
         self.model_picker.set_model_info(info)
         self.predictions_panel.set_class_names(list(info.class_names))
@@ -767,12 +807,12 @@ class MainWindow(QMainWindow):
         if self._startup_load and source != DEFAULT_SOURCE:
             # The model used last time is gone or broken: start with the built-in one instead.
             self._startup_load = False
-            self.show_error(f"{message} Loaded the built-in model instead.")
+            self.show_error(f"{message} Loaded the built-in model instead.", "model")
             self.load_model(DEFAULT_SOURCE)
             return
         self._startup_load = False
         kept = f" Kept {self._model.name}." if self._model else ""
-        self.show_error(message + kept)
+        self.show_error(message + kept, "model")
 
     def _on_trust_required(self, trust: TrustRequired) -> None:
         self._loading = None
@@ -826,6 +866,7 @@ class MainWindow(QMainWindow):
             return
         if shown is not None:
             self._shown = None
+            self.stale_note.hide()
             self.image_view.set_overlay(None)
             self.overlay_controls.set_weights(None)
             self.predictions_panel.set_info(None)
@@ -847,20 +888,20 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Explaining {Path(self._path).name} once it has loaded…")
             return
         if self._image is None:
-            self.show_error("Open an image first (File > Open Images…).")
+            self.show_error("Open an image first (File > Open Images…).", "explain")
             return
         source = self._model.source if self._model else (self._loading[0] if self._loading else "")
         if not source:
-            self.show_error("Choose a model first.")
+            self.show_error("Choose a model first.", "explain")
             return
         request = self.parameter_panel.request()
         self.settings.set_last_request(_request_fields(request))
-        self.message_bar.hide()
+        self.message_bar.clear("explain")
         self._stop_measuring()
         job = Explain(source, self._path, self._image, request, self._target)
         self._explain_id = self._submit(job, channel="explain")
         self._set_running(True, auto=request.is_auto())
-        method = METHODS.get(request.method, request.method)
+        method = METHOD_TITLES.get(request.method, request.method)
         waiting = " (after the model loads)" if self._loading else ""
         self.statusBar().showMessage(f"Explaining {Path(self._path).name} with {method}{waiting}…")
 
@@ -897,7 +938,7 @@ class MainWindow(QMainWindow):
             return
         if not self._can_add_samples(result):
             self.show_error("Explain the image with LIME first; samples can be added to an explanation "
-                            "of the current image and model, not to one opened from a report.")
+                            "of the current image and model, not to one opened from a report.", "explain")
             return
         more = more_samples(result.explanation.num_samples)
         self._continue(result, result.target, more)
@@ -906,7 +947,7 @@ class MainWindow(QMainWindow):
     def _continue(self, result: ExplainResult, target: int, num_samples: int) -> None:
         """Run on from `result` with its samples, for `target` and `num_samples` in all."""
         self._stop_measuring()
-        self.message_bar.hide()
+        self.message_bar.clear("explain")
         self._explain_id = self._submit(Continue(result.model, self._image, result, target, num_samples),
                                         channel="explain")
         self._set_running(True)
@@ -973,11 +1014,17 @@ class MainWindow(QMainWindow):
         return None
 
     def _show_result(self, result: ExplainResult) -> None:
+        if self._shown is None or self._shown.request.method != result.request.method:
+            self._stale_display = None
         self._shown = result
+        self._update_stale_note()
         self._measure_faithfulness(result)
         self.add_samples_action.setEnabled(self._explain_id is None and self._can_add_samples(result))
+        from limelight.core.overlay import weight_scale
+
         weights = np.asarray(result.explanation.weight_map(result.target))
-        self.overlay_controls.set_weights(weights)
+        low, _ = weight_scale(result.explanation, result.target)
+        self.overlay_controls.set_weights(weights, signed=low < 0)
         self.predictions_panel.set_info(self.explanation_info(result))
         if not self._preview_on():
             self._render()
@@ -989,9 +1036,9 @@ class MainWindow(QMainWindow):
         if result is None or image is None:
             return
         try:
-            self.draw_result(self.image_view, image, result, self.overlay_controls.style())
+            self.draw_result(self.image_view, image, result, self.shown_style())
         except LimelightError as error:
-            self.show_error(str(error))
+            self.show_error(str(error), "explain")
 
     def draw_result(self, view: ImageView, photo: np.ndarray, result: ExplainResult, style) -> None:
         """Draw `result` over `photo` in `view` with `style`, at the resolution the view shows.
@@ -1032,15 +1079,14 @@ class MainWindow(QMainWindow):
         result = self._shown
         if result is None:
             return None
-        return render(result.frame, result.explanation, result.target,
-                      self.overlay_controls.style())
+        return render(result.frame, result.explanation, result.target, self.shown_style())
 
     def explanation_info(self, result: ExplainResult) -> dict:
         """What the info block shows about an explanation."""
         explanation, label = result.explanation, result.target
         report = result.model.startswith(REPORT_PREFIX)
         name = self._report_names.get(label) if report else None
-        info = {"method": METHODS.get(result.request.method, result.request.method),
+        info = {"method": METHOD_TITLES.get(result.request.method, result.request.method),
                 "label": name or self._class_name(label), "index": label, "time": result.seconds}
         if report:
             info["report"] = Path(result.model[len(REPORT_PREFIX):]).name
@@ -1069,28 +1115,67 @@ class MainWindow(QMainWindow):
         return (f"{model} · {info['method']}: “{info['label']}” "
                 f"{info['probability']:.0%} · {describe_seconds(result.seconds)}")
 
+    def shown_style(self):
+        """The style the shown explanation is drawn with.
+
+        The overlay controls' style, except for a result made with another method than the one the
+        panel now has: it keeps the display it was drawn with until a new result replaces it.
+        """
+        from limelight.core.overlay import natural_display
+
+        style = self.overlay_controls.style()
+        result = self._shown
+        if result is None or not self.is_stale(result):
+            return style
+        display = self._stale_display or natural_display(result.request.method)
+        return dataclasses.replace(style, display=display)
+
+    def is_stale(self, result: ExplainResult) -> bool:
+        """Whether `result` was made with another method than the panel's (a report never is)."""
+        return (not result.model.startswith(REPORT_PREFIX)
+                and result.request.method != self.parameter_panel.request().method)
+
+    def _update_stale_note(self) -> None:
+        result = self._shown
+        stale = result is not None and self.is_stale(result)
+        if stale:
+            made = METHOD_TITLES[result.request.method]
+            wanted = METHOD_TITLES[self.parameter_panel.request().method]
+            self.stale_note.setText(f"Out of date: made with {made} and drawn as a {self.shown_style().display}. "
+                                    f"Press Explain to see {wanted}.")
+        self.stale_note.setVisible(stale)
+
     @Slot(str)
     def _on_method_changed(self, method: str) -> None:
+        before = self.shown_style().display
         self.overlay_controls.set_superpixel_method(method == "lime")
         self._use_natural_display(method)
+        # The shown result keeps the display it was made with; the controls now set up the next one.
+        stale = self._shown is not None and self.is_stale(self._shown)
+        self._stale_display = before if stale else None
+        self._update_stale_note()
+        if self._shown is not None and not self._preview_on():
+            self._render()
 
     def _use_natural_display(self, method: str) -> None:
-        # Each family reads best in its own display: superpixel outlines for LIME, a heatmap for
-        # class activation maps (an outline of a smooth map is one big blob). The user can still
+        # Each family reads best in its own display (see natural_display). The user can still
         # pick any display afterwards.
-        display = "outline" if method == "lime" else "heatmap"
+        from limelight.core.overlay import natural_display
+
+        display = natural_display(method)
         style = self.overlay_controls.style()
         if style.display != display:
             self.overlay_controls.set_style(dataclasses.replace(style, display=display))
-            self._on_style_changed(self.overlay_controls.style())
+            self.settings.set_last_style(_style_fields(self.overlay_controls.style()))
 
     @Slot(object)
     def _on_style_changed(self, style) -> None:
         self.settings.set_last_style(_style_fields(style))
+        self._update_stale_note()
         if self._shown is not None and not self._preview_on():
             self._render()
         if self._compare is not None and self._compare.isVisible():
-            self._compare.restyle(style)
+            self._compare.restyle()
 
     # --- Superpixel preview ----------------------------------------------------------------
 
@@ -1104,6 +1189,7 @@ class MainWindow(QMainWindow):
             self._request_preview()
         else:
             self.controller.cancel_channel("preview")
+            self.message_bar.clear("preview")
             self._preview = None
             if self._shown is not None:
                 self._render()
@@ -1128,6 +1214,7 @@ class MainWindow(QMainWindow):
         if result.path != self._path or not self._preview_on():
             return
         self._preview = result
+        self.message_bar.clear("preview")
         self.image_view.set_overlay(place_in_photo(self._image, result.rendered))
         self.statusBar().showMessage(f"{result.count} superpixels with {result.method}.", 4000)
 
@@ -1151,7 +1238,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def save_annotated_dialog(self) -> None:
         if self._shown is None:
-            self.show_error("Explain the image first; then save it with Ctrl+S.")
+            self.show_error("Explain the image first; then save it with Ctrl+S.", "save")
             return
         path = self._ask_save_path("Save Annotated Image", "save", self._default_name(".png"),
                                    "PNG image (*.png);;JPEG image (*.jpg *.jpeg);;"
@@ -1159,8 +1246,34 @@ class MainWindow(QMainWindow):
         if path is not None:
             self.save_annotated(path)
 
-    def save_annotated(self, path) -> bool:
-        """Save the shown explanation at the photo's resolution, asking before replacing a file."""
+    @Slot()
+    def save_captioned_dialog(self) -> None:
+        if self._shown is None:
+            self.show_error("Explain the image first; then save it with its caption.")
+            return
+        path = self._ask_save_path("Save with Caption", "save", self._default_name("_caption.png"),
+                                   "PNG image (*.png);;JPEG image (*.jpg *.jpeg);;"
+                                   "WebP image (*.webp);;TIFF image (*.tif *.tiff)")
+        if path is not None:
+            self.save_annotated(path, caption=True)
+
+    def captioned_frame(self) -> np.ndarray:
+        """The shown explanation at full resolution with its caption (and a heatmap's colour scale) under it."""
+        from limelight.core.caption import caption_lines, render_with_caption
+        from limelight.core.overlay import heatmap_scale
+
+        result, style = self._shown, self.shown_style()
+        info = self.explanation_info(result)
+        lines = caption_lines(result.explanation, result.target, label_name=info["label"],
+                              model_name=self._title_for(result.model))
+        scale = heatmap_scale(result.explanation, result.target, style) if style.display == "heatmap" else None
+        return render_with_caption(self.rendered_frame(), lines, scale=scale)
+
+    def save_annotated(self, path, *, caption: bool = False) -> bool:
+        """Save the shown explanation at the photo's resolution, asking before replacing a file.
+
+        With `caption`, the method, class, probability and trust scores are written under it.
+        """
         from limelight.core import report
 
         path = Path(path)
@@ -1169,21 +1282,23 @@ class MainWindow(QMainWindow):
         if path.exists() and not self._confirm_overwrite([path]):
             return False
         try:
-            report.save_annotated(path, self.rendered_frame(), force=True)
+            image = self.captioned_frame() if caption else self.rendered_frame()
+            report.save_annotated(path, image, force=True)
         except LimelightError as error:
-            self.show_error(str(error))
+            self.show_error(str(error), "save")
             return False
         self.settings.set_last_folder("save", path)
+        self.message_bar.clear("save")
         self.statusBar().showMessage(f"Saved {path}.", 6000)
         return True
 
     @Slot()
     def export_report_dialog(self) -> None:
         if self._shown is None:
-            self.show_error("Explain the image first; then export its report.")
+            self.show_error("Explain the image first; then export its report.", "save")
             return
         if self._shown.model.startswith(REPORT_PREFIX):
-            self.show_error(f"This explanation is already saved in {self._shown.model[len(REPORT_PREFIX):]}.")
+            self.show_error(f"This explanation is already saved in {self._shown.model[len(REPORT_PREFIX):]}.", "save")
             return
         path = self._ask_save_path("Export Report", "export", self._default_name(".json"),
                                    "Limelight report (*.json)")
@@ -1202,7 +1317,7 @@ class MainWindow(QMainWindow):
         if existing and not self._confirm_overwrite(existing):
             return False
         result, info = self._shown, self._model
-        style = self.overlay_controls.style()
+        style = self.shown_style()
         written = []
         try:
             report.save_report(path, result.explanation, image_path=result.path,
@@ -1217,9 +1332,10 @@ class MainWindow(QMainWindow):
             # All or nothing: a report without its figure is a half-done export.
             for done in written:
                 done.unlink(missing_ok=True)
-            self.show_error(str(error))
+            self.show_error(str(error), "save")
             return False
         self.settings.set_last_folder("export", path)
+        self.message_bar.clear("save")
         self.statusBar().showMessage(f"Exported {path.name} and {figure.name}.", 6000)
         return True
 
@@ -1248,10 +1364,10 @@ class MainWindow(QMainWindow):
     @Slot()
     def explain_all_dialog(self) -> None:
         if not self.browser.paths():
-            self.show_error("Open some images first.")
+            self.show_error("Open some images first.", "explain")
             return
         if self._model is None:
-            self.show_error("Wait for the model to load, then try again.")
+            self.show_error("Wait for the model to load, then try again.", "explain")
             return
         folder = QFileDialog.getExistingDirectory(self, "Export Explanations To",
                                                   self.settings.last_folder("export"))
@@ -1284,7 +1400,7 @@ class MainWindow(QMainWindow):
         text += f"Wrote {len(result.written)} files."
         if result.failures:
             self.show_error(f"{len(result.failures)} image(s) failed; the first: "
-                            f"{result.failures[0]}")
+                            f"{result.failures[0]}", "explain")
         self.statusBar().showMessage(text, 8000)
 
     # --- Worker answers --------------------------------------------------------------------
@@ -1335,11 +1451,13 @@ class MainWindow(QMainWindow):
             self._on_model_failed(job.source, message)
         elif isinstance(job, (Explain, ExplainAll, Continue)) and request_id in (
                 self._explain_id, self._batch_id, self._scores_id):
-            self.show_error(message)
+            self.show_error(message, "explain")
         elif isinstance(job, OpenReport):
-            self.show_error(message)
-        elif isinstance(job, (Predict, SegmentPreview)) and job.path == self._path:
-            self.show_error(message)
+            self.show_error(message, "report")
+        elif isinstance(job, Predict) and job.path == self._path:
+            self.show_error(message, "photo")
+        elif isinstance(job, SegmentPreview) and job.path == self._path:
+            self.show_error(message, "preview")
         elif isinstance(job, Versions):
             self._versions = {"error": message}
 
@@ -1377,10 +1495,12 @@ class MainWindow(QMainWindow):
 
     # --- Messages --------------------------------------------------------------------------
 
-    @Slot(str)
-    def show_error(self, message: str) -> None:
-        """Tell the user something failed, in the window; the previous state stays."""
-        self.message_bar.show_message(message)
+    def show_error(self, message: str, cause: str) -> None:
+        """Tell the user something failed, in the window; the previous state stays.
+
+        `cause` (one of MessageBar.CAUSES) says what fixing it looks like: the message goes away then.
+        """
+        self.message_bar.show_message(message, cause)
         self.statusBar().showMessage(message, 10000)
         self.sig_message.emit(message)
 

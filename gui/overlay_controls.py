@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFormLayout, QHBoxLayout, QLabel,
                                QPushButton, QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
-from limelight.core.overlay import DISPLAYS, OverlayStyle
+from limelight.core.overlay import DISPLAYS, HeatmapScale, OverlayStyle, colormap_name
 
 __all__ = ["OverlayControls", "COLORMAPS"]
 
@@ -26,12 +26,15 @@ _HISTOGRAM_BINS = 41
 
 
 class WeightHistogram(FigureCanvasQTAgg):
-    """A small histogram of an explanation's weights (as fractions of the largest) with the threshold."""
+    """A small histogram of an explanation's weights (as fractions of the largest) with the threshold.
+
+    For a heatmap it is also the heatmap's legend: bars and a strip under them in the colormap's colours.
+    """
 
     def __init__(self, parent=None):
         # Fixed margins: a layout engine would re-run on every redraw, which a threshold drag triggers.
-        self._figure = Figure(figsize=(3, 0.9), dpi=100)
-        self._figure.subplots_adjust(left=0.03, right=0.97, bottom=0.3, top=0.8)
+        self._figure = Figure(figsize=(3, 1.15), dpi=100)
+        self._figure.subplots_adjust(left=0.04, right=0.96, bottom=0.24, top=0.84)
         super().__init__(self._figure)
         # Threshold lines are drawn over a cached image of the bars (blitting), so dragging the
         # slider redraws two lines, not the whole figure.
@@ -40,14 +43,18 @@ class WeightHistogram(FigureCanvasQTAgg):
         self.setParent(parent)
         self._axes = self._figure.add_subplot()
         self._values = None
+        self._style = OverlayStyle()
+        self._signed = False
         self._per_region = False
         self._threshold = 0.2
         self._show_negative = False
         self._colours = ("#3cb043", "#d9412b")
+        # The heatmap's colormap name while the display is a heatmap, else None.
+        self._colormap = None
         self._lines = []
         self._shade = None
-        self.setMinimumHeight(70)
-        self.setMaximumHeight(90)
+        self.setMinimumHeight(95)
+        self.setMaximumHeight(115)
         self.setToolTip("How the explanation's weights are spread, as a share of the strongest; regions "
                         "beyond the dashed line(s) are shown, the greyed-out ones are not")
         self._draw_histogram()
@@ -67,14 +74,24 @@ class WeightHistogram(FigureCanvasQTAgg):
         left = float(self._shade.get_x())
         return left, left + float(self._shade.get_width())
 
-    def set_colours(self, positive, negative):
-        """Draw supporting and opposing weights in these RGB colours (tuples of 3 int, 0..255)."""
-        colours = tuple("#%02x%02x%02x" % tuple(int(c) for c in rgb) for rgb in (positive, negative))
-        if colours != self._colours:
-            self._colours = colours
+    def bar_colours(self):
+        """Return the RGB colours of the bars drawn, left to right: ndarray of shape (n, 3), uint8."""
+        bars = [patch for patch in self._axes.patches if patch not in (self._shade,)]
+        return np.array([np.rint(np.asarray(bar.get_facecolor()[:3]) * 255) for bar in bars], np.uint8)
+
+    def set_style(self, style):
+        """Colour the bars as `style` draws the weights: its two colours, or its heatmap's colormap."""
+        colours = tuple("#%02x%02x%02x" % tuple(int(c) for c in rgb)
+                        for rgb in (style.positive_colour, style.negative_colour))
+        colormap = colormap_name(style, signed=self._signed) if style.display == "heatmap" else None
+        self._style = style
+        if (colours, colormap) != (self._colours, self._colormap):
+            self._colours, self._colormap = colours, colormap
             self._draw_histogram()
 
-    def set_weights(self, weights):
+    def set_weights(self, weights, *, signed=None):
+        """Show a weight map's spread; `signed` says whether it is drawn on a zero-centred scale
+        (LIME always is; by default, whether any weight is negative)."""
         if weights is None:
             self._values = None
         else:
@@ -91,6 +108,10 @@ class WeightHistogram(FigureCanvasQTAgg):
                     values = values[:: values.size // _MAX_HISTOGRAM_VALUES + 1]
                 self._values = values / peak
                 self._per_region = values is unique
+        self._signed = bool(signed) if signed is not None else (
+            self._values is not None and bool((self._values < 0).any()))
+        if self._colormap is not None:
+            self._colormap = colormap_name(self._style, signed=self._signed)
         self._draw_histogram()
 
     def set_threshold(self, threshold, show_negative):
@@ -128,10 +149,10 @@ class WeightHistogram(FigureCanvasQTAgg):
         for spine in ("top", "right", "left"):
             axes.spines[spine].set_visible(False)
         axes.spines["bottom"].set_color(text)
-        axes.tick_params(colors=text, labelsize=7, length=2, pad=1)
+        axes.tick_params(colors=text, labelsize=8, length=2, pad=1)
         axes.set_yticks([])
         values = self._values
-        signed = values is not None and (values < 0).any()
+        signed = values is not None and self._signed
         axes.set_xlim(-1.02 if signed else -0.02, 1.02)
         if values is None:
             axes.set_xticks([])
@@ -141,12 +162,25 @@ class WeightHistogram(FigureCanvasQTAgg):
             bins = np.linspace(-1 if signed else 0, 1, _HISTOGRAM_BINS if signed else _HISTOGRAM_BINS // 2 + 1)
             counts, edges = np.histogram(values, bins=bins)
             centres = (edges[:-1] + edges[1:]) / 2
-            colours = np.where(centres >= 0, *self._colours)
+            top = max(counts.max(), 1) * 1.08
+            if self._colormap is None:
+                colours = np.where(centres >= 0, *self._colours)
+                axes.set_ylim(0, top)
+            else:
+                # The heatmap's legend: each bar in the colour its weight gets, over a colour strip.
+                scale = HeatmapScale(self._colormap, -1.0 if signed else 0.0, 1.0)
+                lut = scale.colours()
+                position = (centres + 1) / 2 if signed else centres
+                colours = lut[np.clip(np.rint(position * 255), 0, 255).astype(int)] / 255
+                strip = top * 0.14
+                axes.imshow(lut[None], extent=(scale.low, scale.high, -strip, 0), aspect="auto",
+                            interpolation="bilinear")
+                axes.set_ylim(-strip, top)
             axes.bar(centres, counts, width=np.diff(edges) * 0.9, color=colours, alpha=0.85)
             axes.set_xticks([-1, 0, 1] if signed else [0, 0.5, 1])
-            axes.set_ylim(0, max(counts.max(), 1) * 1.08)
             unit = "superpixels" if self._per_region else "pixels"
-            axes.set_title(f"{values.size:,} {unit}", fontsize=7, color=text, loc="right", pad=2)
+            axes.set_title(f"{values.size:,} {unit}", fontsize=8, color=text, loc="right", pad=2)
+            axes.set_title("weight / strongest", fontsize=8, color=text, loc="left", pad=2)
         self._draw_lines()
         self.draw_idle()
 
@@ -282,6 +316,9 @@ class OverlayControls(QWidget):
         layout.addLayout(form)
         layout.addStretch(1)
 
+        self._superpixels = True
+        self._tips = {widget: widget.toolTip() for widget in (self.top_k, self.show_negative, self.negative_button,
+                                                               self.alpha, self.hide_rest)}
         self.set_style(self._style)
         for signal in (self.display.currentIndexChanged, self.threshold.valueChanged, self.top_k.valueChanged,
                        self.alpha.valueChanged, self.show_negative.toggled, self.hide_rest.toggled,
@@ -313,13 +350,18 @@ class OverlayControls(QWidget):
             self._updating = False
         self._update_labels()
 
-    def set_weights(self, weights) -> None:
-        """Draw the histogram of an explanation's weight map (ndarray of shape (rows, cols)), or clear it."""
-        self.histogram.set_weights(weights)
+    def set_weights(self, weights, *, signed=None) -> None:
+        """Draw the histogram of an explanation's weight map (ndarray of shape (rows, cols)), or clear it.
+
+        `signed` says whether its heatmap is zero-centred (see `limelight.core.overlay.weight_scale`).
+        """
+        self.histogram.set_weights(weights, signed=signed)
+        self._update_enabled()
 
     def set_superpixel_method(self, superpixels: bool) -> None:
         """Enable the controls that only superpixel explanations (LIME) use."""
-        self.top_k.setEnabled(superpixels)
+        self._superpixels = bool(superpixels)
+        self._update_enabled()
 
     @Slot()
     def _changed(self):
@@ -344,9 +386,28 @@ class OverlayControls(QWidget):
         self.colour_stack.setCurrentWidget(self.colormap if heatmap else self.colour_stack.widget(0))
         self.colour_label.setText("Color&map:" if heatmap else "Colours:")
         self.colour_label.setBuddy(self.colormap if heatmap else None)
-        self.negative_button.setEnabled(style.show_negative)
-        self.histogram.set_colours(style.positive_colour, style.negative_colour)
+        self.histogram.set_style(style)
         self.histogram.set_threshold(style.threshold, style.show_negative)
+        self._update_enabled()
+
+    def _update_enabled(self):
+        """Disable each option that would change no pixel of what is shown, and say why in its tooltip."""
+        style, values = self._style, self.histogram.values()
+        negatives = values is None or bool((values < 0).any())
+        reasons = {
+            self.top_k: None if self._superpixels else "Off: this method's map has no superpixels to count",
+            self.show_negative: None if negatives else (
+                "Off: this explanation has no negative weights (a CAM keeps them only with \"Show negative "
+                "evidence\" in the Explanation panel)"),
+            self.negative_button: None if style.show_negative else "Off: turn on \"Show negative evidence\" first",
+            self.alpha: None if style.display != "block" or style.show_negative else (
+                "Off: Block shows the chosen regions as they are; the opacity only tints negative evidence"),
+            self.hide_rest: None if style.display != "block" else "Off: Block always fades the rest",
+        }
+        for widget, reason in reasons.items():
+            widget.setEnabled(reason is None)
+            tip = self._tips[widget]
+            widget.setToolTip(tip if reason is None else f"{tip}.\n{reason}.")
 
 
 def _slider(parent, tip):

@@ -8,14 +8,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QLabel, QProgressBar, QPushButton, QSizePolicy, QSpinBox,
                                QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
+from limelight.core.caption import METHOD_TITLES
 from limelight.core.lime import HIDE_MODES
 from limelight.core.scores import MAX_SAMPLES, STABLE, TOP_K
 from limelight.core.segmentation import SEGMENTATION_DEFAULTS
 
-__all__ = ["ExplainRequest", "ParameterPanel", "METHODS", "DEFAULT_BATCH_SIZE"]
+__all__ = ["ExplainRequest", "ParameterPanel", "DEFAULT_BATCH_SIZE"]
 
-#: The explanation methods, in menu order, with their titles.
-METHODS = {"lime": "LIME", "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM"}
 #: The engine's default: large enough to keep the model busy, small enough for a laptop's memory.
 DEFAULT_BATCH_SIZE = 48
 #: The fewest samples a fixed LIME run may use (the engine refuses fewer).
@@ -109,8 +108,8 @@ class ExplainRequest:
     cam_faithfulness: bool = False
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}.")
+        if self.method not in METHOD_TITLES:
+            raise ValueError(f"method must be one of {', '.join(METHOD_TITLES)}, not {self.method!r}.")
         if self.segmentation not in SEGMENTATION_DEFAULTS:
             raise ValueError(f"segmentation must be one of {', '.join(SEGMENTATION_DEFAULTS)}, "
                              f"not {self.segmentation!r}.")
@@ -169,7 +168,7 @@ class ParameterPanel(QWidget):
 
         # --- Method ------------------------------------------------------------------------------
         self.method_combo = QComboBox(self)
-        for key, title in METHODS.items():
+        for key, title in METHOD_TITLES.items():
             self.method_combo.addItem(title, key)
             self.method_combo.setItemData(self.method_combo.count() - 1, _METHOD_TIPS[key],
                                           Qt.ItemDataRole.ToolTipRole)

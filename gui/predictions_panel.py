@@ -6,7 +6,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QCompleter, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QPushButton, QStyle, QStyledItemDelegate, QVBoxLayout, QWidget)
 
-from limelight.core.scores import TOO_FEW_SUPERPIXELS
+from limelight.core.scores import TOO_FEW_SUPERPIXELS, fit_word
 from limelight.gui.faithfulness_plot import FaithfulnessPlot
 
 __all__ = ["PredictionsPanel", "MEASURING"]
@@ -18,7 +18,7 @@ _BAR = QColor(76, 175, 80)
 MEASURING = "measuring"
 # Readable on light and dark palettes alike.
 _WORD_COLOURS = {"stable": "#2e9d3a", "borderline": "#c77c00", "unstable": "#d9412b",
-                 TOO_FEW_SUPERPIXELS: "#d9412b"}
+                 TOO_FEW_SUPERPIXELS: "#d9412b", "good": "#2e9d3a", "weak": "#d9412b"}
 
 
 class _BarDelegate(QStyledItemDelegate):
@@ -262,9 +262,11 @@ class PredictionsPanel(QWidget):
         title = info.get("label")
         if title is not None:
             index = info.get("index")
-            suffix = f" <span style='color: gray'>(class {index})</span>" if index is not None else ""
+            # A class without a name is "class 6" already: name it once.
+            named = index is not None and str(title) != f"class {index}"
+            suffix = f" <span style='color: gray'>(class {index})</span>" if named else ""
             rows.append(f"<tr><td colspan=3><b>{html.escape(str(title))}</b>{suffix}</td></tr>")
-        rows += _score_rows(stability, faithfulness, "faithfulness" in info)
+        rows += _score_rows(stability, info.get("fit"), faithfulness, "faithfulness" in info)
         facts = []
         # Known facts in a fixed order, whatever order the dict has; unknown ones after them.
         keys = [key for key in _INFO_LABELS if key in info]
@@ -294,8 +296,9 @@ _INFO_TIP = ("<b>Probability</b>: the model's confidence in the class for this i
              "<b>Fit (R²)</b>: how well LIME's linear model imitates the classifier on the perturbed "
              "samples (1 is perfect); a low fit means the weights deserve less trust, so try more samples "
              "or other superpixels.<br>"
-             "<b>Local prediction</b>: the linear model's estimate for the whole image; close to the "
-             "probability when the fit is good.<br>"
+             "<b>Fit's estimate</b>: the linear model's estimate of the probability for the whole image; "
+             "close to the probability when the fit is good. A linear model can leave 0-100 %: it is then "
+             "clipped and flagged, a sign of a poor fit.<br>"
              "<b>Seed</b>: run again with this seed to get the same explanation.<br>"
              "<b>Layer</b> and <b>Score</b>: the layer the activation map comes from, and the class score "
              "(logit or probability) it explains.<br>"
@@ -305,12 +308,12 @@ _INFO_TIP = ("<b>Probability</b>: the model's confidence in the class for this i
              "<b>Deletion</b> and <b>Insertion AUC</b>: the area under the probability as superpixels are "
              "hidden (or shown) in the explanation's order; lower deletion and higher insertion than a random "
              "order mean the explanation points at what the model uses.")
-_INFO_LABELS = {"report": "Report", "method": "Method", "probability": "Probability", "fit": "Fit (R²)",
-                "local_prediction": "Local prediction", "samples": "Samples", "superpixels": "Superpixels",
+_INFO_LABELS = {"report": "Report", "method": "Method", "probability": "Probability",
+                "local_prediction": "Fit's estimate", "samples": "Samples", "superpixels": "Superpixels",
                 "seed": "Seed", "layer": "Layer", "score": "Score", "time": "Time"}
-_SCORE_LABELS = ("Stability", "AUC", "Random")
+_SCORE_LABELS = ("Stability", "Fit (R²)", "AUC", "Random")
 # Keys set_info reads for something other than a row of its own.
-_NOT_ROWS = ("label", "index", "auto", "stability", "faithfulness", "add_samples")
+_NOT_ROWS = ("label", "index", "auto", "stability", "fit", "faithfulness", "add_samples")
 
 
 def _info_label(parent):
@@ -329,8 +332,8 @@ def _row(label, *cells, span=1):
     return f"<tr><td style='color: gray; padding-right: 8px'>{label}</td>{cells}</tr>"
 
 
-def _score_rows(stability, faithfulness, faithfulness_known):
-    """Stability, then the deletion and insertion AUC over the random order's, in columns like the plot's."""
+def _score_rows(stability, fit, faithfulness, faithfulness_known):
+    """Stability and LIME's fit, then the deletion and insertion AUC over the random order's, in columns like the plot's."""
     rows = []
     if stability is not None:
         colour = _WORD_COLOURS[stability.word]
@@ -340,6 +343,9 @@ def _score_rows(stability, faithfulness, faithfulness_known):
             text = (f"<b style='color: {colour}'>{stability.word}</b> (only {stability.num_segments}; "
                     f"{stability.hint})")
         rows.append(_row("Stability", text, span=2))
+    if fit is not None:
+        word = fit_word(fit)
+        rows.append(_row("Fit (R²)", f"{fit:.2f} <b style='color: {_WORD_COLOURS[word]}'>{word}</b>", span=2))
     if faithfulness == MEASURING:
         rows.append(_row("Faithfulness", "<i>measuring…</i>", span=2))
     elif faithfulness is not None:
@@ -365,6 +371,9 @@ def _describe(key, value):
         return label, None
     if key == "probability":
         return label, f"{value:.1%}"
+    if key == "local_prediction":
+        clipped = min(max(value, 0.0), 1.0)
+        return label, f"{value:.1%}" if clipped == value else f"{clipped:.0%} (clipped from {value:.3f})"
     if key == "time":
         return label, f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
     if key in ("samples", "superpixels") and isinstance(value, (int, float)):

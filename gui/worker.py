@@ -237,22 +237,23 @@ class Worker(QObject):
 
     sig_started = Signal(int)
     """A job with this request id started."""
-    sig_progress = Signal(int, int)
-    """Work done and total of the running job, at most PROGRESS_RATE times a second."""
+    sig_progress = Signal(int, int, int)
+    """Request id, work done and total of the running job, at most PROGRESS_RATE times a second."""
     sig_result = Signal(object)
     """A JobResult."""
-    sig_failed = Signal(str)
-    """The running job failed; a one-line message for the user."""
+    sig_failed = Signal(int, str)
+    """The job with this request id failed; a one-line message for the user."""
     sig_cancelled = Signal(int)
     """The job with this request id stopped because it was cancelled."""
-    sig_finished = Signal()
-    """The running job ended, whatever the outcome."""
+    sig_finished = Signal(int)
+    """The job with this request id ended, whatever the outcome."""
 
     def __init__(self):
         super().__init__()
         self._models: OrderedDict = OrderedDict()
         self._caches = PredictionCaches()
         self._last_progress = 0.0
+        self._request_id = 0
 
     @Slot(int, object, object)
     def run_job(self, request_id: int, job, token: threading.Event) -> None:
@@ -261,20 +262,21 @@ class Worker(QObject):
             # Superseded while it waited in the queue: skip it without a word.
             return
         self.sig_started.emit(request_id)
+        self._request_id = request_id
         self._last_progress = 0.0
         try:
             value = self._dispatch(job, token)
         except Cancelled:
             self.sig_cancelled.emit(request_id)
         except LimelightError as error:
-            self.sig_failed.emit(str(error))
+            self.sig_failed.emit(request_id, str(error))
         except Exception as error:  # A model can fail in any way (out of memory, bad graph...).
             log.exception("job %s failed", type(job).__name__)
-            self.sig_failed.emit(_unexpected_message(job, error))
+            self.sig_failed.emit(request_id, _unexpected_message(job, error))
         else:
             self.sig_result.emit(JobResult(request_id, job, value))
         finally:
-            self.sig_finished.emit()
+            self.sig_finished.emit(request_id)
 
     def _dispatch(self, job, token):
         def cancelled() -> bool:
@@ -305,7 +307,7 @@ class Worker(QObject):
         now = time.monotonic()
         if done >= total or now - self._last_progress >= 1.0 / PROGRESS_RATE:
             self._last_progress = now
-            self.sig_progress.emit(int(done), int(total))
+            self.sig_progress.emit(self._request_id, int(done), int(total))
 
     # --- Models ----------------------------------------------------------------------------
 
@@ -822,20 +824,21 @@ class WorkerController(QObject):
         if request_id in self._live:
             self.sig_started.emit(request_id, self._live[request_id].job)
 
-    @Slot(int, int)
-    def _on_progress(self, done: int, total: int) -> None:
-        if self._running in self._live:
-            self.sig_progress.emit(self._running, done, total)
+    @Slot(int, int, int)
+    def _on_progress(self, request_id: int, done: int, total: int) -> None:
+        if request_id in self._live:
+            self.sig_progress.emit(request_id, done, total)
 
     @Slot(object)
     def _on_result(self, result: JobResult) -> None:
         if result.request_id in self._live:
             self.sig_result.emit(result.request_id, result.job, result.value)
 
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        if self._running in self._live:
-            self.sig_failed.emit(self._running, self._live[self._running].job, message)
+    @Slot(int, str)
+    def _on_failed(self, request_id: int, message: str) -> None:
+        live = self._live.get(request_id)
+        if live is not None:
+            self.sig_failed.emit(request_id, live.job, message)
 
     @Slot(int)
     def _on_cancelled(self, request_id: int) -> None:
@@ -843,9 +846,10 @@ class WorkerController(QObject):
         if live is not None:
             self.sig_cancelled.emit(request_id, live.job)
 
-    @Slot()
-    def _on_finished(self) -> None:
-        request_id, self._running = self._running, None
+    @Slot(int)
+    def _on_finished(self, request_id: int) -> None:
+        if self._running == request_id:
+            self._running = None
         live = self._live.pop(request_id, None)
         if live is not None:
             self.sig_finished.emit(request_id, live.job)

@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -149,6 +150,32 @@ def test_explain_gradcam_with_a_named_label_and_figure(demo_scene, tmp_path, cap
     assert sorted(p.name for p in out.iterdir()) == [
         "circle_square_1_gradcam.json", "circle_square_1_gradcam.npz", "circle_square_1_gradcam.png",
         "circle_square_1_gradcam_figure.png"]
+
+
+def test_explain_caption_writes_method_class_and_trust_under_the_image(demo_scene, tmp_path, capsys):
+    out = tmp_path / "captioned"
+    common = ["explain", str(demo_scene), "--model", "demo_shapes", "--out", str(out)]
+    assert main(common + ["--samples", "200", "--segmentation", "grid", "--segments", "16", "--seed", "3",
+                          "--no-faithfulness"]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "circle_circle_lime.json").read_text())
+    fit = report["labels"][0]["score"]
+    assert f"fit R² {fit:.2f} {'good' if fit >= 0.5 else 'weak'}" in printed
+    plain = np.asarray(Image.open(out / "circle_circle_lime.png"))
+    assert main(common + ["--samples", "200", "--segmentation", "grid", "--segments", "16", "--seed", "3",
+                          "--no-faithfulness", "--caption", "--force"]) == 0
+    captioned = np.asarray(Image.open(out / "circle_circle_lime.png"))
+    # The same picture with lines of dark text on white under it.
+    assert captioned.shape[1] == 192 and captioned.shape[0] > 128 + 30
+    assert np.array_equal(captioned[:128], plain)
+    under = captioned[128:]
+    assert (under < 100).all(axis=2).sum() > 200 and (under == 255).all(axis=2).mean() > 0.6
+    # A Grad-CAM heatmap gets its colour bar too: a row that runs through the colormap.
+    assert main(common + ["--method", "gradcam", "--caption"]) == 0
+    cam = np.asarray(Image.open(out / "circle_circle_gradcam.png"))
+    assert cam.shape[0] > 128 + 40
+    colourful = [r for r in range(128, cam.shape[0]) if (np.ptp(cam[r].astype(int), axis=1) > 100).sum() > 100]
+    assert colourful
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -391,3 +391,67 @@ def test_bad_render_inputs_are_refused(lime):
         render(photo((10, 10)), lime, 7)
     with pytest.raises(ExplanationError, match="style must be an OverlayStyle"):
         render(photo((10, 10)), lime, 5, {"display": "block"})
+
+
+# --- The heatmap's scale and captions ----------------------------------------------------------
+
+def test_each_method_reads_best_in_its_own_display():
+    from limelight.core.overlay import natural_display
+
+    assert natural_display("lime") == "outline"
+    assert [natural_display(m) for m in ("gradcam", "gradcam++", "scorecam")] == ["heatmap"] * 3
+
+
+def test_the_heatmap_scale_gives_the_colour_each_weight_is_drawn_in(lime, cam):
+    from limelight.core.overlay import heatmap_scale
+
+    # LIME: zero in the middle of RdYlGn, from minus to plus the strongest weight.
+    scale = heatmap_scale(lime, 5, OverlayStyle(display="heatmap"))
+    assert (scale.colormap, scale.low, scale.high, scale.signed) == ("RdYlGn", -1.0, 1.0, True)
+    # A CAM of one sign: jet from 0 to its largest value, as its pixels are drawn.
+    scale = heatmap_scale(cam, 3)
+    assert (scale.colormap, scale.low, scale.high, scale.signed) == ("jet", 0.0, 2.0, False)
+    opaque = render(photo((64, 64)), cam, 3, OverlayStyle(display="heatmap", alpha=1.0))
+    # (At full opacity the heatmap keeps 1/256 of the photo.)
+    assert np.abs(opaque[32, 32].astype(int) - scale.colours()[-1]).max() <= 1
+    # The region of weight 1.0 (the strongest) is drawn in the scale's last colour, -0.8 near its start.
+    image = photo((64, 64))
+    opaque = render(image, lime, 5, OverlayStyle(display="heatmap", alpha=1.0, threshold=0.0,
+                                                 show_negative=True, colormap="viridis"))
+    colours = heatmap_scale(lime, 5, OverlayStyle(colormap="viridis")).colours()
+    assert np.abs(opaque[5, 5].astype(int) - colours[-1]).max() <= 1
+    # (A weaker weight is drawn more transparently: at 0.8 of the strongest, 80 % opaque.)
+    expected = blend(image[60, 5], colours[int(round((1 - 0.8) * 127.5))], 0.8)
+    assert np.abs(opaque[60, 5] - expected).max() <= 1.5
+
+
+def test_a_caption_names_method_class_probability_and_trust_under_the_image(lime):
+    from limelight.core.caption import caption_lines, class_title, render_with_caption
+    from limelight.core.overlay import heatmap_scale
+    from limelight.core.scores import Stability
+
+    real = LimeExplanation(segments=lime.segments, labels=(5,), weights={5: np.array(lime.weights[5])},
+                           intercepts={5: 0.1}, scores={5: 0.355}, local_predictions={5: 1.195},
+                           probabilities={5: 0.821}, params={"seed": 4}, masks=np.ones((2, 4), bool),
+                           predictions=np.zeros((2, 1), np.float32), stability={5: Stability(0.93, 5, 2)})
+    lines = caption_lines(real, 5, label_name="tabby", model_name="demo")
+    assert lines[0] == "LIME of tabby (class 5) · probability 82.1%"
+    assert lines[1].startswith("fit R² 0.35 weak · stability 0.93 stable · 2 samples · 4 superpixels · seed 4")
+    assert lines[-1] == "model demo"
+    assert class_title(6, "class 6") == "class 6" and class_title(6) == "class 6"
+
+    image = photo((60, 300))
+    plain = render_with_caption(image, lines)
+    assert plain.shape[0] > 60 and plain.shape[1] == 300 and np.array_equal(plain[:60], image)
+    # Dark text on white under the image.
+    assert (plain[60:] < 100).all(axis=2).sum() > 100 and (plain[60:] == 255).all(axis=2).mean() > 0.6
+    # A heatmap's colour bar runs from the scale's first colour to its last.
+    scale = heatmap_scale(real, 5, OverlayStyle(display="heatmap"))
+    with_bar = render_with_caption(image, lines, scale=scale)
+    assert with_bar.shape[0] > plain.shape[0]
+    colours = scale.colours()
+    bar_row = next(r for r in range(60, with_bar.shape[0]) if not (with_bar[r] == 255).all())
+    row = with_bar[bar_row + 2].astype(int)
+    coloured = np.flatnonzero((row != 255).any(axis=1))
+    assert coloured.size > 250
+    assert np.abs(row[coloured[0]] - colours[0]).max() <= 2 and np.abs(row[coloured[-1]] - colours[-1]).max() <= 2

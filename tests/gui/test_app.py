@@ -137,6 +137,27 @@ def test_drop_files_and_folders_anywhere_on_the_window(qtbot, make_window, shape
     assert "neither an image nor a model" in window.message_bar.text()
 
 
+def test_showing_a_photo_keeps_a_message_about_dropped_files_and_clears_one_about_the_last_photo(
+        qtbot, make_window, shapes, tmp_path):
+    window = make_window(images=[shapes[0][0], shapes[1][0]])
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    window.open_paths([notes])
+    # A photo that finishes loading after the drop (as on a busy machine) leaves its message alone.
+    with qtbot.waitSignal(window.sig_image_shown, timeout=5000):
+        window.browser.select_path(shapes[1][0])
+    assert "neither an image nor a model" in window.message_bar.text()
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    with qtbot.waitSignal(window.sig_message, timeout=5000):
+        window.open_paths([broken])
+    assert window.message_bar.text().startswith(str(broken))
+    # Another photo on screen: the message about the broken one no longer applies.
+    with qtbot.waitSignal(window.sig_image_shown, timeout=5000):
+        window.browser.select_path(shapes[0][0])
+    assert window.message_bar.text() == ""
+
+
 def test_a_broken_image_gives_a_message_and_keeps_the_window_working(qtbot, make_window, shapes,
                                                                      tmp_path):
     window = make_window(images=[shapes[0][0]])

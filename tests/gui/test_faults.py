@@ -175,16 +175,21 @@ def test_closing_during_a_load_that_outlasts_the_shutdown_wait(qtbot, make_windo
 
 # --- A model that fails --------------------------------------------------------------------------
 
-def failing_predict(monkeypatch, error, *, after_calls):
-    """Make the model's predict raise `error` from its `after_calls`-th call on."""
+def failing_predict(monkeypatch, error, *, after_batches):
+    """Make the model's predict raise `error` on multi-image batches after `after_batches` of them.
+
+    Single photos (the window's own Predict and warm-up jobs, which may run before or after the
+    patch) pass untouched, so the failure always lands inside the explanation's sampling.
+    """
     from limelight.core.models import ClassifierModel
 
     original, calls = ClassifierModel.predict, []
 
     def predict(self, batch):
-        calls.append(len(batch))
-        if len(calls) > after_calls:
-            raise error
+        if len(batch) > 1:
+            calls.append(len(batch))
+            if len(calls) > after_batches:
+                raise error
         return original(self, batch)
 
     monkeypatch.setattr(ClassifierModel, "predict", predict)
@@ -205,11 +210,13 @@ def resource_exhausted():
 def test_the_model_failing_mid_explanation_is_reported_and_the_next_run_works(
         qtbot, make_window, shapes, monkeypatch, error, shown):
     window = make_window(images=[shapes[0][0]])
-    calls = failing_predict(monkeypatch, error(), after_calls=3)
-    set_method(window, "lime", num_samples=500, batch_size=50, seed=0)
+    calls = failing_predict(monkeypatch, error(), after_batches=3)
+    # 49 grid cells give 2**49 masks: no sample repeats, so every batch reaches the model.
+    set_method(window, "lime", num_samples=500, batch_size=50, seed=0, segmentation="grid",
+               segmentation_params=(("n_segments", 49),))
     with qtbot.waitSignal(window.sig_message, timeout=JOB_TIMEOUT_MS) as blocker:
         window.parameter_panel.sig_explain_requested.emit()
-    assert len(calls) == 4  # it failed part way through, after real batches
+    assert calls == [50] * 4  # it failed part way through, after real batches
     assert shown in blocker.args[0] and shown in window.message_bar.text()
     assert "Traceback" not in blocker.args[0]
     wait_idle(qtbot, window)

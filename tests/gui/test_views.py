@@ -546,8 +546,8 @@ def test_info_block_shows_the_explanations_facts(predictions):
                           "probability": 0.625, "fit": 0.7134, "local_prediction": 0.58, "samples": 1000,
                           "seed": None, "superpixels": 48})
     text = predictions.info_text()
-    for part in ("espresso", "(class 967)", "LIME", "62.5%", "Fit (R²)", "0.713", "1,000", "random",
-                 "4.2 s"):
+    for part in ("espresso", "(class 967)", "LIME", "62.5%", "Fit (R²)", "0.71 good", "Fit's estimate",
+                 "58.0%", "1,000", "random", "4.2 s"):
         assert part in text
     predictions.set_info({"method": "Grad-CAM", "label": "cup", "index": 968, "time": 0.12,
                           "probability": 0.08, "layer": "top_conv", "score": 3.5})
@@ -555,6 +555,20 @@ def test_info_block_shows_the_explanations_facts(predictions):
     assert "top_conv" in text and "120 ms" in text and "3.500" in text and "Seed" not in text
     predictions.set_info(None)
     assert "Explain the image" in predictions.info_text()
+
+
+def test_info_names_a_class_once_and_flags_a_weak_fit_and_an_estimate_outside_0_to_1(predictions):
+    # The numbers of issue 16: a fit's estimate of 1.195 beside a probability of 82.1 %, R² 0.355.
+    predictions.set_info({"method": "LIME", "label": "class 6", "index": 6, "probability": 0.821,
+                          "fit": 0.355, "local_prediction": 1.195})
+    text = predictions.info_text()
+    assert text.count("class 6") == 1
+    assert "Fit (R²) 0.35 weak" in " ".join(text.split())
+    assert "Fit's estimate 100% (clipped from 1.195)" in " ".join(text.split())
+    assert "Local prediction" not in text and "1.195\n" not in text
+    predictions.set_info({"method": "LIME", "label": "tabby", "index": 281, "fit": 0.8, "local_prediction": -0.2})
+    text = " ".join(predictions.info_text().split())
+    assert "tabby (class 281)" in text and "Fit (R²) 0.80 good" in text and "0% (clipped from -0.200)" in text
 
 
 def test_info_facts_come_in_a_fixed_order(predictions):
