@@ -477,22 +477,23 @@ def _activation_function(model, survey: _Survey, path: str):
 
 
 def _masked_function(model, map_shape: tuple[int, int]):
-    """Return f(x, maps) -> probabilities of x masked by each upsampled, min-max normalised map."""
-    model_ref = weakref.ref(model.keras_model)
-    head = model.head
+    """Return f(x, maps) -> x masked by each upsampled, min-max normalised map."""
     rows, cols, channels = _input_shape(model)
 
     @tf.function(input_signature=(tf.TensorSpec((1, rows, cols, channels), tf.float32),
                                   tf.TensorSpec((None, *map_shape), tf.float32)))
-    def masked_probabilities(x, maps):
+    def masked_inputs(x, maps):
         masks = tf.image.resize(maps[..., None], (rows, cols), method="bilinear")
         low = tf.reduce_min(masks, axis=(1, 2, 3), keepdims=True)
         high = tf.reduce_max(masks, axis=(1, 2, 3), keepdims=True)
-        masks = (masks - low) / tf.maximum(high - low, _EPS)
-        with tf.name_scope(_SCOPE):
-            return _probabilities(model_ref()(x * masks, training=False), head)
+        return x * (masks - low) / tf.maximum(high - low, _EPS)
 
-    return masked_probabilities
+    return masked_inputs
+
+
+def _runtime_probabilities(model, inputs) -> np.ndarray:
+    """The model's probabilities for model-ready inputs, through its perturbation runtime (LiteRT where it agrees)."""
+    return model.as_probabilities(model.runtime(inputs.numpy()))
 
 
 def _tracing_count(keras_model) -> int:
@@ -671,13 +672,13 @@ def _scorecam_weights(model, x, activations: np.ndarray, target: int, batch_size
     total = len(informative) + 1
     # The blank image has every pixel masked: a constant map normalises to zero, so this is the
     # image multiplied by zero in the model's input space, as for the masked-out parts of the others.
-    baseline = masked(x, tf.zeros((1, *maps.shape[1:]), tf.float32)).numpy()[0, target]
+    baseline = _runtime_probabilities(model, masked(x, tf.zeros((1, *maps.shape[1:]), tf.float32)))[0, target]
     done = 1
     for start in range(0, len(informative), batch_size):
         if cancelled is not None and cancelled():
             raise Cancelled(f"Score-CAM cancelled after {done} of {total} masked images.")
         chosen = informative[start:start + batch_size]
-        probabilities = masked(x, tf.constant(maps[chosen])).numpy()
+        probabilities = _runtime_probabilities(model, masked(x, tf.constant(maps[chosen])))
         weights[chosen] = probabilities[:, target] - baseline
         done += len(chosen)
         if progress is not None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from limelight.core.errors import LimelightError, one_line
 
-SUBCOMMANDS = ("predict", "explain", "layers", "models")
+SUBCOMMANDS = ("predict", "explain", "info", "layers", "models")
 METHODS = ("lime", "gradcam", "gradcam++", "scorecam")
 EXIT_BAD_INPUT = 2
 
@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     layers = commands.add_parser("layers", help="list the layers Grad-CAM can explain")
     _add_model_arguments(layers)
     layers.set_defaults(run=run_layers)
+
+    info = commands.add_parser("info", help="describe a model: input, classes, preprocessing, runtime")
+    _add_model_arguments(info)
+    info.set_defaults(run=run_info)
 
     models = commands.add_parser("models", help="list the built-in models")
     models.set_defaults(run=run_models)
@@ -407,6 +411,18 @@ def run_layers(args) -> int:
 
 def _shape(shape) -> str:
     return "x".join("?" if d is None else str(d) for d in shape)
+
+
+def run_info(args) -> int:
+    model = open_model(args)
+    rows, cols = model.input_size
+    print(f"model          {model.name} ({model.source})")
+    print(f"input          {cols} x {rows} {'RGB' if model.channels == 3 else 'gray'}")
+    print(f"classes        {model.num_classes}")
+    print(f"parameters     {model.parameter_count:,}")
+    print(f"preprocessing  {model.preprocessing}{' (guessed)' if model.settings.preprocessing_guessed else ''}")
+    print(f"runtime        {model.runtime.description}")
+    return 0
 
 
 def run_models(args) -> int:

@@ -1,10 +1,11 @@
 """Load Keras image classifiers safely, inspect them, and turn photos into predictions."""
+import contextlib
 import functools
 import hashlib
-import io
 import json
 import os
 import shutil
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,24 +72,30 @@ def import_tensorflow():
     Only file descriptor 2 is silenced, and only during the import: Python
     exceptions still propagate, and later warnings still reach the user.
     """
-    import sys
 
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with silenced_stderr():
+        import tensorflow
+
+        # Device discovery prints its own CUDA chatter on machines without a GPU.
+        tensorflow.config.list_physical_devices()
+    return tensorflow
+
+
+@contextlib.contextmanager
+def silenced_stderr():
+    """Silence file descriptor 2 (C++ libraries' chatter) for the duration; Python exceptions still propagate."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
-            import tensorflow
-
-            # Device discovery prints its own CUDA chatter on machines without a GPU.
-            tensorflow.config.list_physical_devices()
+            yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
-    return tensorflow
 
 
 def preprocess(batch: np.ndarray, mode: str, *, channels: int = 3) -> np.ndarray:
@@ -155,11 +162,14 @@ class ClassifierModel:
         A key of `HEAD_KINDS`: how the model's output becomes class probabilities.
     preprocessing, resize : str
     labels : Labels
+    runtime : PerturbationRuntime
+        Runs the forward passes: LiteRT where it agrees with Keras, else Keras.
     """
 
     def __init__(self, keras_model, *, name, source, settings: ModelSettings, labels: Labels,
                  input_size, channels, num_classes, head, batch_size=DEFAULT_BATCH_SIZE):
-        import tensorflow as tf
+        from limelight.core.runtime import PerturbationRuntime
+        from limelight.core.zoo import cache_dir
 
         self.keras_model = keras_model
         self.name = name
@@ -171,10 +181,10 @@ class ClassifierModel:
         self.num_classes = num_classes
         self.head = head
         self.batch_size = batch_size
-        # One trace for every batch size: the batch dimension is left open.
-        spec = tf.TensorSpec((None, *self.input_size, channels), tf.float32)
-        self._forward = tf.function(lambda x: keras_model(x, training=False),
-                                    input_signature=[spec])
+        # Every forward pass without gradients (predictions, LIME, Score-CAM) goes through it.
+        self.runtime = PerturbationRuntime(keras_model, input_shape=(*self.input_size, channels),
+                                           outputs_probabilities=head != "logits",
+                                           cache_dir=cache_dir())
 
     @property
     def preprocessing(self) -> str:
@@ -239,7 +249,11 @@ class ClassifierModel:
                            dtype=np.float32)
         for start in range(0, len(batch), self.batch_size):
             chunk = self.preprocess(batch[start:start + self.batch_size])
-            outputs[start:start + len(chunk)] = self._forward(chunk).numpy()
+            outputs[start:start + len(chunk)] = self.runtime(chunk)
+        return self.as_probabilities(outputs)
+
+    def as_probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        """Read the model's raw outputs for a batch as class probabilities, as its `head` says."""
         if self.head == "logits":
             return softmax(outputs)
         if self.head == "binary":

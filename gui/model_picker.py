@@ -75,6 +75,9 @@ class ModelPicker(QWidget):
         self.classes_label = QLabel("—", self)
         self.classes_label.setWordWrap(True)
         self.parameters_label = QLabel("—", self)
+        self.runtime_label = QLabel("—", self)
+        self.runtime_label.setWordWrap(True)
+        self.runtime_label.setToolTip("What runs the model's forward passes for LIME and Score-CAM")
 
         self.preprocessing_combo = QComboBox(self)
         for mode, meaning in PREPROCESSING_MODES.items():
@@ -114,6 +117,7 @@ class ModelPicker(QWidget):
         self.form.addRow("Input:", self.input_label)
         self.form.addRow("Classes:", self.classes_label)
         self.form.addRow("Parameters:", self.parameters_label)
+        self.form.addRow("Runtime:", self.runtime_label)
         first_user_row = self.form.rowCount()
         self.form.addRow("Preprocessing:", self.preprocessing_combo)
         self.form.addRow("", self.preprocessing_note)
@@ -175,7 +179,7 @@ class ModelPicker(QWidget):
         self._info = info
         if info is None:
             for label in (self.name_label, self.input_label, self.classes_label,
-                          self.parameters_label):
+                          self.parameters_label, self.runtime_label):
                 label.setText("—")
             self._show_user_rows(False)
             return
@@ -187,6 +191,7 @@ class ModelPicker(QWidget):
         self.classes_label.setText(f"{info.num_classes} ({names})")
         self.classes_label.setToolTip("\n".join(info.class_names[:40]))
         self.parameters_label.setText(describe_parameters(info.parameter_count))
+        self.runtime_label.setText(info.runtime)
         self._show_user_rows(not info.builtin)
         if not info.builtin:
             self.preprocessing_combo.setCurrentIndex(

@@ -157,6 +157,8 @@ class ModelInfo:
     trusted: bool = False
     sha256: str | None = None
     """The content hash of a model that needed trust to load."""
+    runtime: str = ""
+    """What runs the forward passes, e.g. "LiteRT" or "Keras (why not LiteRT)"."""
 
     @property
     def builtin(self) -> bool:
@@ -596,7 +598,7 @@ def model_info(model, *, sha256=None) -> ModelInfo:
         preprocessing=settings.preprocessing,
         preprocessing_guessed=bool(settings.preprocessing_guessed), resize=settings.resize,
         labels_path=settings.labels_path, labels_assumed=bool(getattr(model.labels, "assumed", False)),
-        layers=layers, trusted=sha256 is not None, sha256=sha256)
+        layers=layers, trusted=sha256 is not None, sha256=sha256, runtime=model.runtime.description)
 
 
 def _versions() -> dict:

@@ -71,7 +71,7 @@ def test_predict_does_not_retrace_for_new_batch_sizes(tmp_path):
     images = np.zeros((45, 16, 16, 3), np.uint8)
     for n in (1, 7, 32, 45):
         model.predict(images[:n])
-    assert model._forward.experimental_get_tracing_count() == 1
+    assert model.runtime._keras_forward.experimental_get_tracing_count() == 1
 
 
 def test_logit_models_get_softmax(tmp_path):
