@@ -68,6 +68,16 @@ class Predict:
 
 
 @dataclass(frozen=True, eq=False)
+class ComparePreprocessing:
+    """The top classes of one photo under every preprocessing mode, to ask which one a model takes."""
+
+    model: str
+    path: str
+    image: np.ndarray
+    k: int = 3
+
+
+@dataclass(frozen=True, eq=False)
 class SegmentPreview:
     """The superpixels LIME would use, drawn on the part of the photo the model sees."""
 
@@ -177,6 +187,16 @@ class Predictions:
     model: str
     path: str
     top: tuple
+
+
+@dataclass(frozen=True)
+class PreprocessingChoices:
+    """Each preprocessing mode with the photo's top classes under it: ((mode, top), ...)."""
+
+    model: str
+    path: str
+    current: str
+    choices: tuple
 
 
 @dataclass(frozen=True, eq=False)
@@ -289,6 +309,13 @@ class Worker(QObject):
         if isinstance(job, Predict):
             top = self._model(job.model).top_classes(job.image, job.k)
             return Predictions(job.model, job.path, tuple(top))
+        if isinstance(job, ComparePreprocessing):
+            from limelight.core.models import PREPROCESSING_MODES
+
+            model = self._model(job.model)
+            choices = tuple((mode, tuple(model.top_classes(job.image, job.k, preprocessing=mode)))
+                            for mode in PREPROCESSING_MODES)
+            return PreprocessingChoices(job.model, job.path, model.preprocessing, choices)
         if isinstance(job, SegmentPreview):
             return self._segment_preview(job)
         if isinstance(job, Explain):
