@@ -491,7 +491,7 @@ def explain_one(model, image, request, target, *, caches=None, progress=None, ca
     target's top superpixels are stable. Faithfulness is measured for the target (LIME always,
     CAM on request). `caches` (PredictionCaches) keeps the model's predictions for later runs.
     """
-    from limelight.core.segmentation import SEGMENTATION_DEFAULTS, segment
+    from limelight.core.segmentation import SEGMENTATION_DEFAULTS, segment, segmentation_params
 
     caches = caches if caches is not None else PredictionCaches(1)
     prepared = model.prepare(image)
@@ -503,7 +503,8 @@ def explain_one(model, image, request, target, *, caches=None, progress=None, ca
         target = top[0] if target is None else int(target)
         # The target first: "auto" stops when the first label is stable.
         labels = [target, *(label for label in top if label != target)]
-        params = dict(request.segmentation_params)
+        # Every parameter used, quickshift's scaled to a small image included, so the report says them.
+        params = segmentation_params(prepared, method=request.segmentation, **dict(request.segmentation_params))
         segments = segment(prepared, method=request.segmentation, **params)
         cache = caches.get(model, prepared, segments, request.segmentation, request.segmentation_params,
                            request.hide)
