@@ -220,11 +220,14 @@ class ClassifierModel:
             return np.ascontiguousarray(framed)
         return np.asarray(Image.fromarray(framed).resize((cols, rows), Image.BILINEAR))
 
-    def preprocess(self, batch: np.ndarray) -> np.ndarray:
-        """uint8 RGB images at model resolution -> the float32 batch the Keras model takes."""
-        return preprocess(batch, self.preprocessing, channels=self.channels)
+    def preprocess(self, batch: np.ndarray, *, preprocessing: str | None = None) -> np.ndarray:
+        """uint8 RGB images at model resolution -> the float32 batch the Keras model takes.
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
+        `preprocessing` overrides the model's own, to compare modes when it is unknown.
+        """
+        return preprocess(batch, preprocessing or self.preprocessing, channels=self.channels)
+
+    def predict(self, batch: np.ndarray, *, preprocessing: str | None = None) -> np.ndarray:
         """Class probabilities for uint8 RGB images at model resolution.
 
         A softmax or logits model's probabilities sum to 1; a binary model's two are 1 - p and p;
@@ -233,6 +236,8 @@ class ClassifierModel:
         Parameters
         ----------
         batch : ndarray of shape (N, rows, cols, 3), uint8
+        preprocessing : str, optional
+            A key of `PREPROCESSING_MODES` to use instead of the model's own.
 
         Returns
         -------
@@ -248,7 +253,7 @@ class ClassifierModel:
         outputs = np.empty((len(batch), 1 if self.head == "binary" else self.num_classes),
                            dtype=np.float32)
         for start in range(0, len(batch), self.batch_size):
-            chunk = self.preprocess(batch[start:start + self.batch_size])
+            chunk = self.preprocess(batch[start:start + self.batch_size], preprocessing=preprocessing)
             outputs[start:start + len(chunk)] = self.runtime(chunk)
         return self.as_probabilities(outputs)
 
@@ -260,9 +265,13 @@ class ClassifierModel:
             return np.concatenate([1.0 - outputs, outputs], axis=1)
         return outputs
 
-    def top_classes(self, image: np.ndarray, k: int = 5) -> list[tuple[int, str, float]]:
-        """The k most probable classes of one photo: (index, name, probability)."""
-        probabilities = self.predict(self.prepare(image)[None])[0]
+    def top_classes(self, image: np.ndarray, k: int = 5, *,
+                    preprocessing: str | None = None) -> list[tuple[int, str, float]]:
+        """The k most probable classes of one photo: (index, name, probability).
+
+        `preprocessing` overrides the model's own, as in `predict`.
+        """
+        probabilities = self.predict(self.prepare(image)[None], preprocessing=preprocessing)[0]
         order = np.argsort(probabilities)[::-1][:k]
         return [(int(i), self.labels.name(int(i)), float(probabilities[i])) for i in order]
 

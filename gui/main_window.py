@@ -25,10 +25,11 @@ from limelight.gui.parameter_panel import ExplainRequest, ParameterPanel
 from limelight.gui.predictions_panel import MEASURING, PredictionsPanel
 from limelight.gui.settings import Settings
 from limelight.gui.trust_dialog import ask_trust
+from limelight.gui.preprocessing_dialog import PreprocessingDialog
 from limelight.gui.worker import (BUILTIN_PREFIX, REPORT_PREFIX, BackgroundTasks, BatchResult,
-                                  Continue, Explain, ExplainAll, ExplainResult, LoadModel,
+                                  ComparePreprocessing, Continue, Explain, ExplainAll, ExplainResult, LoadModel,
                                   ModelInfo, OpenedReport, OpenReport, Predict, Predictions,
-                                  SegmentPreview, SegmentPreviewResult, TrustRequired, Versions,
+                                  PreprocessingChoices, SegmentPreview, SegmentPreviewResult, TrustRequired, Versions,
                                   WarmUp, WorkerController, more_samples, report_extra)
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,9 @@ class MainWindow(QMainWindow):
         self._model: ModelInfo | None = None
         self._loading: tuple[str, bool] | None = None
         self._startup_load = True
+        # User models whose preprocessing was asked about this session; each is asked once.
+        self._asked_preprocessing = set()
+        self.preprocessing_dialog = None
         self._path = ""
         self._image: np.ndarray | None = None
         self._image_loading: str | None = None  # the selected photo, while it loads
@@ -708,6 +712,29 @@ class MainWindow(QMainWindow):
             self.overlay_controls.set_weights(None)
         if self._preview_on():
             self._request_preview()
+        self._ask_preprocessing_once()
+
+    def _ask_preprocessing_once(self) -> None:
+        """Ask how a user's model scales its input, once per model a session, when nothing says so."""
+        info = self._model
+        if (info is None or info.builtin or not info.preprocessing_guessed or self._image is None
+                or info.source in self._asked_preprocessing):
+            return
+        self._asked_preprocessing.add(info.source)
+        self._submit(ComparePreprocessing(info.source, self._path, self._image), channel="preprocessing")
+
+    def _on_preprocessing_choices(self, choices: PreprocessingChoices) -> None:
+        if self._model is None or self._model.source != choices.model or self._closing:
+            return
+        dialog = self.preprocessing_dialog = PreprocessingDialog(
+            choices.model, Path(choices.path).name, choices.choices, choices.current, self)
+        dialog.sig_chosen.connect(self._on_preprocessing_chosen)
+        dialog.open()
+
+    @Slot(str, str)
+    def _on_preprocessing_chosen(self, source: str, mode: str) -> None:
+        if self._model is not None and self._model.source == source:
+            self.model_picker.choose_preprocessing(mode)
 
     @Slot(int)
     def _on_images_changed(self, count: int) -> None:
@@ -1438,6 +1465,8 @@ class MainWindow(QMainWindow):
             self._on_report_opened(value)
         elif isinstance(value, SegmentPreviewResult):
             self._on_preview(value)
+        elif isinstance(value, PreprocessingChoices):
+            self._on_preprocessing_choices(value)
         elif isinstance(value, BatchResult):
             self._on_batch_done(value)
         elif isinstance(job, Versions):
@@ -1616,6 +1645,8 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         if self._compare is not None:
             self._compare.close()
+        if self.preprocessing_dialog is not None:
+            self.preprocessing_dialog.close()
         # Cancel, quit, bounded wait: never terminate() a thread that may be inside TensorFlow.
         self.controller.shutdown(SHUTDOWN_WAIT_MS)
         self.browser.shutdown()

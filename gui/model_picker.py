@@ -237,6 +237,14 @@ class ModelPicker(QWidget):
             return
         self._save_and_reload(settings)
 
+    def choose_preprocessing(self, mode: str) -> None:
+        """Feed the current user model with `mode` from now on: saved beside it, then reloaded."""
+        info = self._info
+        if info is None or info.builtin:
+            return
+        self._save_and_reload(ModelSettings(preprocessing=mode, resize=info.resize,
+                                            labels_path=info.labels_path))
+
     @Slot()
     def _choose_labels(self) -> None:
         info = self._info

@@ -68,6 +68,16 @@ class Predict:
 
 
 @dataclass(frozen=True, eq=False)
+class ComparePreprocessing:
+    """The top classes of one photo under every preprocessing mode, to ask which one a model takes."""
+
+    model: str
+    path: str
+    image: np.ndarray
+    k: int = 3
+
+
+@dataclass(frozen=True, eq=False)
 class SegmentPreview:
     """The superpixels LIME would use, drawn on the part of the photo the model sees."""
 
@@ -179,6 +189,16 @@ class Predictions:
     model: str
     path: str
     top: tuple
+
+
+@dataclass(frozen=True)
+class PreprocessingChoices:
+    """Each preprocessing mode with the photo's top classes under it: ((mode, top), ...)."""
+
+    model: str
+    path: str
+    current: str
+    choices: tuple
 
 
 @dataclass(frozen=True, eq=False)
@@ -293,6 +313,13 @@ class Worker(QObject):
         if isinstance(job, Predict):
             top = self._model(job.model).top_classes(job.image, job.k)
             return Predictions(job.model, job.path, tuple(top))
+        if isinstance(job, ComparePreprocessing):
+            from limelight.core.models import PREPROCESSING_MODES
+
+            model = self._model(job.model)
+            choices = tuple((mode, tuple(model.top_classes(job.image, job.k, preprocessing=mode)))
+                            for mode in PREPROCESSING_MODES)
+            return PreprocessingChoices(job.model, job.path, model.preprocessing, choices)
         if isinstance(job, SegmentPreview):
             return self._segment_preview(job)
         if isinstance(job, Explain):
@@ -468,7 +495,7 @@ def explain_one(model, image, request, target, *, caches=None, progress=None, ca
     target's top superpixels are stable. Faithfulness is measured for the target (LIME always,
     CAM on request). `caches` (PredictionCaches) keeps the model's predictions for later runs.
     """
-    from limelight.core.segmentation import SEGMENTATION_DEFAULTS, segment
+    from limelight.core.segmentation import SEGMENTATION_DEFAULTS, segment, segmentation_params
 
     caches = caches if caches is not None else PredictionCaches(1)
     prepared = model.prepare(image)
@@ -480,7 +507,8 @@ def explain_one(model, image, request, target, *, caches=None, progress=None, ca
         target = top[0] if target is None else int(target)
         # The target first: "auto" stops when the first label is stable.
         labels = [target, *(label for label in top if label != target)]
-        params = dict(request.segmentation_params)
+        # Every parameter used, quickshift's scaled to a small image included, so the report says them.
+        params = segmentation_params(prepared, method=request.segmentation, **dict(request.segmentation_params))
         segments = segment(prepared, method=request.segmentation, **params)
         cache = caches.get(model, prepared, segments, request.segmentation, request.segmentation_params,
                            request.hide)

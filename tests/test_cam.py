@@ -48,12 +48,17 @@ def reference_gradcam(split, x, target):
 
 
 def reference_gradcam_plus_plus(split, x, target):
-    """Grad-CAM++ as Chattopadhyay et al. write it (eq. 19, exponential score), in float64."""
-    activations, g, _ = reference_gradients(split, x, target)
-    denominator = 2 * g**2 + activations.sum(axis=(0, 1)) * g**3
-    alpha = np.divide(g**2, denominator, out=np.zeros_like(g), where=g != 0)
-    weights = (alpha * np.maximum(g, 0)).sum(axis=(0, 1))
-    return np.maximum(np.einsum("hwk,k->hw", activations, weights), 0)
+    """Grad-CAM++ as its authors' code computes it (adityac94/Grad_CAM_plus_plus, and tf-keras-vis'
+    GradcamPlusPlus), in float64: eq. 19's alphas with the exponential score, normalised to sum to 1
+    over each channel, then weights sum(alpha * relu(exp(S) g)). Returns the map and S."""
+    activations, g, score = reference_gradients(split, x, target)
+    first, second, third = np.exp(score) * g, np.exp(score) * g**2, np.exp(score) * g**3
+    alpha_denominator = 2.0 * second + third * activations.sum(axis=(0, 1))
+    alphas = second / np.where(alpha_denominator != 0.0, alpha_denominator, 1.0)
+    normalisation = alphas.sum(axis=(0, 1))
+    alphas /= np.where(normalisation != 0.0, normalisation, 1.0)
+    weights = (np.maximum(first, 0.0) * alphas).sum(axis=(0, 1))
+    return np.maximum(np.einsum("hwk,k->hw", activations, weights), 0), score
 
 
 def calibrate_batch_norm(model, seed=0):
@@ -134,7 +139,25 @@ def test_gradcam_on_the_builtin_model_matches_a_plain_tape_reference(effnet, cat
         assert pearson(positive.heatmap, np.maximum(expected, 0)) >= 0.99
         assert positive.heatmap.min() >= 0
         plus_plus = explain_cam(cat, effnet, method="gradcam++", target=target, layer="top_activation")
-        assert pearson(plus_plus.heatmap, reference_gradcam_plus_plus(activations_and_logits, x, target)) >= 0.99
+        assert pearson(plus_plus.heatmap, reference_gradcam_plus_plus(activations_and_logits, x, target)[0]) >= 0.99
+
+
+@pytest.mark.parametrize("target", [0, 1, 2])
+def test_gradcam_plus_plus_is_the_authors_formula_divided_by_exp_of_the_score(target):
+    # A logits head, so the score is the model's own output and nothing is recovered.
+    keras_model = tiny_cnn("logits", head_activation=None)
+    model = wrap(keras_model)
+    image = random_image(5, (16, 16))
+    inputs = keras.Input((16, 16, 3))
+    feature_map = keras.Sequential(keras_model.layers[:3])(inputs)  # conv1, bn, conv2
+    split = keras.Model(inputs, [feature_map, keras.Sequential(keras_model.layers[3:])(feature_map)])
+    expected, score = reference_gradcam_plus_plus(
+        lambda x: split(x, training=False), tf.constant(model.preprocess(image[None])), target)
+    explanation = explain_cam(image, model, method="gradcam++", target=target, layer="conv2")
+    assert explanation.score == pytest.approx(score, rel=1e-5)
+    assert expected.max() > 0
+    np.testing.assert_allclose(explanation.heatmap * np.exp(explanation.score), expected,
+                               rtol=1e-4, atol=1e-5 * expected.max())
 
 
 def test_auto_layer_on_the_builtin_model_is_the_last_feature_map(effnet, cat):

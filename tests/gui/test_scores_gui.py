@@ -251,3 +251,18 @@ def test_at_the_sample_cap_the_hint_asks_for_other_superpixels_instead(qtbot):
     assert panel.hint.text() == "To make it stable, use fewer, larger superpixels."
     assert not panel.add_samples_button.isVisibleTo(panel)
     assert "Stability\n0.55 unstable" in panel.info_text()
+
+
+def test_an_explanation_over_too_few_superpixels_is_flagged_not_called_stable(qtbot):
+    from limelight.core.scores import Stability
+    from limelight.gui.predictions_panel import PredictionsPanel
+
+    panel = PredictionsPanel()
+    qtbot.addWidget(panel)
+    # Two superpixels: the top 5 are both of them in every rerun, so the value is 1.00.
+    panel.set_info({"label": "sneaker", "stability": Stability(1.0, 5, 300, num_segments=2), "add_samples": True})
+    text = panel.info_text()
+    assert "too few superpixels (only 2; use more, smaller superpixels)" in text
+    assert "1.00" not in text and "stable" not in text.replace("superpixels", "")
+    assert panel.hint.text() == "To make it stable, use more, smaller superpixels."
+    assert not panel.add_samples_button.isVisibleTo(panel)
