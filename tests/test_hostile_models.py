@@ -583,11 +583,10 @@ def test_a_fifo_named_like_a_model_is_refused_at_once(tmp_path, marker, tripwire
 @pytest.mark.parametrize("how, reason", [({"encrypted": True}, "is encrypted"),
                                          ({"method": 9}, "uses compression method 9")])
 def test_keras_members_zipfile_cannot_read_give_one_line(tmp_path, marker, tripwire, plain_keras, how, reason):
-    from tests.hostile_files import patch_zip_member
+    from tests.hostile_files import patched_zip
 
     path = tmp_path / "odd.keras"
-    path.write_bytes(plain_keras.read_bytes())
-    patch_zip_member(path, "model.weights.h5", **how)
+    path.write_bytes(patched_zip(plain_keras.read_bytes(), "model.weights.h5", **how))
     message = refusal(path, marker, error=ModelError)
     assert f"archive member 'model.weights.h5' {reason}" in message
 
