@@ -5,8 +5,11 @@ zip bomb or a file that declares a huge array is refused in one line, before any
 allocates.
 """
 import os
+import shutil
 import stat
+import tempfile
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +145,24 @@ def check_zip_members(archive: zipfile.ZipFile, *, path, error=LimelightError, m
         raise error(f"archive would unpack to {_size(unpacked)}, over the {_size(max_unpacked)} safety limit "
                     "(possible zip bomb)", path=path)
     return members
+
+
+@contextmanager
+def seekable_member(archive: zipfile.ZipFile, name):
+    """A member of a checked archive to read with seeks (HDF5), without holding it in memory.
+
+    A stored member is read in place. A compressed one is copied to a temporary file first,
+    streamed: zipfile re-inflates from the start on every backward seek, which for a compressed
+    92 MB member took 12 s instead of 1.3 s.
+    """
+    with archive.open(name) as member:
+        if archive.getinfo(name).compress_type == zipfile.ZIP_STORED:
+            yield member
+            return
+        with tempfile.TemporaryFile() as copy:
+            shutil.copyfileobj(member, copy, 1024**2)
+            copy.seek(0)
+            yield copy
 
 
 def check_hdf5_sizes(handle, *, path, error=LimelightError, max_bytes=MAX_HDF5_BYTES) -> None:
