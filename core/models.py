@@ -407,12 +407,12 @@ def content_sha256(path) -> str:
     and a file changed in place is asked about again.
     """
     path = Path(path)
-    if path.is_file():
-        with open(path, "rb") as stream:
+    if not path.is_dir():
+        with open_regular_file(path, error=ModelError) as stream:
             return hashlib.file_digest(stream, "sha256").hexdigest()
     digest = hashlib.sha256()
     for item in sorted(p for p in path.rglob("*") if p.is_file()):
-        with open(item, "rb") as stream:
+        with open_regular_file(item, error=ModelError) as stream:
             digest.update(item.relative_to(path).as_posix().encode("utf-8") + b"\0")
             digest.update(hashlib.file_digest(stream, "sha256").digest())
     return digest.hexdigest()

@@ -640,3 +640,13 @@ def test_labels_chosen_from_elsewhere_are_copied_beside_the_model(tmp_path):
     write_sidecar(path, ModelSettings(preprocessing="unit", labels_path=str(names)))
     assert json.loads((path.parent / "net.keras.limelight.json").read_text())["labels"] == "net.keras.labels.csv"
     assert load_model(path).labels.names == ("ant", "bee", "cow")
+
+
+def test_a_labels_file_beside_the_model_that_links_elsewhere_is_passed_over(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("secret one\nsecret two\nsecret three\n")
+    models = tmp_path / "models"
+    models.mkdir()
+    classifier().save(models / "net.keras")
+    (models / "labels.txt").symlink_to(notes)
+    assert load_model(models / "net.keras").labels.names == ("class 0", "class 1", "class 2")
