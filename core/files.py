@@ -64,18 +64,20 @@ def open_regular_file(path, *, error=LimelightError, max_bytes=None):
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise error("file not found", path=path) from None
-    except IsADirectoryError:
-        raise error(_KINDS[stat.S_ISDIR], path=path) from None
     except OSError as exc:
-        raise error(f"cannot be opened ({exc.strerror or exc})", path=path) from None
+        # Windows refuses to open a folder with "permission denied".
+        reason = _KINDS[stat.S_ISDIR] if os.path.isdir(path) else f"cannot be opened ({exc.strerror or exc})"
+        raise error(reason, path=path) from None
+    except ValueError:
+        raise error("cannot be opened (its name holds a NUL character)", path=path) from None
     try:
-        mode = os.fstat(descriptor).st_mode
+        status = os.fstat(descriptor)
         for is_kind, reason in _KINDS.items():
-            if is_kind(mode):
+            if is_kind(status.st_mode):
                 raise error(reason, path=path)
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(status.st_mode):
             raise error("is not a regular file", path=path)
-        size = os.fstat(descriptor).st_size
+        size = status.st_size
         if max_bytes is not None and size > max_bytes:
             raise error(f"is {_size(size)}, over the {_size(max_bytes)} a file of this kind may have", path=path)
         return os.fdopen(descriptor, "rb")

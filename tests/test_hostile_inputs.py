@@ -274,3 +274,10 @@ def test_two_photos_with_one_stem_never_overwrite_each_other_in_a_run(tmp_path, 
     assert code == 2 and "earlier in this run" in err and str(first) in err
     report = json.loads((out / "photo_circle_0_gradcam.json").read_text())
     assert report["image"]["name"] == "photo.jpg" and report["image"]["path"] == str(first)
+
+
+def test_a_nul_in_a_file_name_is_one_line_not_a_traceback(tmp_path):
+    path = f"{tmp_path}/photo\x00.jpg"
+    with pytest.raises(ImageError) as caught:
+        load_image(path)
+    assert str(caught.value) == f"{tmp_path}/photo\\x00.jpg: cannot be opened (its name holds a NUL character)"
