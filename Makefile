@@ -23,8 +23,8 @@ test: $(INSTALLED)
 bench: $(INSTALLED)
 	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks
 
-# The image and report loaders under ten times the hypothesis cases of `make test` (several
-# minutes); it prints how many cases ran.
+# The image, labels and report loaders (damaged bytes, declared sizes, archive members, files that are
+# not files) under ten times the hypothesis cases of `make test` (several minutes); it prints how many ran.
 fuzz: $(INSTALLED)
 	LIMELIGHT_FUZZ_PROFILE=fuzz QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/test_fuzz.py -q
 

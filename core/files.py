@@ -5,8 +5,11 @@ zip bomb or a file that declares a huge array is refused in one line, before any
 allocates.
 """
 import os
+import shutil
 import stat
+import tempfile
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -61,18 +64,20 @@ def open_regular_file(path, *, error=LimelightError, max_bytes=None):
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise error("file not found", path=path) from None
-    except IsADirectoryError:
-        raise error(_KINDS[stat.S_ISDIR], path=path) from None
     except OSError as exc:
-        raise error(f"cannot be opened ({exc.strerror or exc})", path=path) from None
+        # Windows refuses to open a folder with "permission denied".
+        reason = _KINDS[stat.S_ISDIR] if os.path.isdir(path) else f"cannot be opened ({exc.strerror or exc})"
+        raise error(reason, path=path) from None
+    except ValueError:
+        raise error("cannot be opened (its name holds a NUL character)", path=path) from None
     try:
-        mode = os.fstat(descriptor).st_mode
+        status = os.fstat(descriptor)
         for is_kind, reason in _KINDS.items():
-            if is_kind(mode):
+            if is_kind(status.st_mode):
                 raise error(reason, path=path)
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(status.st_mode):
             raise error("is not a regular file", path=path)
-        size = os.fstat(descriptor).st_size
+        size = status.st_size
         if max_bytes is not None and size > max_bytes:
             raise error(f"is {_size(size)}, over the {_size(max_bytes)} a file of this kind may have", path=path)
         return os.fdopen(descriptor, "rb")
@@ -142,6 +147,24 @@ def check_zip_members(archive: zipfile.ZipFile, *, path, error=LimelightError, m
         raise error(f"archive would unpack to {_size(unpacked)}, over the {_size(max_unpacked)} safety limit "
                     "(possible zip bomb)", path=path)
     return members
+
+
+@contextmanager
+def seekable_member(archive: zipfile.ZipFile, name):
+    """A member of a checked archive to read with seeks (HDF5), without holding it in memory.
+
+    A stored member is read in place. A compressed one is copied to a temporary file first,
+    streamed: zipfile re-inflates from the start on every backward seek, which for a compressed
+    92 MB member took 12 s instead of 1.3 s.
+    """
+    with archive.open(name) as member:
+        if archive.getinfo(name).compress_type == zipfile.ZIP_STORED:
+            yield member
+            return
+        with tempfile.TemporaryFile() as copy:
+            shutil.copyfileobj(member, copy, 1024**2)
+            copy.seek(0)
+            yield copy
 
 
 def check_hdf5_sizes(handle, *, path, error=LimelightError, max_bytes=MAX_HDF5_BYTES) -> None:

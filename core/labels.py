@@ -106,11 +106,15 @@ def load_labels(path) -> Labels:
 
 
 def labels_beside(model_path) -> Path | None:
-    """The labels file found next to a model: ``<model>.labels.txt``, then ``labels.txt``."""
+    """The labels file found next to a model: ``<model>.labels.txt``, then ``labels.txt``.
+
+    A link there that leads out of the model's folder is passed over, as a sidecar's would be.
+    """
     model_path = Path(model_path)
     stem = model_path.name if model_path.is_dir() else model_path.stem
+    folder = model_path.parent.resolve()
     for candidate in (model_path.parent / f"{stem}.labels.txt", model_path.parent / "labels.txt"):
-        if candidate.is_file():
+        if candidate.is_file() and candidate.resolve().parent == folder:
             return candidate
     return None
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from limelight.core.errors import LabelsError, ModelError, UntrustedModelError
 from limelight.core.files import (check_hdf5_sizes, check_model_size, check_regular_file, check_zip_members,
-                                   file_in_folder, open_regular_file, read_text)
+                                   file_in_folder, open_regular_file, read_text, seekable_member)
 from limelight.core.labels import Labels, labels_for_model
 
 PREPROCESSING_MODES = {
@@ -480,12 +480,12 @@ def content_sha256(path) -> str:
     and a file changed in place is asked about again.
     """
     path = Path(path)
-    if path.is_file():
-        with open(path, "rb") as stream:
+    if not path.is_dir():
+        with open_regular_file(path, error=ModelError) as stream:
             return hashlib.file_digest(stream, "sha256").hexdigest()
     digest = hashlib.sha256()
     for item in sorted(p for p in path.rglob("*") if p.is_file()):
-        with open(item, "rb") as stream:
+        with open_regular_file(item, error=ModelError) as stream:
             digest.update(item.relative_to(path).as_posix().encode("utf-8") + b"\0")
             digest.update(hashlib.file_digest(stream, "sha256").digest())
     return digest.hexdigest()
@@ -508,8 +508,8 @@ def _load_keras_file(path: Path, trust: bool):
                 if not trust:
                     _refuse_unsafe_config(config_text, path)
                 if WEIGHTS_MEMBER in infos:
-                    # Read in place, a few blocks at a time: the member may be gigabytes.
-                    with archive.open(WEIGHTS_MEMBER) as weights:
+                    # Never read whole into memory: the member may be gigabytes.
+                    with seekable_member(archive, WEIGHTS_MEMBER) as weights:
                         _check_weights(weights, path, trust)
         except (zipfile.BadZipFile, OSError, UnicodeDecodeError, NotImplementedError, RuntimeError) as error:
             raise ModelError(f"Keras archive is damaged ({_first_line(error)})", path=path) from None

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from limelight.core.errors import ModelError, UntrustedModelError
+from limelight.core.files import open_regular_file
 
 # The first pickle in a legacy file; anything else is not a torch.save file.
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -60,7 +61,7 @@ def read_state_dict(path):
         raise ModelError("is a torch zip-format file; this reader supports only the legacy format, so "
                          "re-save it with torch.save(..., _use_new_zipfile_serialization=False).", path=path)
     try:
-        with open(path, "rb") as f:
+        with open_regular_file(path, error=ModelError) as f:
             return _read_legacy(f, path)
     except OSError as exc:
         raise ModelError(f"cannot be read ({exc.strerror or exc}); check the path and permissions.",

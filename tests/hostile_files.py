@@ -41,10 +41,10 @@ def add_zip_member(source, target, name, data=b"", *, method=zipfile.ZIP_STORED)
     return target
 
 
-def patch_zip_member(path, name, *, method=None, encrypted=False):
-    """Rewrite a member's compression method or encryption flag in both its headers, as another zip tool
-    would have written them (deflate64 is method 9; zipfile cannot write either)."""
-    data = bytearray(open(path, "rb").read())
+def patched_zip(archive: bytes, name, *, method=None, encrypted=False) -> bytes:
+    """The archive with one member's compression method or encryption flag rewritten in both its headers,
+    as another zip tool would have written them (deflate64 is method 9; zipfile cannot write either)."""
+    data = bytearray(archive)
     encoded = name.encode("utf-8")
     for signature, flags_at, method_at, name_length_at, name_at in ((b"PK\x03\x04", 6, 8, 26, 30),
                                                                     (b"PK\x01\x02", 8, 10, 28, 46)):
@@ -58,8 +58,7 @@ def patch_zip_member(path, name, *, method=None, encrypted=False):
                     flags, = struct.unpack_from("<H", data, start + flags_at)
                     struct.pack_into("<H", data, start + flags_at, flags | 0x1)
             start += 4
-    open(path, "wb").write(bytes(data))
-    return path
+    return bytes(data)
 
 
 def hdf5_declaring(handle, name, nbytes):

@@ -132,7 +132,7 @@ def test_reader_refuses_a_pickle_that_names_os_system(tmp_path, position):
 
 
 def test_reader_explains_files_it_cannot_read(tmp_path):
-    with pytest.raises(ModelError, match="cannot be read"):
+    with pytest.raises(ModelError, match="file not found"):
         read_state_dict(tmp_path / "missing.pth")
 
     zipped = tmp_path / "new_format.pth"

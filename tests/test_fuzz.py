@@ -1,4 +1,4 @@
-"""Fuzzing the loaders of files that come from strangers, images and reports: only the clean error may come out.
+"""Fuzzing the loaders of files that come from strangers, images, labels and reports: only the clean error may come out.
 
 How many cases each test runs comes from the hypothesis profile in tests/conftest.py: a thousand
 in `make test`, ten thousand in `make fuzz`; the run ends with how many ran.
@@ -8,6 +8,7 @@ import io
 import json
 import os
 import struct
+import zipfile
 import zlib
 
 import numpy as np
@@ -16,9 +17,11 @@ from hypothesis import example, given, strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from limelight.core.errors import ImageError, ReportError
+from limelight.core.errors import ImageError, LabelsError, ReportError
 from limelight.core.images import MIN_SIDE, SUPPORTED_EXTENSIONS, load_image
+from limelight.core.labels import load_labels
 from limelight.core.report import load_report, save_report
+from tests.hostile_files import npy_declaring, patched_zip
 
 # Pillow warns about the odd metadata these cases are made of; that is expected, not news.
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"),
@@ -467,3 +470,84 @@ def test_report_arrays_named_with_a_nul_a_newline_or_a_folder(reports, folder):
         with pytest.raises(ReportError, match="not a file beside it") as caught:
             load_report_from(folder, json.dumps(info), packed)
         assert "\n" not in str(caught.value)
+
+
+# --- Declared sizes, archive members and files that are not files ----------------------------
+
+@st.composite
+def hostile_archives(draw, arrays: dict) -> bytes:
+    """The report's arrays re-zipped with headers declaring other shapes, odd member names,
+    compression methods zipfile cannot read, or the encryption flag."""
+    buffer = io.BytesIO()
+    names = []
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            data = io.BytesIO()
+            np.save(data, array)
+            data = data.getvalue()
+            if draw(st.booleans()):
+                # A header that declares up to petabytes, over whatever bytes follow it.
+                shape = draw(st.lists(st.integers(0, 2**40), max_size=3))
+                data = npy_declaring(shape, array.dtype.str, data[len(data) - draw(st.integers(0, 64)):])
+            member = draw(st.sampled_from([f"{name}.npy"] * 4 + [f"../{name}.npy", f"/{name}.npy",
+                                                                 f"a/../../{name}.npy", names[-1] if names else "x"]))
+            names.append(member)
+            archive.writestr(member, data)
+    packed = buffer.getvalue()
+    for member in set(draw(st.lists(st.sampled_from(names), max_size=2))):
+        how = draw(st.sampled_from([{"encrypted": True}, {"method": 9}, {"method": 99}, {"method": 0}]))
+        packed = patched_zip(packed, member, **how)
+    return packed
+
+
+@given(data=st.data(), kind=st.sampled_from(["lime", "cam"]))
+def test_fuzz_report_archive_members_and_declared_sizes(reports, folder, fuzz_cases, data, kind):
+    text, packed = reports[kind]
+    info = json.loads(text)
+    packed = data.draw(hostile_archives(unpack(packed)))
+    info["arrays"]["sha256"] = hashlib.sha256(packed).hexdigest()
+    check_report(folder, fuzz_cases, "archive members, declared sizes", json.dumps(info), packed)
+
+
+SPECIAL_FILES = ["fifo", "folder", "link to a device", "link loop", "dangling link", "empty"]
+
+
+def make_special(path, kind):
+    if path.is_symlink() or path.is_file() or path.is_fifo():
+        path.unlink()
+    elif path.is_dir():
+        path.rmdir()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "link to a device":
+        path.symlink_to(os.devnull)
+    elif kind == "link loop":
+        path.symlink_to(path.name)
+    elif kind == "dangling link":
+        path.symlink_to(path.with_name("nowhere"))
+    else:
+        path.write_bytes(b"")
+
+
+@given(kind=st.sampled_from(SPECIAL_FILES), target=st.sampled_from(["image", "labels", "report", "arrays"]))
+def test_fuzz_files_that_are_not_files(reports, folder, fuzz_cases, kind, target):
+    fuzz_cases["special files"] += 1
+    if target == "arrays":
+        path = folder / "special_report.npz"
+        text, _ = reports["lime"]
+        info = json.loads(text)
+        info["arrays"]["file"] = path.name
+        rewrite(folder / "special_report.json", json.dumps(info).encode("utf-8"))
+        make_special(path, kind)
+        load, error = (lambda: load_report(folder / "special_report.json")), ReportError
+    else:
+        path = folder / {"image": "special.png", "labels": "special.txt", "report": "special.json"}[target]
+        make_special(path, kind)
+        loader, error = {"image": (load_image, ImageError), "labels": (load_labels, LabelsError),
+                         "report": (load_report, ReportError)}[target]
+        load = lambda: loader(path)  # noqa: E731
+    with pytest.raises(error) as caught:
+        load()
+    assert "\n" not in str(caught.value) and str(caught.value).startswith(str(folder))

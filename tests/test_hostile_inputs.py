@@ -185,12 +185,12 @@ def test_report_arrays_that_are_a_fifo_or_a_device_are_refused(report):
 
 
 def test_report_arrays_with_an_encrypted_member_are_refused_in_one_line(report):
-    from tests.hostile_files import patch_zip_member
+    from tests.hostile_files import patched_zip
 
     info = json.loads(report.read_text())
     arrays = report.with_name(info["arrays"]["file"])
     name = zipfile.ZipFile(arrays).namelist()[0]
-    patch_zip_member(arrays, name, encrypted=True)
+    arrays.write_bytes(patched_zip(arrays.read_bytes(), name, encrypted=True))
     reseal(report, arrays.read_bytes(), info["arrays"]["shapes"])
     with pytest.raises(ReportError) as caught:
         load_report(report)
@@ -274,3 +274,10 @@ def test_two_photos_with_one_stem_never_overwrite_each_other_in_a_run(tmp_path, 
     assert code == 2 and "earlier in this run" in err and str(first) in err
     report = json.loads((out / "photo_circle_0_gradcam.json").read_text())
     assert report["image"]["name"] == "photo.jpg" and report["image"]["path"] == str(first)
+
+
+def test_a_nul_in_a_file_name_is_one_line_not_a_traceback(tmp_path):
+    path = f"{tmp_path}/photo\x00.jpg"
+    with pytest.raises(ImageError) as caught:
+        load_image(path)
+    assert str(caught.value) == f"{tmp_path}/photo\\x00.jpg: cannot be opened (its name holds a NUL character)"

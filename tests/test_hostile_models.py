@@ -9,6 +9,7 @@ import base64
 import json
 import marshal
 import struct
+import warnings
 import zipfile
 import zlib
 
@@ -464,3 +465,188 @@ def test_a_safe_model_still_loads(plain_keras, tmp_path):
     legacy = tmp_path / "plain.h5"
     classifier().save(legacy)
     assert load_model(legacy).num_classes == 3
+
+
+def test_a_bare_keras_module_names_only_keras_own_classes(tmp_path, saved_model, tripwire, plain_keras):
+    # "keras" + "layers.TFSMLayer" is looked up across Keras' whole public API; the allow-list
+    # must refuse it itself, with its trust hint, not leave it to each Keras release.
+    folder, marker = saved_model
+
+    def add_dotted_tfsm_layer(config):
+        config["config"]["layers"].append({
+            "module": "keras", "class_name": "layers.TFSMLayer", "registered_name": None,
+            "config": {"name": "borrowed", "filepath": str(folder),
+                       "call_endpoint": "serving_default"}, "inbound_nodes": []})
+
+    path = edit_keras_archive(plain_keras, tmp_path / "dotted.keras", add_dotted_tfsm_layer)
+    message = refusal(path, marker)
+    assert "'keras.layers.TFSMLayer'" in message and TRUST_ADVICE in message
+
+
+# --- Declared sizes: refused before anything is allocated -----------------------------------------
+
+def set_units(config, units):
+    layer_config(config, "predictions")["config"]["units"] = units
+
+
+def test_a_billion_unit_head_is_refused_before_keras_builds_it(tmp_path, marker, tripwire, plain_keras):
+    import resource
+
+    path = edit_keras_archive(plain_keras, tmp_path / "huge_head.keras", lambda c: set_units(c, 10**9))
+    assert path.stat().st_size < 100_000
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    message = refusal(path, marker, error=ModelError)
+    # 4 features into 10**9 units, plus their biases and the 112 of the convolution.
+    assert "declares 5,000,000,112 parameters, over the limit of 500,000,000" in message
+    # Counted without storage: the peak memory of the process has not grown by the 16 GB declared.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 500_000
+    with pytest.raises(ModelError, match="parameters"):
+        load_model(path, trust=True)
+
+
+def test_counting_parameters_leaves_no_variable_for_keras_to_fill_later(tmp_path, plain_keras):
+    from keras.src.backend.common import global_state
+
+    path = edit_keras_archive(plain_keras, tmp_path / "huge_head.keras", lambda c: set_units(c, 10**9))
+    with pytest.raises(ModelError):
+        load_model(path)
+    assert not global_state.get_global_attribute("uninitialized_variables")
+    with keras.StatelessScope():  # would give every pending variable its storage on exit
+        pass
+
+
+def test_a_legacy_h5_model_with_a_billion_unit_head_is_refused(tmp_path, marker, tripwire):
+    path = tmp_path / "huge_head.h5"
+    classifier().save(path)
+    with h5py.File(path, "r+") as handle:
+        config = json.loads(handle.attrs["model_config"])
+        set_units(config, 10**9)
+        handle.attrs["model_config"] = json.dumps(config)
+    assert "parameters" in refusal(path, marker, error=ModelError)
+
+
+def test_an_input_of_40000_pixels_a_side_is_refused(tmp_path, marker, tripwire, plain_keras):
+    def widen(config):
+        inputs = next(layer for layer in config["config"]["layers"] if layer["class_name"] == "InputLayer")
+        inputs["config"]["batch_shape"] = [None, 40000, 40000, 3]
+
+    path = edit_keras_archive(plain_keras, tmp_path / "wide.keras", widen)
+    assert "model input is 40000x40000 pixels; Limelight explains inputs up to 2048" in refusal(
+        path, marker, error=ModelError)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_hdf5_weights_declaring_gigabytes_are_refused_unread(tmp_path, marker, tripwire, plain_keras, suffix):
+    from tests.hostile_files import hdf5_declaring
+
+    weights = tmp_path / ("model.weights.h5" if suffix == ".keras" else "huge.h5")
+    if suffix == ".keras":
+        with zipfile.ZipFile(plain_keras) as archive:
+            weights.write_bytes(archive.read("model.weights.h5"))
+    else:
+        classifier().save(weights)
+    with h5py.File(weights, "r+") as handle:
+        hdf5_declaring(handle, "padding", int(3.9 * 1024**3))
+    assert weights.stat().st_size < 1024**2
+    path = weights
+    if suffix == ".keras":
+        path = tmp_path / "huge.keras"
+        with zipfile.ZipFile(plain_keras) as archive, zipfile.ZipFile(path, "w") as copy:
+            for info in archive.infolist():
+                copy.writestr(info, weights.read_bytes() if info.filename == weights.name
+                              else archive.read(info))
+    message = refusal(path, marker, error=ModelError)
+    assert "HDF5 data would take 3.9 GB or more in memory, over the 2.0 GB limit" in message
+
+
+def test_the_weights_member_is_inspected_in_place_not_read_whole(plain_keras, monkeypatch):
+    read = []
+    original = zipfile.ZipFile.read
+    monkeypatch.setattr(zipfile.ZipFile, "read", lambda self, name, *a: read.append(str(name)) or original(
+        self, name, *a))
+    assert load_model(plain_keras).num_classes == 3
+    assert "model.weights.h5" not in read
+
+
+# --- Files that are not files, and archives Limelight cannot read ---------------------------------
+
+def test_a_fifo_named_like_a_model_is_refused_at_once(tmp_path, marker, tripwire):
+    from tests.hostile_files import fifo
+    from tests.test_hostile_inputs import finishes
+
+    path = fifo(tmp_path / "model.keras")
+    with pytest.raises(ModelError) as caught:
+        finishes(load_model, path)
+    assert str(caught.value) == f"{path}: is a named pipe (FIFO), not a file"
+
+
+@pytest.mark.parametrize("how, reason", [({"encrypted": True}, "is encrypted"),
+                                         ({"method": 9}, "uses compression method 9")])
+def test_keras_members_zipfile_cannot_read_give_one_line(tmp_path, marker, tripwire, plain_keras, how, reason):
+    from tests.hostile_files import patched_zip
+
+    path = tmp_path / "odd.keras"
+    path.write_bytes(patched_zip(plain_keras.read_bytes(), "model.weights.h5", **how))
+    message = refusal(path, marker, error=ModelError)
+    assert f"archive member 'model.weights.h5' {reason}" in message
+
+
+def test_keras_members_climbing_out_of_the_archive_give_one_line_and_no_warnings(tmp_path, marker, tripwire,
+                                                                                   plain_keras):
+    from tests.hostile_files import add_zip_member
+
+    path = add_zip_member(plain_keras, tmp_path / "climbing.keras", "../../outside.txt", b"x")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        message = refusal(path, marker, error=ModelError)
+    assert "'../../outside.txt' points outside the archive" in message
+
+
+# --- Sidecars name files beside the model only ----------------------------------------------------
+
+@pytest.mark.parametrize("where", ["../private/notes.txt", "absolute", "link"])
+def test_a_sidecar_cannot_read_labels_from_elsewhere(tmp_path, where):
+    from limelight.core.errors import LabelsError
+
+    private = tmp_path / "private"
+    private.mkdir()
+    notes = private / "notes.txt"
+    notes.write_text("my bank pin is 1234\nsecond line\nthird line\n")
+    models = tmp_path / "models"
+    models.mkdir()
+    path = models / "net.keras"
+    classifier().save(path)
+    if where == "absolute":
+        where = str(notes)
+    elif where == "link":
+        (models / "names.txt").symlink_to(notes)
+        where = "names.txt"
+    (models / "net.keras.limelight.json").write_text(json.dumps({"preprocessing": "unit", "labels": where}))
+    with pytest.raises(LabelsError) as caught:
+        load_model(path)
+    message = str(caught.value)
+    assert "not a file in its own folder" in message and "bank pin" not in message
+
+
+def test_labels_chosen_from_elsewhere_are_copied_beside_the_model(tmp_path):
+    from limelight.core.models import ModelSettings, write_sidecar
+
+    names = tmp_path / "elsewhere" / "names.csv"
+    names.parent.mkdir()
+    names.write_text("index,name\n0,ant\n1,bee\n2,cow\n")
+    path = tmp_path / "models" / "net.keras"
+    path.parent.mkdir()
+    classifier().save(path)
+    write_sidecar(path, ModelSettings(preprocessing="unit", labels_path=str(names)))
+    assert json.loads((path.parent / "net.keras.limelight.json").read_text())["labels"] == "net.keras.labels.csv"
+    assert load_model(path).labels.names == ("ant", "bee", "cow")
+
+
+def test_a_labels_file_beside_the_model_that_links_elsewhere_is_passed_over(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("secret one\nsecret two\nsecret three\n")
+    models = tmp_path / "models"
+    models.mkdir()
+    classifier().save(models / "net.keras")
+    (models / "labels.txt").symlink_to(notes)
+    assert load_model(models / "net.keras").labels.names == ("class 0", "class 1", "class 2")
