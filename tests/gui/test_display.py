@@ -30,6 +30,8 @@ def test_switching_the_method_keeps_the_results_display_and_marks_it_out_of_date
     assert window.shown_style().display == "heatmap"
     assert not window.stale_note.isHidden()
     assert "Out of date: made with Grad-CAM" in window.stale_note.text() and "LIME" in window.stale_note.text()
+    # The histogram stays the legend of the heatmap shown, not green outline bars.
+    assert len({tuple(c) for c in window.overlay_controls.histogram.bar_colours()}) > 3
     # Other settings still apply to it, in its own display.
     window.overlay_controls.threshold.setValue(90)
     assert window.shown_style().display == "heatmap" and window.shown_style().threshold == 0.9
