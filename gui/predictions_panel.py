@@ -369,7 +369,8 @@ def _describe(key, value):
         return label, f"{value:.1%}"
     if key == "local_prediction":
         clipped = min(max(value, 0.0), 1.0)
-        return label, f"{value:.1%}" if clipped == value else f"{clipped:.0%} (clipped from {value:.3f})"
+        # Kept short for a narrow panel; the tooltip says why an estimate is clipped.
+        return label, f"{value:.1%}" if clipped == value else f"{clipped:.0%} (clipped)"
     if key == "time":
         return label, f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
     if key in ("samples", "superpixels") and isinstance(value, (int, float)):
