@@ -2,7 +2,6 @@
 from functools import lru_cache
 
 import numpy as np
-from skimage.segmentation import felzenszwalb, find_boundaries, quickshift, relabel_sequential, slic
 
 from limelight.core.images import as_rgb_image
 from limelight.core.errors import ExplanationError
@@ -50,6 +49,9 @@ def segment(image, *, method="quickshift", **params):
         raise ExplanationError(f"{method} has no parameter {', '.join(map(repr, unknown))}; "
                                f"valid parameters are {', '.join(defaults)}.")
     image = as_rgb_image(image, needed_by="segmentation", hint="convert grayscale images with np.stack([gray] * 3, -1).")
+    # skimage's segmentation loads scipy (a second of start-up): it loads here, on first use.
+    from skimage.segmentation import felzenszwalb, quickshift, relabel_sequential, slic
+
     options = {**defaults, **params}
     try:
         if method == "quickshift":
@@ -113,6 +115,8 @@ def segment_boundaries(labels, *, mode="thick"):
     -------
     ndarray of shape (rows, cols), bool
     """
+    from skimage.segmentation import find_boundaries
+
     # Superpixel 0 is a region like any other, not background, so no label is passed as background.
     return find_boundaries(labels, mode=mode, background=-1)
 

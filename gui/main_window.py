@@ -1249,7 +1249,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def save_captioned_dialog(self) -> None:
         if self._shown is None:
-            self.show_error("Explain the image first; then save it with its caption.")
+            self.show_error("Explain the image first; then save it with its caption.", "save")
             return
         path = self._ask_save_path("Save with Caption", "save", self._default_name("_caption.png"),
                                    "PNG image (*.png);;JPEG image (*.jpg *.jpeg);;"

@@ -7,7 +7,6 @@ from PySide6.QtWidgets import (QAbstractItemView, QCompleter, QHBoxLayout, QLabe
                                QListWidgetItem, QPushButton, QStyle, QStyledItemDelegate, QVBoxLayout, QWidget)
 
 from limelight.core.scores import fit_word
-from limelight.gui.faithfulness_plot import FaithfulnessPlot
 
 __all__ = ["PredictionsPanel", "MEASURING"]
 
@@ -122,6 +121,9 @@ class PredictionsPanel(QWidget):
         hint_layout.setContentsMargins(0, 0, 0, 0)
         hint_layout.addWidget(self.hint, 1)
         hint_layout.addWidget(self.add_samples_button, 0, Qt.AlignmentFlag.AlignTop)
+        # matplotlib is imported here, not with the module: importing the window stays quick.
+        from limelight.gui.faithfulness_plot import FaithfulnessPlot
+
         self.faithfulness_plot = FaithfulnessPlot(self)
 
         layout = QVBoxLayout(self)

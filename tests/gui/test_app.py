@@ -1,7 +1,5 @@
 """The desktop app as a user drives it: open, load models, explain, tune, save, cancel and close."""
 import dataclasses
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -61,13 +59,6 @@ def shown_pixels(window) -> np.ndarray:
 
 
 # --- Start-up ------------------------------------------------------------------------------
-
-def test_the_window_modules_do_not_import_tensorflow():
-    code = ("import sys, limelight.gui.app, limelight.gui.main_window; "
-            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
 
 def test_first_start_selects_the_builtin_model_and_the_first_sample(qtbot, make_window):
     window = make_window(model=None, wait=False)
