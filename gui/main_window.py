@@ -42,6 +42,8 @@ IMAGE_CACHE_BYTES = 400 * 2**20
 EXPLANATION_CACHE_SIZE = 64
 #: Scaled-down photos kept for drawing overlays at the size shown: the window's and Compare's two.
 _VIEW_COPIES = 3
+#: The first model load starts at the window's first paint, or this long after it is shown.
+FIRST_LOAD_LATEST_MS = 1000
 #: How long the window waits for the worker to stop when it closes mid-run.
 SHUTDOWN_WAIT_MS = 5000
 
@@ -170,6 +172,7 @@ class MainWindow(QMainWindow):
         self._model: ModelInfo | None = None
         self._loading: tuple[str, bool] | None = None
         self._startup_load = True
+        self._first_load: tuple[str, bool] | None = None  # (source, trust) until the window first paints
         self._path = ""
         self._image: np.ndarray | None = None
         self._image_loading: str | None = None  # the selected photo, while it loads
@@ -486,8 +489,10 @@ class MainWindow(QMainWindow):
 
             if source in BUILTIN_MODELS:
                 source = BUILTIN_PREFIX + source
-        # The first load is submitted at once: the window shows while TensorFlow starts in the worker.
-        self.load_model(source, trust_model)
+        # The first load starts once the window has painted: importing TensorFlow in the worker
+        # holds the interpreter most of the time, and would keep the window from showing.
+        self._first_load = (source, trust_model)
+        self.model_picker.set_busy(f"Loading {self._title_for(source)}…")
 
     # --- Public state ----------------------------------------------------------------------
 
@@ -1580,6 +1585,25 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About Limelight",
                           "<h3>Limelight</h3><p>See why an image classifier decided what it "
                           f"decided: LIME and Grad-CAM explanations.</p><table>{table}</table>")
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self._first_load is not None:
+            # After this paint returns, so the window is on screen before the worker starts.
+            QTimer.singleShot(0, self._start_first_load)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._first_load is not None:
+            # A window shown minimised or covered may not paint for a while: load anyway.
+            QTimer.singleShot(FIRST_LOAD_LATEST_MS, self._start_first_load)
+
+    @Slot()
+    def _start_first_load(self) -> None:
+        if self._first_load is not None and not self._closing:
+            source, trust = self._first_load
+            self._first_load = None
+            self.load_model(source, trust)
 
     # --- Drag and drop ---------------------------------------------------------------------
 

@@ -68,10 +68,11 @@ class OverlayControls(QWidget):
         self.threshold = _slider(self, "Hide regions whose weight is at most this share of the strongest "
                                        "weight; 0 shows every region with a weight")
         self.threshold_value = _value_label(self)
-        # matplotlib is imported here, not with the module: importing the window stays quick.
-        from limelight.gui.weight_histogram import WeightHistogram
-
-        self.histogram = WeightHistogram(self)
+        # The histogram (matplotlib, half a second to import) is built with the first weights to
+        # show, so the window opens without it; until then this empty box holds its place.
+        self.histogram = None
+        self._histogram_box = QWidget(self)
+        QVBoxLayout(self._histogram_box).setContentsMargins(0, 0, 0, 0)
 
         self.top_k = QSpinBox(self)
         self.top_k.setRange(0, 500)
@@ -120,7 +121,7 @@ class OverlayControls(QWidget):
         form = QFormLayout()
         form.addRow("&Display:", self.display)
         form.addRow(_buddy_label("&Threshold:", self.threshold), threshold_row)
-        form.addRow(self.histogram)
+        form.addRow(self._histogram_box)
         form.addRow("Top &features:", self.top_k)
         form.addRow(_buddy_label("&Opacity:", self.alpha), alpha_row)
         form.addRow(self.colour_label, self.colour_stack)
@@ -169,7 +170,15 @@ class OverlayControls(QWidget):
 
         `signed` says whether its heatmap is zero-centred (see `limelight.core.overlay.weight_scale`).
         """
-        self.histogram.set_weights(weights, signed=signed)
+        if self.histogram is None and weights is not None:
+            from limelight.gui.weight_histogram import WeightHistogram
+
+            self.histogram = WeightHistogram(self._histogram_box)
+            self._histogram_box.layout().addWidget(self.histogram)
+            self.histogram.set_style(self._style)
+            self.histogram.set_threshold(self._style.threshold, self._style.show_negative)
+        if self.histogram is not None:
+            self.histogram.set_weights(weights, signed=signed)
         self._update_enabled()
 
     def set_superpixel_method(self, superpixels: bool) -> None:
@@ -200,13 +209,14 @@ class OverlayControls(QWidget):
         self.colour_stack.setCurrentWidget(self.colormap if heatmap else self.colour_stack.widget(0))
         self.colour_label.setText("Color&map:" if heatmap else "Colours:")
         self.colour_label.setBuddy(self.colormap if heatmap else None)
-        self.histogram.set_style(style)
-        self.histogram.set_threshold(style.threshold, style.show_negative)
+        if self.histogram is not None:
+            self.histogram.set_style(style)
+            self.histogram.set_threshold(style.threshold, style.show_negative)
         self._update_enabled()
 
     def _update_enabled(self):
         """Disable each option that would change no pixel of what is shown, and say why in its tooltip."""
-        style, values = self._style, self.histogram.values()
+        style, values = self._style, self.histogram.values() if self.histogram is not None else None
         negatives = values is None or bool((values < 0).any())
         reasons = {
             self.top_k: None if self._superpixels else "Off: this method's map has no superpixels to count",

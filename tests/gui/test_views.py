@@ -445,8 +445,8 @@ def test_histogram_shows_the_weights_and_the_threshold(controls):
 
 
 def test_histogram_greys_out_the_weights_not_drawn(controls):
-    histogram = controls.histogram
     controls.set_weights(np.array([[0.5, -0.25], [0.1, 1.0]], np.float32))
+    histogram = controls.histogram
     controls.threshold.setValue(30)
     left, right = histogram.hidden_band()
     # Without negative evidence every negative weight is hidden, up to the threshold.
