@@ -9,7 +9,7 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel,
-                               QMainWindow, QMessageBox, QProgressBar, QScrollArea, QStyle,
+                               QMainWindow, QMessageBox, QProgressBar, QStyle,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
 
 from limelight.core.caption import METHOD_TITLES
@@ -23,13 +23,14 @@ from limelight.gui.model_picker import ModelPicker, builtin_sources
 from limelight.gui.overlay_controls import OverlayControls
 from limelight.gui.parameter_panel import ExplainRequest, ParameterPanel
 from limelight.gui.predictions_panel import MEASURING, PredictionsPanel
+from limelight.gui.scroll_panel import scroll_panel
 from limelight.gui.settings import Settings
 from limelight.gui.trust_dialog import ask_trust
 from limelight.gui.worker import (BUILTIN_PREFIX, REPORT_PREFIX, BackgroundTasks, BatchResult,
                                   Continue, Explain, ExplainAll, ExplainResult, LoadModel,
                                   ModelInfo, OpenedReport, OpenReport, Predict, Predictions,
                                   SegmentPreview, SegmentPreviewResult, TrustRequired, Versions,
-                                  WarmUp, WorkerController, more_samples, report_extra)
+                                  WorkerController, more_samples, report_extra)
 
 log = logging.getLogger(__name__)
 
@@ -281,12 +282,7 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(f"{name}_dock")
         if scroll:
-            area_widget = QScrollArea(dock)
-            area_widget.setWidgetResizable(True)
-            area_widget.setFrameShape(QFrame.Shape.NoFrame)
-            area_widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            area_widget.setWidget(widget)
-            dock.setWidget(area_widget)
+            dock.setWidget(scroll_panel(widget, dock))
         else:
             dock.setWidget(widget)
         self.addDockWidget(area, dock)
@@ -786,7 +782,8 @@ class MainWindow(QMainWindow):
         self.predictions_panel.set_class_names(list(info.class_names))
         self.parameter_panel.set_layers(list(info.layers))
         self.model_status.setText(info.name)
-        self.statusBar().showMessage(f"Loaded {info.name}.", 4000)
+        self.statusBar().showMessage(f"Loaded {info.name} in {describe_seconds(info.seconds)}, ready to explain.",
+                                     8000)
         self.settings.set_last_model(info.source)
         if not info.builtin:
             self.settings.add_recent_model(info.source)
@@ -799,8 +796,6 @@ class MainWindow(QMainWindow):
         self._target = None
         self._shown = None
         self._refresh_for_image()
-        # Tracing the model's graphs costs a few seconds once; spend them before the first click.
-        self._submit(WarmUp(info.source), channel="warmup")
         if self._versions is None:
             self._submit(Versions(), channel="versions")
         self.sig_model_loaded.emit(info)

@@ -183,6 +183,22 @@ def test_dropping_a_lambda_model_asks_for_trust_and_refusing_keeps_the_old_model
     assert window.model_picker.current_source() == DEMO
 
 
+def test_a_model_is_traced_while_loading_shows_so_the_first_explain_waits_for_nothing(
+        qtbot, make_window, shapes, monkeypatch):
+    import limelight.gui.worker as worker
+
+    events, warm_up = [], worker._warm_up
+    monkeypatch.setattr(worker, "_warm_up", lambda *args: (events.append("traced"), warm_up(*args)))
+    window = make_window(images=[shapes[0][0]], wait=False)
+    window.sig_model_loaded.connect(lambda info: events.append(("loaded", window.model_picker.is_busy())))
+    qtbot.waitUntil(lambda: len(events) == 2, timeout=MODEL_TIMEOUT_MS)
+    # The picker says "Loading" through the trace, and the time reported includes it.
+    assert events == ["traced", ("loaded", False)]
+    message = window.statusBar().currentMessage()
+    assert message.startswith("Loaded ") and message.endswith(", ready to explain.")
+    assert window.model_info().seconds > 0
+
+
 def test_trusting_a_lambda_model_loads_it(qtbot, make_window, shapes, model_files, monkeypatch):
     window = make_window(images=[shapes[0][0]])
     monkeypatch.setattr(trust_dialog.TrustDialog, "exec", lambda dialog: QDialog.DialogCode.Accepted)
