@@ -240,8 +240,9 @@ class MainWindow(QMainWindow):
         # Scrolls on a small screen rather than squeezing the explanation's scores.
         self.predictions_dock = self._dock("Predictions", "predictions", self.predictions_panel,
                                            Qt.DockWidgetArea.LeftDockWidgetArea, scroll=True)
+        # Scrolls on a small screen rather than cutting its notes mid-line.
         self.model_dock = self._dock("Model", "model", self.model_picker,
-                                     Qt.DockWidgetArea.RightDockWidgetArea)
+                                     Qt.DockWidgetArea.RightDockWidgetArea, scroll=True)
         self.parameters_dock = self._dock("Explanation", "parameters", self.parameter_panel,
                                           Qt.DockWidgetArea.RightDockWidgetArea, scroll=True)
         self.overlay_dock = self._dock("Overlay", "overlay", self.overlay_controls,
@@ -274,7 +275,15 @@ class MainWindow(QMainWindow):
         self.status_progress.setMaximumHeight(16)
         self.status_progress.setTextVisible(True)
         self.status_progress.hide()
+        self.status_eta = QLabel(self)
+        self.status_eta.hide()
+        # Its action (Cancel) is made with the others, in _build_actions.
+        self.status_cancel = QToolButton(self)
+        self.status_cancel.setAutoRaise(True)
+        self.status_cancel.hide()
         status.addPermanentWidget(self.status_progress)
+        status.addPermanentWidget(self.status_eta)
+        status.addPermanentWidget(self.status_cancel)
         status.addPermanentWidget(self.image_status)
         status.addPermanentWidget(self.model_status)
 
@@ -361,6 +370,7 @@ class MainWindow(QMainWindow):
         self.cancel_action = self._action("Cancel", self.cancel,
                                           tip="Stop the explanation (Esc)")
         self.cancel_action.setVisible(False)
+        self.status_cancel.setDefaultAction(self.cancel_action)
         self.add_samples_action = self._action("&Add Samples", self.add_samples,
                                                tip="Continue the shown LIME explanation with half as "
                                                    "many samples again; only the new ones go to the model")
@@ -927,7 +937,9 @@ class MainWindow(QMainWindow):
         self.explain_action.setVisible(not running)
         self.cancel_action.setVisible(running)
         self.status_progress.setRange(0, 0)  # busy until the first progress report
-        self.status_progress.setVisible(running)
+        self.status_eta.setText(self.parameter_panel.eta.text())
+        for widget in (self.status_progress, self.status_eta, self.status_cancel):
+            widget.setVisible(running)
         self.add_samples_action.setEnabled(not running and self._can_add_samples(self._shown))
 
     @Slot()
@@ -1475,6 +1487,7 @@ class MainWindow(QMainWindow):
             self.status_progress.setValue(done)
             # The same words as the panel's bar, which says when the total is only a cap.
             self.status_progress.setFormat(self.parameter_panel.progress.format())
+            self.status_eta.setText(self.parameter_panel.eta.text())
 
     @Slot(int, object)
     def _on_finished(self, request_id: int, job) -> None:
@@ -1537,8 +1550,9 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.browser_dock, self.model_dock], [250, 340],
                          Qt.Orientation.Horizontal)
         height = self.height()
-        # Room for the four sample thumbnails; the rest for the predictions and the scores.
-        images = max(180, min(320, height * 2 // 7))
+        # Room for the four sample thumbnails (and the dock's title); the rest for the predictions.
+        title = self.browser_dock.widget().geometry().top()
+        images = title + self.browser.height_for_rows(min(4, max(1, self.browser.count())))
         self.resizeDocks([self.browser_dock, self.predictions_dock], [images, max(300, height - images)],
                          Qt.Orientation.Vertical)
         model = self.model_picker.sizeHint().height() + 30

@@ -65,3 +65,45 @@ def test_a_failed_preview_message_goes_when_the_next_preview_works(qtbot, make_w
     editor.setValue(editor.value() + 1)
     qtbot.waitUntil(lambda: window.message_bar.text() == "", timeout=JOB_TIMEOUT_MS)
     assert len(calls) == 2
+
+
+def visible_in(widget, rect, window) -> bool:
+    """Whether `rect` (in `widget`'s coordinates) is wholly inside the window and every scroll area around it."""
+    from PySide6.QtCore import QRect
+
+    top_left = widget.mapTo(window, rect.topLeft())
+    shown = QRect(top_left, rect.size())
+    area = window.rect()
+    parent = widget.parentWidget()
+    while parent is not None and parent is not window:
+        if parent.objectName() == "qt_scrollarea_viewport":
+            area = area.intersected(QRect(parent.mapTo(window, parent.rect().topLeft()), parent.size()))
+        parent = parent.parentWidget()
+    return widget.isVisible() and area.contains(shown)
+
+
+def test_at_1366x768_the_samples_explain_progress_cancel_and_predictions_show_without_scrolling(
+        qtbot, make_window):
+    window = make_window(model="builtin:demo_shapes", images=None)  # the four samples
+    window.resize(1366, 728)  # the screen less a desktop panel
+    window.reset_layout()
+    QApplication.processEvents()
+    browser = window.browser.list
+    assert browser.count() == 4
+    for row in range(4):
+        assert visible_in(browser.viewport(), browser.visualItemRect(browser.item(row)), window), row
+    predictions = window.predictions_panel.list
+    qtbot.waitUntil(lambda: predictions.count() > 0, timeout=JOB_TIMEOUT_MS)
+    assert visible_in(predictions.viewport(), predictions.visualItemRect(predictions.item(0)), window)
+    explain_button = window.toolbar.widgetForAction(window.explain_action)
+    assert visible_in(explain_button, explain_button.rect(), window)
+    set_method(window, "lime", num_samples=200_000, batch_size=100, seed=0)
+    with qtbot.waitSignal(window.controller.sig_progress, timeout=JOB_TIMEOUT_MS):
+        window.parameter_panel.sig_explain_requested.emit()
+    QApplication.processEvents()
+    for widget in (window.status_progress, window.status_eta, window.status_cancel):
+        assert visible_in(widget, widget.rect(), window), widget
+    assert "left" in window.status_eta.text() or "Estimating" in window.status_eta.text()
+    qtbot.mouseClick(window.status_cancel, Qt.MouseButton.LeftButton)
+    assert not window.status_progress.isVisible() and not window.status_cancel.isVisible()
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=JOB_TIMEOUT_MS)
