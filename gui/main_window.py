@@ -732,6 +732,7 @@ class MainWindow(QMainWindow):
         A file that would run code loads if the user trusted its content before (by SHA-256),
         or with `trust` (the --trust-model flag); otherwise the user is asked.
         """
+        self._first_load = None  # a model asked for before the first paint replaces the start-up one
         if self._loading and self._loading[0] == source and not trust:
             return
         self._loading = (source, trust)
