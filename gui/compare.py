@@ -146,7 +146,8 @@ class CompareDialog(QDialog):
         # A side's old explanation would be drawn as the new method's: explain it again instead.
         pane = self._panes[index]
         pane["display"].setCurrentIndex(pane["display"].findData(natural_display(pane["method"].currentData())))
-        if pane["result"] is not None or index in self._jobs.values():
+        shown = pane["result"] is not None or index in self._jobs.values()
+        if shown and self._window.current_image() is not None:
             self._run_pane(index)
 
     def _on_display_chosen(self, index: int, _combo_index: int) -> None:

@@ -639,7 +639,7 @@ class MainWindow(QMainWindow):
         self._path = path
         self._target = None
         self._shown = None
-        self.stale_note.hide()
+        self._update_stale_note()
         self._preview = None
         self._image_loading = None
         self._explain_when_loaded = False
@@ -877,7 +877,7 @@ class MainWindow(QMainWindow):
             return
         if shown is not None:
             self._shown = None
-            self.stale_note.hide()
+            self._update_stale_note()
             self.image_view.set_overlay(None)
             self.overlay_controls.set_weights(None)
             self.predictions_panel.set_info(None)
@@ -1027,14 +1027,14 @@ class MainWindow(QMainWindow):
         return None
 
     def _show_result(self, result: ExplainResult) -> None:
+        from limelight.core.overlay import weight_scale
+
         if self._shown is None or self._shown.request.method != result.request.method:
             self._stale_display = None
         self._shown = result
         self._update_stale_note()
         self._measure_faithfulness(result)
         self.add_samples_action.setEnabled(self._explain_id is None and self._can_add_samples(result))
-        from limelight.core.overlay import weight_scale
-
         weights = np.asarray(result.explanation.weight_map(result.target))
         low, _ = weight_scale(result.explanation, result.target)
         self.overlay_controls.set_weights(weights, signed=low < 0)
@@ -1154,9 +1154,9 @@ class MainWindow(QMainWindow):
         if stale:
             made = METHOD_TITLES[result.request.method]
             wanted = METHOD_TITLES[self.parameter_panel.request().method]
-            self.stale_note.setText(f"Out of date: made with {made} and drawn as a {self.shown_style().display}. "
-                                    f"Press Explain to see {wanted}.")
+            self.stale_note.setText(f"Out of date: made with {made}, drawn as it was. Press Explain to see {wanted}.")
         self.stale_note.setVisible(stale)
+        self.overlay_controls.set_shown_display(self.shown_style().display if stale else None)
 
     @Slot(str)
     def _on_method_changed(self, method: str) -> None:

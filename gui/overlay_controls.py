@@ -132,6 +132,8 @@ class OverlayControls(QWidget):
         layout.addStretch(1)
 
         self._superpixels = True
+        # The display of the explanation shown, when it differs from the controls' (see set_shown_display).
+        self._shown_display = None
         self._tips = {widget: widget.toolTip() for widget in (self.top_k, self.show_negative, self.negative_button,
                                                                self.alpha, self.hide_rest)}
         self.set_style(self._style)
@@ -175,11 +177,16 @@ class OverlayControls(QWidget):
 
             self.histogram = WeightHistogram(self._histogram_box)
             self._histogram_box.layout().addWidget(self.histogram)
-            self.histogram.set_style(self._style)
-            self.histogram.set_threshold(self._style.threshold, self._style.show_negative)
+            self._update_labels()  # its display, colours and threshold
         if self.histogram is not None:
             self.histogram.set_weights(weights, signed=signed)
         self._update_enabled()
+
+    def set_shown_display(self, display) -> None:
+        """Colour the histogram for the display the shown explanation keeps (an out-of-date result's),
+        or, with None, for the controls' own."""
+        self._shown_display = display
+        self._update_labels()
 
     def set_superpixel_method(self, superpixels: bool) -> None:
         """Enable the controls that only superpixel explanations (LIME) use."""
@@ -210,7 +217,7 @@ class OverlayControls(QWidget):
         self.colour_label.setText("Color&map:" if heatmap else "Colours:")
         self.colour_label.setBuddy(self.colormap if heatmap else None)
         if self.histogram is not None:
-            self.histogram.set_style(style)
+            self.histogram.set_style(dataclasses.replace(style, display=self._shown_display or style.display))
             self.histogram.set_threshold(style.threshold, style.show_negative)
         self._update_enabled()
 

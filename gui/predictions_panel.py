@@ -318,8 +318,9 @@ _INFO_TIP = ("<b>Probability</b>: the model's confidence in the class for this i
              "<b>Deletion</b> and <b>Insertion AUC</b>: the area under the probability as superpixels are "
              "hidden (or shown) in the explanation's order; lower deletion and higher insertion than a random "
              "order mean the explanation points at what the model uses.")
+# A label never wraps ("\u00a0" is a space that does not break): the label column stays one line.
 _INFO_LABELS = {"report": "Report", "method": "Method", "probability": "Probability",
-                "local_prediction": "Fit's estimate", "samples": "Samples", "superpixels": "Superpixels",
+                "local_prediction": "Fit's\u00a0estimate", "samples": "Samples", "superpixels": "Superpixels",
                 "seed": "Seed", "layer": "Layer", "score": "Score", "time": "Time"}
 _SCORE_LABELS = ("Stability", "Fit (R²)", "AUC", "Random")
 # Keys set_info reads for something other than a row of its own.
@@ -379,7 +380,8 @@ def _describe(key, value):
         return label, f"{value:.1%}"
     if key == "local_prediction":
         clipped = min(max(value, 0.0), 1.0)
-        return label, f"{value:.1%}" if clipped == value else f"{clipped:.0%} (clipped from {value:.3f})"
+        # Kept short for a narrow panel; the tooltip says why an estimate is clipped.
+        return label, f"{value:.1%}" if clipped == value else f"{clipped:.0%} (clipped)"
     if key == "time":
         return label, f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
     if key in ("samples", "superpixels") and isinstance(value, (int, float)):

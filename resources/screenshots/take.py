@@ -4,7 +4,8 @@
 
 Writes main_window.png (a Grad-CAM explanation) and lime_split.png (LIME, original vs
 explained) next to this file, at the screen's size; `--out FOLDER` writes elsewhere, and
-`--all` also keeps the in-between states (loading, running, compare, trust dialog).
+`--all` also keeps the in-between states (loading, an out-of-date result, running, a captioned save,
+compare, trust dialog).
 """
 import argparse
 import dataclasses
@@ -74,6 +75,8 @@ def main(argv=None) -> int:
 
     panel.set_request(dataclasses.replace(panel.request(), method="lime", num_samples="auto", seed=0))
     panel.sig_method_changed.emit("lime")  # as choosing LIME in the panel does: its natural display
+    pause(300)
+    save(window, "2_out_of_date.png")
     panel.sig_explain_requested.emit()
     pause(3000)
     save(window, "2_lime_running.png")
@@ -84,6 +87,7 @@ def main(argv=None) -> int:
     window.set_view_mode("explained")
 
     if args.all:
+        window.save_annotated(out / "5_caption.png", caption=True)
         window.show_compare()
         dialog = window._compare
         deadline = time.monotonic() + 300

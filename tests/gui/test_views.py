@@ -457,6 +457,50 @@ def test_histogram_greys_out_the_weights_not_drawn(controls):
     assert histogram.hidden_band() is None
 
 
+def test_the_histogram_is_the_heatmaps_legend_in_its_colormap(controls):
+    import matplotlib
+
+    from limelight.core.overlay import OverlayStyle
+
+    controls.set_weights(np.linspace(0.0, 1.0, 400, dtype=np.float32).reshape(20, 20), signed=False)
+    histogram = controls.histogram
+    green, red = (60, 176, 67), (217, 65, 43)
+    controls.set_style(OverlayStyle(display="outline", positive_colour=green, negative_colour=red))
+    assert {tuple(c) for c in histogram.bar_colours()} == {green}
+    # As a heatmap, the bars run from the colormap's first colour (weight 0) to its last (the strongest).
+    controls.set_style(OverlayStyle(display="heatmap", colormap="viridis"))
+    bars = histogram.bar_colours().astype(int)
+    edges = np.linspace(0.0, 1.0, len(bars) + 1)
+    centres = (edges[:-1] + edges[1:]) / 2
+    assert len(bars) > 10
+    assert np.abs(bars - np.rint(matplotlib.colormaps["viridis"](centres)[:, :3] * 255)).max() <= 6
+    # Automatic picks jet for a map of one sign, as the renderer does.
+    controls.set_style(OverlayStyle(display="heatmap"))
+    jet = np.rint(matplotlib.colormaps["jet"](centres)[:, :3] * 255)
+    assert np.abs(histogram.bar_colours().astype(int) - jet).max() <= 6
+
+
+def test_options_that_change_no_pixel_are_off_and_say_why(controls):
+    from limelight.core.overlay import OverlayStyle
+
+    # A Grad-CAM map: no superpixels to count, no negative weight to show.
+    controls.set_superpixel_method(False)
+    controls.set_weights(np.linspace(0.0, 1.0, 16, dtype=np.float32).reshape(4, 4), signed=False)
+    controls.set_style(OverlayStyle(display="heatmap"))
+    assert not controls.top_k.isEnabled() and "no superpixels" in controls.top_k.toolTip()
+    assert not controls.show_negative.isEnabled() and "no negative weights" in controls.show_negative.toolTip()
+    assert controls.alpha.isEnabled() and controls.hide_rest.isEnabled()
+    # LIME with weights of both signs: every option counts, except what Block already does.
+    controls.set_superpixel_method(True)
+    controls.set_weights(np.array([[0.5, -0.25], [0.1, 1.0]], np.float32), signed=True)
+    assert controls.top_k.isEnabled() and controls.show_negative.isEnabled()
+    assert not controls.negative_button.isEnabled() and "Show negative evidence" in controls.negative_button.toolTip()
+    controls.show_negative.setChecked(True)
+    assert controls.negative_button.isEnabled()
+    controls.display.setCurrentIndex(controls.display.findData("block"))
+    assert not controls.hide_rest.isEnabled() and "always fades" in controls.hide_rest.toolTip()
+
+
 def test_one_colour_row_shows_what_the_display_uses(controls):
     controls.show()
     assert controls.positive_button.isVisible() and not controls.colormap.isVisible()
@@ -564,11 +608,11 @@ def test_info_names_a_class_once_and_flags_a_weak_fit_and_an_estimate_outside_0_
     text = predictions.info_text()
     assert text.count("class 6") == 1
     assert "Fit (R²) 0.35 weak" in " ".join(text.split())
-    assert "Fit's estimate 100% (clipped from 1.195)" in " ".join(text.split())
-    assert "Local prediction" not in text and "1.195\n" not in text
+    assert "Fit's estimate 100% (clipped)" in " ".join(text.split())
+    assert "Local prediction" not in text and "1.195" not in text
     predictions.set_info({"method": "LIME", "label": "tabby", "index": 281, "fit": 0.8, "local_prediction": -0.2})
     text = " ".join(predictions.info_text().split())
-    assert "tabby (class 281)" in text and "Fit (R²) 0.80 good" in text and "0% (clipped from -0.200)" in text
+    assert "tabby (class 281)" in text and "Fit (R²) 0.80 good" in text and "0% (clipped)" in text
 
 
 def test_info_facts_come_in_a_fixed_order(predictions):
