@@ -8,12 +8,7 @@ from types import MappingProxyType
 from typing import ClassVar, Mapping
 
 import numpy as np
-from sklearn.linear_model import Ridge
-from sklearn.metrics import pairwise_distances, r2_score
 from threadpoolctl import threadpool_limits
-from skimage.color import label2rgb
-from skimage.filters import gaussian
-from skimage.segmentation import relabel_sequential
 
 from limelight.core.images import as_rgb_image
 from limelight.core.errors import Cancelled, ExplanationError, ReportError
@@ -574,11 +569,17 @@ def _kernel(design, kernel_width):
     # lime_image measures distance with sklearn's cosine metric to the all-on sample, unscaled
     # (only lime_text multiplies it by 100), then weights samples with the square-rooted
     # exponential kernel.
+    # scikit-learn loads here, on the worker thread: the window imports this module at start-up.
+    from sklearn.metrics import pairwise_distances
+
     distances = pairwise_distances(design, design[:1], metric="cosine").ravel()
     return np.sqrt(np.exp(-(distances ** 2) / kernel_width ** 2))
 
 
 def _fit(design, targets, sample_weight):
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import r2_score
+
     # One multi-output Ridge equals one Ridge per label (same alpha, same weights) and fits all
     # features, as lime's 'auto' selection does with its default num_features=100000.
     y = targets.astype(np.float64)
@@ -596,6 +597,9 @@ def _fit(design, targets, sample_weight):
 
 def _hidden_image(image, segments, hide):
     """Return the normalised hide setting and the fully hidden image."""
+    from skimage.color import label2rgb
+    from skimage.filters import gaussian
+
     if isinstance(hide, str):
         if hide not in HIDE_MODES:
             raise ExplanationError(f"unknown hide mode {hide!r}; choose one of {', '.join(HIDE_MODES)} "
@@ -655,6 +659,8 @@ def _check_scores(scores, rows):
 
 
 def _check_segments(segments, shape):
+    from skimage.segmentation import relabel_sequential
+
     segments = np.asarray(segments)
     if segments.shape != tuple(shape):
         raise ExplanationError(f"segments have shape {segments.shape} but the image is {tuple(shape)}; "

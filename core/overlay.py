@@ -3,11 +3,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import matplotlib
-import matplotlib.colors
 import numpy as np
 from PIL import Image
-from scipy.ndimage import binary_dilation, minimum_filter
 
 from limelight.core.images import as_rgb_image
 from limelight.core.errors import ExplanationError
@@ -35,6 +32,9 @@ _CACHE_BYTES = 512 * 2 ** 20
 def _colour(value, name):
     """Normalise a colour to an RGB tuple of ints from 0 to 255."""
     if isinstance(value, str):
+        # matplotlib (and scipy below) load when first needed: the window imports this module at start-up.
+        import matplotlib.colors
+
         try:
             return tuple(int(round(c * 255)) for c in matplotlib.colors.to_rgb(value))
         except ValueError:
@@ -127,7 +127,7 @@ class OverlayStyle:
             set_(self, "num_features", int(self.num_features))
         for name in ("positive_colour", "negative_colour", "block_colour"):
             set_(self, name, _colour(getattr(self, name), name.replace("_", " ")))
-        if self.colormap is not None and self.colormap not in matplotlib.colormaps:
+        if self.colormap is not None and self.colormap not in _colormaps():
             raise ExplanationError(f"unknown colormap {self.colormap!r}; use a matplotlib name such as "
                                    f"'jet', 'viridis' or 'RdBu_r', or None for the default.")
         set_(self, "show_negative", bool(self.show_negative))
@@ -166,8 +166,14 @@ class HeatmapScale:
 
     def colours(self, n=256):
         """Return the colours from `low` to `high`: ndarray of shape (n, 3), uint8."""
-        lut = matplotlib.colormaps[self.colormap].resampled(n)(np.linspace(0.0, 1.0, n))[:, :3]
+        lut = _colormaps()[self.colormap].resampled(n)(np.linspace(0.0, 1.0, n))[:, :3]
         return np.rint(lut * 255).astype(np.uint8)
+
+
+def _colormaps():
+    import matplotlib
+
+    return matplotlib.colormaps
 
 
 def weight_scale(explanation, label):
@@ -373,6 +379,8 @@ def _build_region_entry(segments, shape):
     lines = segment_boundaries(display, mode="thick")
     thickness = line_thickness(shape)
     if thickness > 1:
+        from scipy.ndimage import binary_dilation
+
         lines = binary_dilation(lines, np.ones((2 * thickness - 1,) * 2, bool))
     pixels = np.flatnonzero(lines)
     region = display.ravel()[pixels]
@@ -540,6 +548,8 @@ def _build_pixel_entry(explanation, label, shape):
     # A pixel is on the outline when some pixel within the line width is weaker or of the other
     # sign: a minimum filter, taken once, turns any later threshold into one comparison.
     size = 2 * line_thickness(shape) + 1
+    from scipy.ndimage import minimum_filter
+
     if negative.any():
         edge = np.where(negative, minimum_filter(np.where(negative, level, 0), size),
                         minimum_filter(np.where(negative, 0, level), size)).astype(np.uint8)

@@ -2,7 +2,6 @@
 from functools import lru_cache
 
 import numpy as np
-from skimage.segmentation import felzenszwalb, find_boundaries, quickshift, relabel_sequential, slic
 
 from limelight.core.images import as_rgb_image
 from limelight.core.errors import ExplanationError
@@ -100,6 +99,9 @@ def segmentation_params(image, *, method="quickshift", **params):
 
 def _segment(image, method, options):
     """Run one segmentation algorithm with all its parameters; labels contiguous from 0."""
+    # skimage's segmentation loads scipy (a second of start-up): it loads here, on first use.
+    from skimage.segmentation import felzenszwalb, quickshift, relabel_sequential, slic
+
     defaults = SEGMENTATION_DEFAULTS[method]
     options = dict(options)
     try:
@@ -164,6 +166,8 @@ def segment_boundaries(labels, *, mode="thick"):
     -------
     ndarray of shape (rows, cols), bool
     """
+    from skimage.segmentation import find_boundaries
+
     # Superpixel 0 is a region like any other, not background, so no label is passed as background.
     return find_boundaries(labels, mode=mode, background=-1)
 

@@ -110,6 +110,12 @@ class ImageBrowser(QWidget):
         layout.addWidget(self.empty_label, 1)
         self._update_empty()
 
+    def height_for_rows(self, rows: int) -> int:
+        """The height that shows `rows` thumbnails without scrolling, with the toolbar above them."""
+        row = self.list.sizeHintForRow(0) if self.list.count() else THUMBNAIL_SIZE.height() + 8
+        list_height = rows * (row + 2 * self.list.spacing()) + 2 * self.list.frameWidth()
+        return self.toolbar.sizeHint().height() + self.layout().spacing() + list_height
+
     # --- Contents --------------------------------------------------------------------------
 
     def set_actions(self, actions) -> None:

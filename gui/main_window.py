@@ -9,7 +9,7 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel,
-                               QMainWindow, QMessageBox, QProgressBar, QScrollArea, QStyle,
+                               QMainWindow, QMessageBox, QProgressBar, QStyle,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
 
 from limelight.core.caption import METHOD_TITLES
@@ -23,6 +23,7 @@ from limelight.gui.model_picker import ModelPicker, builtin_sources
 from limelight.gui.overlay_controls import OverlayControls
 from limelight.gui.parameter_panel import ExplainRequest, ParameterPanel
 from limelight.gui.predictions_panel import MEASURING, PredictionsPanel
+from limelight.gui.scroll_panel import scroll_panel
 from limelight.gui.settings import Settings
 from limelight.gui.trust_dialog import ask_trust
 from limelight.gui.preprocessing_dialog import PreprocessingDialog
@@ -30,7 +31,7 @@ from limelight.gui.worker import (BUILTIN_PREFIX, REPORT_PREFIX, BackgroundTasks
                                   ComparePreprocessing, Continue, Explain, ExplainAll, ExplainResult, LoadModel,
                                   ModelInfo, OpenedReport, OpenReport, Predict, Predictions,
                                   PreprocessingChoices, SegmentPreview, SegmentPreviewResult, TrustRequired, Versions,
-                                  WarmUp, WorkerController, more_samples, report_extra)
+                                  WorkerController, more_samples, report_extra)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ IMAGE_CACHE_BYTES = 400 * 2**20
 EXPLANATION_CACHE_SIZE = 64
 #: Scaled-down photos kept for drawing overlays at the size shown: the window's and Compare's two.
 _VIEW_COPIES = 3
+#: The first model load starts at the window's first paint, or this long after it is shown.
+FIRST_LOAD_LATEST_MS = 1000
 #: How long the window waits for the worker to stop when it closes mid-run.
 SHUTDOWN_WAIT_MS = 5000
 
@@ -174,6 +177,7 @@ class MainWindow(QMainWindow):
         # User models whose preprocessing was asked about this session; each is asked once.
         self._asked_preprocessing = set()
         self.preprocessing_dialog = None
+        self._first_load: tuple[str, bool] | None = None  # (source, trust) until the window first paints
         self._path = ""
         self._image: np.ndarray | None = None
         self._image_loading: str | None = None  # the selected photo, while it loads
@@ -240,8 +244,9 @@ class MainWindow(QMainWindow):
         # Scrolls on a small screen rather than squeezing the explanation's scores.
         self.predictions_dock = self._dock("Predictions", "predictions", self.predictions_panel,
                                            Qt.DockWidgetArea.LeftDockWidgetArea, scroll=True)
+        # Scrolls on a small screen rather than cutting its notes mid-line.
         self.model_dock = self._dock("Model", "model", self.model_picker,
-                                     Qt.DockWidgetArea.RightDockWidgetArea)
+                                     Qt.DockWidgetArea.RightDockWidgetArea, scroll=True)
         self.parameters_dock = self._dock("Explanation", "parameters", self.parameter_panel,
                                           Qt.DockWidgetArea.RightDockWidgetArea, scroll=True)
         self.overlay_dock = self._dock("Overlay", "overlay", self.overlay_controls,
@@ -274,7 +279,15 @@ class MainWindow(QMainWindow):
         self.status_progress.setMaximumHeight(16)
         self.status_progress.setTextVisible(True)
         self.status_progress.hide()
+        self.status_eta = QLabel(self)
+        self.status_eta.hide()
+        # Its action (Cancel) is made with the others, in _build_actions.
+        self.status_cancel = QToolButton(self)
+        self.status_cancel.setAutoRaise(True)
+        self.status_cancel.hide()
         status.addPermanentWidget(self.status_progress)
+        status.addPermanentWidget(self.status_eta)
+        status.addPermanentWidget(self.status_cancel)
         status.addPermanentWidget(self.image_status)
         status.addPermanentWidget(self.model_status)
 
@@ -282,12 +295,7 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(f"{name}_dock")
         if scroll:
-            area_widget = QScrollArea(dock)
-            area_widget.setWidgetResizable(True)
-            area_widget.setFrameShape(QFrame.Shape.NoFrame)
-            area_widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-            area_widget.setWidget(widget)
-            dock.setWidget(area_widget)
+            dock.setWidget(scroll_panel(widget, dock))
         else:
             dock.setWidget(widget)
         self.addDockWidget(area, dock)
@@ -366,6 +374,7 @@ class MainWindow(QMainWindow):
         self.cancel_action = self._action("Cancel", self.cancel,
                                           tip="Stop the explanation (Esc)")
         self.cancel_action.setVisible(False)
+        self.status_cancel.setDefaultAction(self.cancel_action)
         self.add_samples_action = self._action("&Add Samples", self.add_samples,
                                                tip="Continue the shown LIME explanation with half as "
                                                    "many samples again; only the new ones go to the model")
@@ -490,8 +499,10 @@ class MainWindow(QMainWindow):
 
             if source in BUILTIN_MODELS:
                 source = BUILTIN_PREFIX + source
-        # The first load is submitted at once: the window shows while TensorFlow starts in the worker.
-        self.load_model(source, trust_model)
+        # The first load starts once the window has painted: importing TensorFlow in the worker
+        # holds the interpreter most of the time, and would keep the window from showing.
+        self._first_load = (source, trust_model)
+        self.model_picker.set_busy(f"Loading {self._title_for(source)}…")
 
     # --- Public state ----------------------------------------------------------------------
 
@@ -748,6 +759,7 @@ class MainWindow(QMainWindow):
         A file that would run code loads if the user trusted its content before (by SHA-256),
         or with `trust` (the --trust-model flag); otherwise the user is asked.
         """
+        self._first_load = None  # a model asked for before the first paint replaces the start-up one
         if self._loading and self._loading[0] == source and not trust:
             return
         self._loading = (source, trust)
@@ -808,7 +820,8 @@ class MainWindow(QMainWindow):
         self.predictions_panel.set_class_names(list(info.class_names))
         self.parameter_panel.set_layers(list(info.layers))
         self.model_status.setText(info.name)
-        self.statusBar().showMessage(f"Loaded {info.name}.", 4000)
+        self.statusBar().showMessage(f"Loaded {info.name} in {describe_seconds(info.seconds)}, ready to explain.",
+                                     8000)
         self.settings.set_last_model(info.source)
         if not info.builtin:
             self.settings.add_recent_model(info.source)
@@ -821,8 +834,6 @@ class MainWindow(QMainWindow):
         self._target = None
         self._shown = None
         self._refresh_for_image()
-        # Tracing the model's graphs costs a few seconds once; spend them before the first click.
-        self._submit(WarmUp(info.source), channel="warmup")
         if self._versions is None:
             self._submit(Versions(), channel="versions")
         self.sig_model_loaded.emit(info)
@@ -954,7 +965,9 @@ class MainWindow(QMainWindow):
         self.explain_action.setVisible(not running)
         self.cancel_action.setVisible(running)
         self.status_progress.setRange(0, 0)  # busy until the first progress report
-        self.status_progress.setVisible(running)
+        self.status_eta.setText(self.parameter_panel.eta.text())
+        for widget in (self.status_progress, self.status_eta, self.status_cancel):
+            widget.setVisible(running)
         self.add_samples_action.setEnabled(not running and self._can_add_samples(self._shown))
 
     @Slot()
@@ -1276,7 +1289,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def save_captioned_dialog(self) -> None:
         if self._shown is None:
-            self.show_error("Explain the image first; then save it with its caption.")
+            self.show_error("Explain the image first; then save it with its caption.", "save")
             return
         path = self._ask_save_path("Save with Caption", "save", self._default_name("_caption.png"),
                                    "PNG image (*.png);;JPEG image (*.jpg *.jpeg);;"
@@ -1504,6 +1517,7 @@ class MainWindow(QMainWindow):
             self.status_progress.setValue(done)
             # The same words as the panel's bar, which says when the total is only a cap.
             self.status_progress.setFormat(self.parameter_panel.progress.format())
+            self.status_eta.setText(self.parameter_panel.eta.text())
 
     @Slot(int, object)
     def _on_finished(self, request_id: int, job) -> None:
@@ -1566,8 +1580,9 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.browser_dock, self.model_dock], [250, 340],
                          Qt.Orientation.Horizontal)
         height = self.height()
-        # Room for the four sample thumbnails; the rest for the predictions and the scores.
-        images = max(180, min(320, height * 2 // 7))
+        # Room for the four sample thumbnails (and the dock's title); the rest for the predictions.
+        title = self.browser_dock.widget().geometry().top()
+        images = title + self.browser.height_for_rows(min(4, max(1, self.browser.count())))
         self.resizeDocks([self.browser_dock, self.predictions_dock], [images, max(300, height - images)],
                          Qt.Orientation.Vertical)
         model = self.model_picker.sizeHint().height() + 30
@@ -1609,6 +1624,25 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About Limelight",
                           "<h3>Limelight</h3><p>See why an image classifier decided what it "
                           f"decided: LIME and Grad-CAM explanations.</p><table>{table}</table>")
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self._first_load is not None:
+            # After this paint returns, so the window is on screen before the worker starts.
+            QTimer.singleShot(0, self._start_first_load)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._first_load is not None:
+            # A window shown minimised or covered may not paint for a while: load anyway.
+            QTimer.singleShot(FIRST_LOAD_LATEST_MS, self._start_first_load)
+
+    @Slot()
+    def _start_first_load(self) -> None:
+        if self._first_load is not None and not self._closing:
+            source, trust = self._first_load
+            self._first_load = None
+            self.load_model(source, trust)
 
     # --- Drag and drop ---------------------------------------------------------------------
 

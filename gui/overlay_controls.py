@@ -2,14 +2,12 @@
 import dataclasses
 
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from matplotlib.figure import Figure
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFormLayout, QHBoxLayout, QLabel,
                                QPushButton, QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
-from limelight.core.overlay import DISPLAYS, HeatmapScale, OverlayStyle, colormap_name
+from limelight.core.overlay import DISPLAYS, OverlayStyle
 
 __all__ = ["OverlayControls", "COLORMAPS"]
 
@@ -20,193 +18,6 @@ _DISPLAY_TIPS = {
     "block": "Show only the chosen regions and fade the rest",
     "heatmap": "Colour every region by its weight",
 }
-# A histogram of at most this many values stays quick to redraw while the slider moves.
-_MAX_HISTOGRAM_VALUES = 20_000
-_HISTOGRAM_BINS = 41
-
-
-class WeightHistogram(FigureCanvasQTAgg):
-    """A small histogram of an explanation's weights (as fractions of the largest) with the threshold.
-
-    For a heatmap it is also the heatmap's legend: bars and a strip under them in the colormap's colours.
-    """
-
-    def __init__(self, parent=None):
-        # Fixed margins: a layout engine would re-run on every redraw, which a threshold drag triggers.
-        self._figure = Figure(figsize=(3, 1.15), dpi=100)
-        self._figure.subplots_adjust(left=0.04, right=0.96, bottom=0.24, top=0.84)
-        super().__init__(self._figure)
-        # Threshold lines are drawn over a cached image of the bars (blitting), so dragging the
-        # slider redraws two lines, not the whole figure.
-        self._background = None
-        self.mpl_connect("draw_event", self._on_draw)
-        self.setParent(parent)
-        self._axes = self._figure.add_subplot()
-        self._values = None
-        self._style = OverlayStyle()
-        self._signed = False
-        self._per_region = False
-        self._threshold = 0.2
-        self._show_negative = False
-        self._colours = ("#3cb043", "#d9412b")
-        # The heatmap's colormap name while the display is a heatmap, else None.
-        self._colormap = None
-        self._lines = []
-        self._shade = None
-        self.setMinimumHeight(95)
-        self.setMaximumHeight(115)
-        self.setToolTip("How the explanation's weights are spread, as a share of the strongest; regions "
-                        "beyond the dashed line(s) are shown, the greyed-out ones are not")
-        self._draw_histogram()
-
-    def values(self):
-        """Return the normalised weights drawn, in -1..1, or None."""
-        return self._values
-
-    def threshold_lines(self):
-        """Return the x positions of the threshold markers."""
-        return [line.get_xdata()[0] for line in self._lines]
-
-    def hidden_band(self):
-        """Return the (left, right) range of weights greyed out as not shown, or None."""
-        if self._shade is None:
-            return None
-        left = float(self._shade.get_x())
-        return left, left + float(self._shade.get_width())
-
-    def bar_colours(self):
-        """Return the RGB colours of the bars drawn, left to right: ndarray of shape (n, 3), uint8."""
-        bars = [patch for patch in self._axes.patches if patch not in (self._shade,)]
-        return np.array([np.rint(np.asarray(bar.get_facecolor()[:3]) * 255) for bar in bars], np.uint8)
-
-    def set_style(self, style):
-        """Colour the bars as `style` draws the weights: its two colours, or its heatmap's colormap."""
-        colours = tuple("#%02x%02x%02x" % tuple(int(c) for c in rgb)
-                        for rgb in (style.positive_colour, style.negative_colour))
-        colormap = colormap_name(style, signed=self._signed) if style.display == "heatmap" else None
-        self._style = style
-        if (colours, colormap) != (self._colours, self._colormap):
-            self._colours, self._colormap = colours, colormap
-            self._draw_histogram()
-
-    def set_weights(self, weights, *, signed=None):
-        """Show a weight map's spread; `signed` says whether it is drawn on a zero-centred scale
-        (LIME always is; by default, whether any weight is negative)."""
-        if weights is None:
-            self._values = None
-        else:
-            weights = np.asarray(weights, dtype=np.float32).ravel()
-            weights = weights[np.isfinite(weights)]
-            peak = float(np.abs(weights).max()) if weights.size else 0.0
-            if peak == 0:
-                self._values = None
-            else:
-                # Superpixel maps repeat one weight over many pixels: a region counts once.
-                unique = np.unique(weights)
-                values = unique if unique.size <= _MAX_HISTOGRAM_VALUES // 10 else weights
-                if values.size > _MAX_HISTOGRAM_VALUES:
-                    values = values[:: values.size // _MAX_HISTOGRAM_VALUES + 1]
-                self._values = values / peak
-                self._per_region = values is unique
-        self._signed = bool(signed) if signed is not None else (
-            self._values is not None and bool((self._values < 0).any()))
-        if self._colormap is not None:
-            self._colormap = colormap_name(self._style, signed=self._signed)
-        self._draw_histogram()
-
-    def set_threshold(self, threshold, show_negative):
-        self._threshold = float(threshold)
-        self._show_negative = bool(show_negative)
-        self._draw_lines()
-        if self._background is None:
-            self.draw_idle()
-            return
-        self.restore_region(self._background)
-        self._draw_animated()
-        self.blit(self._figure.bbox)
-
-    def _on_draw(self, _event):
-        self._background = self.copy_from_bbox(self._figure.bbox)
-        self._draw_animated()
-
-    def _draw_animated(self):
-        if self._shade is not None:
-            self._axes.draw_artist(self._shade)
-        for line in self._lines:
-            self._axes.draw_artist(line)
-
-    def _draw_histogram(self):
-        self._background = None
-        axes = self._axes
-        axes.clear()
-        self._lines = []
-        self._shade = None
-        colour = self.palette().color(self.foregroundRole())
-        face = self.palette().color(self.backgroundRole())
-        self._figure.set_facecolor(face.name())
-        axes.set_facecolor(face.name())
-        text = colour.name()
-        for spine in ("top", "right", "left"):
-            axes.spines[spine].set_visible(False)
-        axes.spines["bottom"].set_color(text)
-        axes.tick_params(colors=text, labelsize=8, length=2, pad=1)
-        axes.set_yticks([])
-        values = self._values
-        signed = values is not None and self._signed
-        axes.set_xlim(-1.02 if signed else -0.02, 1.02)
-        if values is None:
-            axes.set_xticks([])
-            axes.text(0.5, 0.5, "No explanation yet", transform=axes.transAxes, ha="center", va="center",
-                      color=text, fontsize=8, alpha=0.7)
-        else:
-            bins = np.linspace(-1 if signed else 0, 1, _HISTOGRAM_BINS if signed else _HISTOGRAM_BINS // 2 + 1)
-            counts, edges = np.histogram(values, bins=bins)
-            centres = (edges[:-1] + edges[1:]) / 2
-            top = max(counts.max(), 1) * 1.08
-            if self._colormap is None:
-                colours = np.where(centres >= 0, *self._colours)
-                axes.set_ylim(0, top)
-            else:
-                # The heatmap's legend: each bar in the colour its weight gets, over a colour strip.
-                scale = HeatmapScale(self._colormap, -1.0 if signed else 0.0, 1.0)
-                lut = scale.colours()
-                position = (centres + 1) / 2 if signed else centres
-                colours = lut[np.clip(np.rint(position * 255), 0, 255).astype(int)] / 255
-                strip = top * 0.14
-                axes.imshow(lut[None], extent=(scale.low, scale.high, -strip, 0), aspect="auto",
-                            interpolation="bilinear")
-                axes.set_ylim(-strip, top)
-            axes.bar(centres, counts, width=np.diff(edges) * 0.9, color=colours, alpha=0.85)
-            axes.set_xticks([-1, 0, 1] if signed else [0, 0.5, 1])
-            unit = "superpixels" if self._per_region else "pixels"
-            axes.set_title(f"{values.size:,} {unit}", fontsize=8, color=text, loc="right", pad=2)
-            axes.set_title("weight / strongest", fontsize=8, color=text, loc="left", pad=2)
-        self._draw_lines()
-        self.draw_idle()
-
-    def _draw_lines(self):
-        for artist in [*self._lines, self._shade]:
-            if artist is not None:
-                artist.remove()
-        self._lines = []
-        self._shade = None
-        if self._values is None:
-            return
-        signed = bool((self._values < 0).any())
-        positions = [self._threshold]
-        if self._show_negative and signed:
-            positions.append(-self._threshold)
-        # Grey out the weights that are not drawn: the band under the threshold, and every
-        # negative weight unless negative evidence is shown.
-        left = -self._threshold if self._show_negative else self._axes.get_xlim()[0]
-        face = self.palette().color(self.backgroundRole()).name()
-        self._shade = self._axes.axvspan(left, self._threshold, color=face, alpha=0.7, linewidth=0,
-                                         animated=True)
-        for x in positions:
-            self._lines.append(self._axes.axvline(x, color="#f0a030", linestyle="--", linewidth=1.2,
-                                                  animated=True))
-
-
 class _ColourButton(QPushButton):
     """A button that shows a colour swatch and picks a new colour with QColorDialog."""
 
@@ -257,7 +68,11 @@ class OverlayControls(QWidget):
         self.threshold = _slider(self, "Hide regions whose weight is at most this share of the strongest "
                                        "weight; 0 shows every region with a weight")
         self.threshold_value = _value_label(self)
-        self.histogram = WeightHistogram(self)
+        # The histogram (matplotlib, half a second to import) is built with the first weights to
+        # show, so the window opens without it; until then this empty box holds its place.
+        self.histogram = None
+        self._histogram_box = QWidget(self)
+        QVBoxLayout(self._histogram_box).setContentsMargins(0, 0, 0, 0)
 
         self.top_k = QSpinBox(self)
         self.top_k.setRange(0, 500)
@@ -306,7 +121,7 @@ class OverlayControls(QWidget):
         form = QFormLayout()
         form.addRow("&Display:", self.display)
         form.addRow(_buddy_label("&Threshold:", self.threshold), threshold_row)
-        form.addRow(self.histogram)
+        form.addRow(self._histogram_box)
         form.addRow("Top &features:", self.top_k)
         form.addRow(_buddy_label("&Opacity:", self.alpha), alpha_row)
         form.addRow(self.colour_label, self.colour_stack)
@@ -357,7 +172,14 @@ class OverlayControls(QWidget):
 
         `signed` says whether its heatmap is zero-centred (see `limelight.core.overlay.weight_scale`).
         """
-        self.histogram.set_weights(weights, signed=signed)
+        if self.histogram is None and weights is not None:
+            from limelight.gui.weight_histogram import WeightHistogram
+
+            self.histogram = WeightHistogram(self._histogram_box)
+            self._histogram_box.layout().addWidget(self.histogram)
+            self._update_labels()  # its display, colours and threshold
+        if self.histogram is not None:
+            self.histogram.set_weights(weights, signed=signed)
         self._update_enabled()
 
     def set_shown_display(self, display) -> None:
@@ -394,13 +216,14 @@ class OverlayControls(QWidget):
         self.colour_stack.setCurrentWidget(self.colormap if heatmap else self.colour_stack.widget(0))
         self.colour_label.setText("Color&map:" if heatmap else "Colours:")
         self.colour_label.setBuddy(self.colormap if heatmap else None)
-        self.histogram.set_style(dataclasses.replace(style, display=self._shown_display or style.display))
-        self.histogram.set_threshold(style.threshold, style.show_negative)
+        if self.histogram is not None:
+            self.histogram.set_style(dataclasses.replace(style, display=self._shown_display or style.display))
+            self.histogram.set_threshold(style.threshold, style.show_negative)
         self._update_enabled()
 
     def _update_enabled(self):
         """Disable each option that would change no pixel of what is shown, and say why in its tooltip."""
-        style, values = self._style, self.histogram.values()
+        style, values = self._style, self.histogram.values() if self.histogram is not None else None
         negatives = values is None or bool((values < 0).any())
         reasons = {
             self.top_k: None if self._superpixels else "Off: this method's map has no superpixels to count",

@@ -43,7 +43,7 @@ _SEGMENTATION_TIPS = {
 # (title, tooltip, minimum, maximum, step) per segmentation parameter.
 _PARAM_SPECS = {
     "kernel_size": ("Kernel size", "Width of the Gaussian used to smooth the density; larger makes "
-                    "fewer, bigger superpixels", 0.5, 50.0, 0.5),
+                    "fewer, bigger superpixels", 1, 50, 1),
     "max_dist": ("Max distance", "Cut-off for the distance between points in a superpixel; larger "
                  "makes bigger superpixels", 1.0, 10_000.0, 10.0),
     "ratio": ("Colour ratio", "Balance between colour (1) and position (0) when grouping pixels",

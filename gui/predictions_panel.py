@@ -7,7 +7,6 @@ from PySide6.QtWidgets import (QAbstractItemView, QCompleter, QHBoxLayout, QLabe
                                QListWidgetItem, QPushButton, QStyle, QStyledItemDelegate, QVBoxLayout, QWidget)
 
 from limelight.core.scores import TOO_FEW_SUPERPIXELS, fit_word
-from limelight.gui.faithfulness_plot import FaithfulnessPlot
 
 __all__ = ["PredictionsPanel", "MEASURING"]
 
@@ -122,7 +121,11 @@ class PredictionsPanel(QWidget):
         hint_layout.setContentsMargins(0, 0, 0, 0)
         hint_layout.addWidget(self.hint, 1)
         hint_layout.addWidget(self.add_samples_button, 0, Qt.AlignmentFlag.AlignTop)
-        self.faithfulness_plot = FaithfulnessPlot(self)
+        # The plot (matplotlib, half a second to import) is built when there are curves to show,
+        # so the window opens without it; until then this empty box holds its place.
+        self.faithfulness_plot = None
+        self._plot_box = QWidget(self)
+        QVBoxLayout(self._plot_box).setContentsMargins(0, 0, 0, 0)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.list)
@@ -131,7 +134,7 @@ class PredictionsPanel(QWidget):
         layout.addWidget(self.search_note)
         layout.addWidget(self.info)
         layout.addWidget(self.hint_row)
-        layout.addWidget(self.faithfulness_plot)
+        layout.addWidget(self._plot_box)
         layout.addWidget(self.facts)
         # Spare height goes below the facts, so they sit right under the list instead of at the bottom.
         layout.addStretch(1)
@@ -249,9 +252,16 @@ class PredictionsPanel(QWidget):
         self.add_samples_button.setVisible(offer)
         self.hint_row.setVisible(bool(self.hint.text()) or self.add_samples_button.isVisible())
         measured = faithfulness not in (None, MEASURING)
-        self.faithfulness_plot.set_faithfulness(faithfulness if measured else None)
         # A CAM without faithfulness has no curves to show; LIME's are on their way.
-        self.faithfulness_plot.setVisible(bool(info) and (measured or faithfulness == MEASURING))
+        wanted = bool(info) and (measured or faithfulness == MEASURING)
+        if wanted and self.faithfulness_plot is None:
+            from limelight.gui.faithfulness_plot import FaithfulnessPlot
+
+            self.faithfulness_plot = FaithfulnessPlot(self._plot_box)
+            self._plot_box.layout().addWidget(self.faithfulness_plot)
+        if self.faithfulness_plot is not None:
+            self.faithfulness_plot.set_faithfulness(faithfulness if measured else None)
+            self.faithfulness_plot.setVisible(wanted)
         self.facts.setVisible(bool(info))
         if not info:
             self.info.setText("<span style='color: palette(placeholder-text)'>Explain the image to see how "

@@ -138,13 +138,6 @@ class Versions:
     """The library versions and compute device, for Help > About."""
 
 
-@dataclass(frozen=True)
-class WarmUp:
-    """Trace a loaded model's forward and Grad-CAM graphs now, so the first Explain is quick."""
-
-    model: str
-
-
 # --- Results: what the worker answers -------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -169,6 +162,8 @@ class ModelInfo:
     """The content hash of a model that needed trust to load."""
     runtime: str = ""
     """What runs the forward passes, e.g. "LiteRT" or "Keras (why not LiteRT)"."""
+    seconds: float = field(default=0.0, compare=False)
+    """How long loading took, its first trace included."""
 
     @property
     def builtin(self) -> bool:
@@ -305,11 +300,9 @@ class Worker(QObject):
             return token.is_set()
 
         if isinstance(job, LoadModel):
-            return self._load(job)
+            return self._load(job, cancelled)
         if isinstance(job, Versions):
             return _versions()
-        if isinstance(job, WarmUp):
-            return self._warm_up(job, cancelled)
         if isinstance(job, Predict):
             top = self._model(job.model).top_classes(job.image, job.k)
             return Predictions(job.model, job.path, tuple(top))
@@ -340,9 +333,10 @@ class Worker(QObject):
 
     # --- Models ----------------------------------------------------------------------------
 
-    def _load(self, job: LoadModel) -> ModelInfo | TrustRequired:
+    def _load(self, job: LoadModel, cancelled) -> ModelInfo | TrustRequired:
         from limelight.core.models import import_tensorflow
 
+        started = time.perf_counter()
         import_tensorflow()
         digest = None
         if job.source.startswith(BUILTIN_PREFIX):
@@ -363,11 +357,14 @@ class Worker(QObject):
                 if not (job.trust or digest in job.trusted_hashes):
                     return TrustRequired(job.source, error.reason, digest)
                 model = load_model(job.source, trust=True, **options)
+        if cancelled():
+            raise Cancelled()  # another model was asked for: skip the warm-up
+        _warm_up(model, cancelled)
         self._models.pop(job.source, None)
         self._models[job.source] = model
         while len(self._models) > MAX_LOADED_MODELS:
             self._models.popitem(last=False)
-        return model_info(model, sha256=digest)
+        return dataclasses.replace(model_info(model, sha256=digest), seconds=time.perf_counter() - started)
 
     def _model(self, source: str):
         try:
@@ -377,18 +374,6 @@ class Worker(QObject):
                                  "choose it in the model picker first") from None
         self._models.move_to_end(source)
         return model
-
-    def _warm_up(self, job: WarmUp, cancelled) -> bool:
-        from limelight.core.cam import explain_cam
-
-        model = self._model(job.model)
-        grey = np.full((*model.input_size, 3), 128, np.uint8)
-        model.predict(grey[None])
-        try:
-            explain_cam(grey, model, cancelled=cancelled)
-        except LimelightError:
-            return False  # No feature map to explain: LIME still works, and says so if asked.
-        return True
 
     # --- Explanations ----------------------------------------------------------------------
 
@@ -608,6 +593,32 @@ def open_report(path) -> OpenedReport:
     frame = frame_image(image, np.shape(explanation.weight_map(target)), extra.get("resize", "stretch"))
     info = dict(info, image=dict(image_info, path=str(photo)))
     return OpenedReport(str(path), info, image, frame, explanation, int(target))
+
+
+def _warm_up(model, cancelled) -> None:
+    """Do once, while the model loads, what would otherwise make the first explanation slow.
+
+    Traces the model's forward and Grad-CAM graphs (seconds on a large model), and imports the
+    libraries LIME and the overlays use (seconds more). Imported here, they neither hold up the
+    window's start nor hold the interpreter during the first run while the window draws progress.
+    """
+    from limelight.core.cam import explain_cam
+
+    grey = np.full((*model.input_size, 3), 128, np.uint8)
+    model.predict(grey[None])
+    try:
+        explain_cam(grey, model, cancelled=cancelled)
+    except LimelightError:
+        pass  # No feature map to explain: LIME still works, and says so if asked.
+    # The histogram and plots (importing makes no Qt object), the overlays, the superpixels, LIME's fit.
+    import matplotlib.backends.backend_qtagg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    import scipy.ndimage  # noqa: F401
+    from skimage.color import label2rgb  # noqa: F401
+    from skimage.filters import gaussian  # noqa: F401
+    from skimage.segmentation import find_boundaries, quickshift  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.metrics  # noqa: F401
 
 
 def model_info(model, *, sha256=None) -> ModelInfo:

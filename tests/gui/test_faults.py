@@ -336,9 +336,11 @@ def test_garbage_cycles_die_on_the_gui_thread_while_a_worker_lives(qtbot, make_w
     cycle = Cycle()
     cycle.itself = cycle
     del cycle
-    churn = [[] for _ in range(5 * gc.get_threshold()[0])]  # past the youngest generation's threshold
-    del churn
+    # Live objects past the youngest generation's threshold: freed at once, they would not count, and
+    # an idle worker allocates nothing that would.
+    churn = [[] for _ in range(5 * gc.get_threshold()[0])]
     qtbot.waitUntil(lambda: bool(died_on_gui_thread), timeout=5000)
+    del churn
     assert died_on_gui_thread == [True]
     # A stopped worker hands collection back (other tests' orphaned workers may still hold it).
     from limelight.gui.worker import _GuiThreadGarbageCollector

@@ -132,7 +132,8 @@ def test_cam_faithfulness_is_optional(qtbot, make_window, shapes):
     plain = explain(qtbot, window, "gradcam")
     panel = window.predictions_panel
     assert "Faithfulness\nnot measured" in panel.info_text()
-    assert not panel.faithfulness_plot.isVisibleTo(panel) and not panel.add_samples_button.isVisibleTo(panel)
+    assert panel.faithfulness_plot is None or not panel.faithfulness_plot.isVisibleTo(panel)
+    assert not panel.add_samples_button.isVisibleTo(panel)
     assert dict(plain.explanation.faithfulness) == {}
     measured = explain(qtbot, window, "gradcam", cam_faithfulness=True)
     curves = measured.explanation.faithfulness[measured.target]

@@ -445,8 +445,8 @@ def test_histogram_shows_the_weights_and_the_threshold(controls):
 
 
 def test_histogram_greys_out_the_weights_not_drawn(controls):
-    histogram = controls.histogram
     controls.set_weights(np.array([[0.5, -0.25], [0.1, 1.0]], np.float32))
+    histogram = controls.histogram
     controls.threshold.setValue(30)
     left, right = histogram.hidden_band()
     # Without negative evidence every negative weight is hidden, up to the threshold.
@@ -462,8 +462,8 @@ def test_the_histogram_is_the_heatmaps_legend_in_its_colormap(controls):
 
     from limelight.core.overlay import OverlayStyle
 
-    histogram = controls.histogram
     controls.set_weights(np.linspace(0.0, 1.0, 400, dtype=np.float32).reshape(20, 20), signed=False)
+    histogram = controls.histogram
     green, red = (60, 176, 67), (217, 65, 43)
     controls.set_style(OverlayStyle(display="outline", positive_colour=green, negative_colour=red))
     assert {tuple(c) for c in histogram.bar_colours()} == {green}
