@@ -240,6 +240,8 @@ def _explain_one(args, model, path, photo, style, hide, out_dir) -> list[str]:
     for label, paths in targets:
         explanation = explanations[label]
         print(trust_line(path, model.labels.name(label), explanation, label), flush=True)
+        for doubt in getattr(explanation, "warnings", ()) if label == targets[0][0] else ():
+            print(f"limelight: {path}: {doubt}", file=sys.stderr, flush=True)
         rendered = render(framed, explanation, label, style)
         save_annotated(paths["image"], rendered, force=args.force)
         save_report(paths["json"], explanation, image_path=str(path), model_name=model.source,
@@ -301,13 +303,18 @@ def _explain_cam(args, model, image, label, hide, progress):
 
 
 def trust_line(path, name: str, explanation, label: int) -> str:
-    """One line saying how far to trust an explanation: samples, stability, deletion and insertion AUC."""
+    """One line saying how far to trust an explanation: samples, stability, a tie, deletion and insertion AUC."""
+    from limelight.core.scores import describe_tie
+
     parts = [f"{Path(path).name}  {name}  {explanation.kind.upper()}"]
     if explanation.kind == "lime":
         stability = explanation.stability[label]
         hint = f" ({stability.hint})" if stability.hint else ""
         parts.append(f"{explanation.num_samples} samples  stability {stability.value:.2f} "
                      f"{stability.word}{hint}")
+        tie = describe_tie(explanation.weights[label], stability.k, tie_delta=stability.tie_delta)
+        if tie:
+            parts.append(tie)
     curves = explanation.faithfulness.get(label)
     if curves is not None:
         parts.append(f"deletion AUC {curves.deletion_auc:.3f}, insertion AUC {curves.insertion_auc:.3f} "

@@ -19,6 +19,7 @@ from PIL import Image
 
 from limelight.core.errors import ExplanationError, LimelightError, ReportError
 from limelight.core.overlay import OverlayStyle, render, shown_mask
+from limelight.core.scores import describe_tie, tied_places
 
 __all__ = ["IMAGE_FORMATS", "FIGURE_FORMATS", "REPORT_FORMAT", "REPORT_VERSION", "save_annotated", "save_figure",
            "save_report", "load_report", "output_paths"]
@@ -510,7 +511,17 @@ def _trust(explanation, label):
     stability = (getattr(explanation, "stability", None) or {}).get(int(label))
     if stability is not None:
         trust["stability"] = {"value": stability.value, "word": stability.word, "hint": stability.hint,
-                              "k": stability.k, "num_samples": stability.num_samples}
+                              "k": stability.k, "num_samples": stability.num_samples,
+                              "jaccard": stability.jaccard,
+                              "tie_delta": stability.tie_delta}
+        weights = getattr(explanation, "weights", {}).get(int(label))
+        if weights is not None:
+            trust["stability"]["tied_superpixels"] = [int(i) for i in tied_places(weights, stability.k,
+                                                                                 tie_delta=stability.tie_delta)]
+            trust["stability"]["tie"] = describe_tie(weights, stability.k, tie_delta=stability.tie_delta)
+        stopped = (explanation.params.get("auto") or {}).get("stopped")
+        if stopped:
+            trust["stability"]["stopped"] = stopped
     curves = (getattr(explanation, "faithfulness", None) or {}).get(int(label))
     if curves is not None:
         trust["faithfulness"] = {"deletion_auc": curves.deletion_auc, "insertion_auc": curves.insertion_auc,

@@ -39,7 +39,7 @@ class Stability:
         The samples it was estimated from.
     jaccard : float
         The expected Jaccard index of the two top-`k` sets, which counts a swap between tied
-        superpixels as a disagreement; kept for comparison (NaN when not measured).
+        superpixels as a disagreement; kept for comparison (None when not measured).
     tie_delta : float
         The tie tolerance, as a share of the largest absolute weight.
     saturated : bool
@@ -49,7 +49,7 @@ class Stability:
     value: float
     k: int
     num_samples: int
-    jaccard: float = float("nan")
+    jaccard: float | None = None
     tie_delta: float = TIE_DELTA
     saturated: bool = False
 
@@ -72,7 +72,8 @@ class Stability:
     def to_record(self):
         """Return a JSON-safe dict; `from_record` reads it back."""
         return {"value": float(self.value), "k": int(self.k), "num_samples": int(self.num_samples),
-                "jaccard": float(self.jaccard), "tie_delta": float(self.tie_delta), "saturated": bool(self.saturated)}
+                "jaccard": None if self.jaccard is None else float(self.jaccard), "tie_delta": float(self.tie_delta),
+                "saturated": bool(self.saturated)}
 
     @classmethod
     def from_record(cls, record):
@@ -81,7 +82,8 @@ class Stability:
             return cls(value=float(record["value"]), k=int(record["k"]), num_samples=int(record["num_samples"]),
                        jaccard=float(record["value"]), tie_delta=0.0)
         return cls(value=float(record["value"]), k=int(record["k"]), num_samples=int(record["num_samples"]),
-                   jaccard=float(record["jaccard"]), tie_delta=float(record["tie_delta"]),
+                   jaccard=None if record["jaccard"] is None else float(record["jaccard"]),
+                   tie_delta=float(record["tie_delta"]),
                    saturated=bool(record.get("saturated", False)))
 
 
@@ -235,6 +237,15 @@ def tied_places(weights, k, *, tie_delta=TIE_DELTA):
     floor = weights[order[place]] - tie_delta * np.abs(weights).max()
     below = order[place:]
     return below[weights[below] >= floor]
+
+
+def describe_tie(weights, k, *, tie_delta=TIE_DELTA):
+    """Say in a few words when the `k`-th place is shared, e.g. "5th place: a tie between 3 superpixels"; else ""."""
+    tied = len(tied_places(weights, k, tie_delta=tie_delta))
+    if tied < 2:
+        return ""
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix} place: a tie between {tied} superpixels"
 
 
 def ridge_coefficients(design, targets, sample_weight, alpha=1.0):

@@ -4,7 +4,7 @@ import pytest
 
 from limelight.core.errors import ExplanationError
 from limelight.core.lime import PredictionCache, explain_lime
-from limelight.core.scores import (Faithfulness, Stability, add_faithfulness, jaccard, rerun_agreement,
+from limelight.core.scores import (Faithfulness, Stability, add_faithfulness, describe_tie, rerun_agreement,
                                    ridge_coefficients, superpixel_means, tied_places, top_k_stability)
 from limelight.core.segmentation import segment
 
@@ -291,3 +291,14 @@ def test_a_cache_refuses_another_image_model_or_hide_mode(red_square):
             explain_lime(arguments.pop("image"), arguments.pop("predict"), num_samples=20, cache=cache, **arguments)
     # Labels renumbered the same way are the same segmentation.
     explain_lime(image, redness, segments=segments * 2 + 1, hide="black", num_samples=20, cache=cache)
+
+
+def test_the_last_place_shared_within_a_tenth_of_the_largest_weight_is_named():
+    weights = np.array([1.0, 0.85, 0.7, 0.55, 0.4, 0.36, 0.33, 0.2, -0.6])
+    assert tied_places(weights, 5).tolist() == [4, 5, 6]
+    assert describe_tie(weights, 5) == "5th place: a tie between 3 superpixels"
+    assert describe_tie(weights, 2) == "" and tied_places(weights, 2).tolist() == [1]
+    assert describe_tie(weights, 3, tie_delta=0.2) == "3rd place: a tie between 2 superpixels"
+    # Fewer positive weights than places: the last positive one holds the last place.
+    assert tied_places(np.array([0.5, -0.1, 0.02]), 5).tolist() == [2]
+    assert tied_places(np.array([-0.5, -0.1]), 5).tolist() == []
