@@ -253,8 +253,8 @@ def _explain_one(args, model, path, photo, style, hide, out_dir, written_here) -
     for label, paths in targets:
         explanation = explanations[label]
         print(trust_line(path, model.labels.name(label), explanation, label), flush=True)
-        for warning in getattr(explanation, "warnings", ()):
-            print(f"limelight: {path}: {warning}", file=sys.stderr, flush=True)
+        for doubt in getattr(explanation, "warnings", ()) if label == targets[0][0] else ():
+            print(f"limelight: {path}: {doubt}", file=sys.stderr, flush=True)
         rendered = render(framed, explanation, label, style)
         if args.caption:
             rendered = _with_caption(rendered, explanation, label, style, model)
@@ -328,8 +328,8 @@ def _explain_cam(args, model, image, label, hide, progress):
 
 
 def trust_line(path, name: str, explanation, label: int) -> str:
-    """One line saying how far to trust an explanation: samples, stability, fit, deletion and insertion AUC."""
-    from limelight.core.scores import fit_word
+    """One line saying how far to trust an explanation: samples, stability, fit, a tie, deletion and insertion AUC."""
+    from limelight.core.scores import describe_tie, fit_word
 
     parts = [f"{Path(path).name}  {name}  {explanation.kind.upper()}"]
     if explanation.kind == "lime":
@@ -338,6 +338,9 @@ def trust_line(path, name: str, explanation, label: int) -> str:
         fit = explanation.scores[label]
         parts.append(f"{explanation.num_samples} samples  stability {stability.summary}{hint}  "
                      f"fit R² {fit:.2f} {fit_word(fit)}")
+        tie = describe_tie(explanation.weights[label], stability.k, tie_delta=stability.tie_delta)
+        if tie:
+            parts.append(tie)
     curves = explanation.faithfulness.get(label)
     if curves is not None:
         parts.append(f"deletion AUC {curves.deletion_auc:.3f}, insertion AUC {curves.insertion_auc:.3f} "

@@ -8,6 +8,7 @@ from PIL import Image
 
 from limelight.core.images import as_rgb_image
 from limelight.core.errors import ExplanationError
+from limelight.core.scores import TOP_K, tied_places
 from limelight.core.segmentation import segment_boundaries, upscale_labels
 
 __all__ = ["DISPLAYS", "SIGNED_COLORMAP", "ONE_SIGN_COLORMAP", "OverlayStyle", "HeatmapScale", "render",
@@ -74,8 +75,9 @@ class OverlayStyle:
         0 shows every region with a non-zero weight of the shown sign(s), 1 shows nothing.
     num_features : int or None
         Show at most this many superpixels, the strongest first, among those over the threshold
-        (``lime``'s ``num_features``). Per-pixel maps such as Grad-CAM have no superpixels and
-        ignore it.
+        (``lime``'s ``num_features``; by default its examples' 5, the places the stability score
+        follows). None shows every superpixel over the threshold. Per-pixel maps such as Grad-CAM
+        have no superpixels and ignore it.
     alpha : float
         Opacity from 0 to 1 of the tint over chosen regions; in heatmap mode the opacity at the
         strongest weight (weaker regions are proportionally more transparent, as ELI5's
@@ -91,6 +93,10 @@ class OverlayStyle:
         The colour hidden regions fade toward.
     fade : float
         How far hidden regions fade toward `block_colour`, from 0 (not at all) to 1 (solid, as R lime).
+    ties : bool
+        With `num_features`: also show the superpixels tied with the last place shown (within
+        ``TIE_DELTA`` of the largest absolute weight, see `limelight.core.scores.tied_places`),
+        and outline every superpixel of a shared last place dashed.
     colormap : str or None
         A matplotlib colormap name for the heatmap. None picks ``"RdYlGn"`` centred at zero for
         signed weights (LIME), so support is green and opposition red as in the outline colours,
@@ -100,7 +106,7 @@ class OverlayStyle:
 
     display: str = "outline"
     threshold: float = 0.2
-    num_features: int | None = None
+    num_features: int | None = TOP_K
     alpha: float = 0.3
     show_negative: bool = False
     positive_colour: tuple = (0, 255, 0)
@@ -108,6 +114,7 @@ class OverlayStyle:
     hide_rest: bool = False
     block_colour: tuple = (128, 128, 128)
     fade: float = 0.75
+    ties: bool = True
     colormap: str | None = None
 
     def __post_init__(self):
@@ -132,6 +139,7 @@ class OverlayStyle:
                                    f"'jet', 'viridis' or 'RdBu_r', or None for the default.")
         set_(self, "show_negative", bool(self.show_negative))
         set_(self, "hide_rest", bool(self.hide_rest))
+        set_(self, "ties", bool(self.ties))
 
 
 def natural_display(method):
@@ -408,7 +416,11 @@ def _region_weights(explanation, label, entry):
 
 
 def _status(weights, style):
-    """Return +1 for each shown supporting region, -1 for each shown opposing one, else 0."""
+    """Return +1 for each shown supporting region, -1 for each shown opposing one, else 0.
+
+    With `num_features` and `ties`, the supporting regions that share the last place shown are
+    +2 (shown, outlined dashed).
+    """
     status = np.zeros(weights.shape, np.int8)
     largest = float(np.max(np.abs(weights))) if weights.size else 0.0
     if largest == 0.0:
@@ -421,6 +433,9 @@ def _status(weights, style):
         shown = np.flatnonzero(status)
         strongest = shown[np.argsort(-np.abs(weights[shown]), kind="stable")]
         status[strongest[style.num_features:]] = 0
+        tied = tied_places(weights, style.num_features) if style.ties else ()
+        if len(tied) > 1:
+            status[tied[weights[tied] > cut]] = 2
     return status
 
 
@@ -496,11 +511,16 @@ def _render_regions(image, entry, weights, style):
 def _draw_lines(flat, entry, status, style):
     """Paint the outlines of shown regions opaque, one colour channel at a time."""
     starts, offsets = entry.line_starts, entry.line_offsets
-    for sign, colour in ((1, style.positive_colour), (-1, style.negative_colour)):
+    for sign, colour in ((1, style.positive_colour), (2, style.positive_colour), (-1, style.negative_colour)):
         regions = np.flatnonzero(status == sign)
         if regions.size == 0:
             continue
         index = np.concatenate([starts[offsets[r]:offsets[r + 1]] for r in regions])
+        if sign == 2:
+            # Dashed: diagonal bands of dashes as long as four line widths, every other one drawn.
+            cols = len(entry.columns) // 3
+            row, col = np.divmod(index // 3, cols)
+            index = index[(row + col) // (4 * line_thickness((len(flat) // 3 // cols, cols))) % 2 == 0]
         for channel in range(3):
             flat[index] = colour[channel]
             index += 1

@@ -21,6 +21,7 @@ from PIL import Image
 from limelight.core.errors import ExplanationError, LimelightError, ReportError
 from limelight.core.files import MAX_ARRAY_BYTES, check_npz_arrays, check_zip_members, open_regular_file, read_text
 from limelight.core.overlay import OverlayStyle, heatmap_scale, render, shown_mask
+from limelight.core.scores import describe_tie, tied_places
 
 __all__ = ["IMAGE_FORMATS", "FIGURE_FORMATS", "REPORT_FORMAT", "REPORT_VERSION", "save_annotated", "save_figure",
            "save_report", "load_report", "output_name", "output_paths"]
@@ -546,7 +547,16 @@ def _trust(explanation, label):
     if stability is not None:
         trust["stability"] = {"value": stability.value, "word": stability.word, "hint": stability.hint,
                               "k": stability.k, "num_samples": stability.num_samples,
-                              "num_segments": stability.num_segments}
+                              "num_segments": stability.num_segments, "jaccard": stability.jaccard,
+                              "tie_delta": stability.tie_delta}
+        weights = getattr(explanation, "weights", {}).get(int(label))
+        if weights is not None:
+            trust["stability"]["tied_superpixels"] = [int(i) for i in tied_places(weights, stability.k,
+                                                                                 tie_delta=stability.tie_delta)]
+            trust["stability"]["tie"] = describe_tie(weights, stability.k, tie_delta=stability.tie_delta)
+        stopped = (explanation.params.get("auto") or {}).get("stopped")
+        if stopped:
+            trust["stability"]["stopped"] = stopped
     curves = (getattr(explanation, "faithfulness", None) or {}).get(int(label))
     if curves is not None:
         trust["faithfulness"] = {"deletion_auc": curves.deletion_auc, "insertion_auc": curves.insertion_auc,

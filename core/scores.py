@@ -21,6 +21,8 @@ MAX_SAMPLES = 4000
 TOO_FEW_SUPERPIXELS = "too few superpixels"
 #: How many superpixels the stability score follows, as lime's own examples show them.
 TOP_K = 5
+#: Two weights within this share of the largest absolute weight are tied: their order is noise.
+TIE_DELTA = 0.1
 # Bootstrap refits per stability estimate: 40 give 780 pairs, enough for two decimals.
 _REPEATS = 40
 
@@ -32,8 +34,10 @@ class Stability:
     Attributes
     ----------
     value : float
-        The expected Jaccard index between the top-`k` positive superpixels of this explanation
-        and those of a rerun with another seed and as many samples (1: always the same set).
+        Tie-aware agreement: the expected share of a rerun's top-`k` positive superpixels (another
+        seed, as many samples) that are in this explanation's top `k` or tied with its `k`-th
+        place, within ``tie_delta`` times the largest absolute weight (1: a rerun shows nothing
+        that matters differently).
     k : int
         How many top superpixels are compared.
     num_samples : int
@@ -42,12 +46,22 @@ class Stability:
         The superpixels of the explanation (0: not recorded). With fewer than
         `MIN_SUPERPIXELS` the top-k set is nearly all of them, so it repeats whatever the weights,
         and the word is "too few superpixels" whatever the value.
+    jaccard : float
+        The expected Jaccard index of the two top-`k` sets, which counts a swap between tied
+        superpixels as a disagreement; kept for comparison (None when not measured).
+    tie_delta : float
+        The tie tolerance, as a share of the largest absolute weight.
+    saturated : bool
+        True when ``num_samples="auto"`` projected that more samples would not make it stable.
     """
 
     value: float
     k: int
     num_samples: int
     num_segments: int = 0
+    jaccard: float | None = None
+    tie_delta: float = TIE_DELTA
+    saturated: bool = False
 
     @property
     def word(self):
@@ -70,17 +84,26 @@ class Stability:
             return ""
         if self.word == TOO_FEW_SUPERPIXELS:
             return "use more, smaller superpixels"
-        return "add samples" if self.num_samples < MAX_SAMPLES else "use fewer, larger superpixels"
+        if self.saturated or self.num_samples >= MAX_SAMPLES:
+            return "use fewer, larger superpixels"
+        return "add samples"
 
     def to_record(self):
         """Return a JSON-safe dict; `from_record` reads it back."""
         return {"value": float(self.value), "k": int(self.k), "num_samples": int(self.num_samples),
-                "num_segments": int(self.num_segments)}
+                "num_segments": int(self.num_segments),
+                "jaccard": None if self.jaccard is None else float(self.jaccard), "tie_delta": float(self.tie_delta),
+                "saturated": bool(self.saturated)}
 
     @classmethod
     def from_record(cls, record):
-        return cls(value=float(record["value"]), k=int(record["k"]), num_samples=int(record["num_samples"]),
-                   num_segments=int(record.get("num_segments", 0)))
+        common = dict(value=float(record["value"]), k=int(record["k"]), num_samples=int(record["num_samples"]),
+                      num_segments=int(record.get("num_segments", 0)))
+        if "tie_delta" not in record:
+            # Saved before ties were counted: the value was the Jaccard index.
+            return cls(**common, jaccard=float(record["value"]), tie_delta=0.0)
+        return cls(**common, jaccard=None if record["jaccard"] is None else float(record["jaccard"]),
+                   tie_delta=float(record["tie_delta"]), saturated=bool(record.get("saturated", False)))
 
 
 @dataclass(frozen=True)
@@ -141,13 +164,15 @@ def fit_word(r2):
     return "good" if r2 >= WEAK_FIT else "weak"
 
 
-def top_k_stability(masks, targets, sample_weight, *, k=TOP_K, repeats=_REPEATS, random_state=0):
-    """Estimate, without new model calls, how often a rerun would pick the same top-`k` superpixels.
+def top_k_stability(masks, targets, sample_weight, *, k=TOP_K, tie_delta=TIE_DELTA, repeats=_REPEATS,
+                    random_state=0):
+    """Estimate, without new model calls, how far a rerun would pick the same top-`k` superpixels.
 
     Bootstrap: the samples (all but the first, the unperturbed image, which every run has) are
     drawn again with replacement, the weighted ``Ridge(alpha=1)`` of LIME is refitted to each
-    draw (`ridge_coefficients`), and the mean pairwise Jaccard index of the draws' top-`k` positive superpixels estimates
-    that of two runs with different seeds.
+    draw (`ridge_coefficients`), and the draws are compared pairwise as two runs with different
+    seeds would be: the share of one's top-`k` positive superpixels that the other ranks in its
+    top `k` or ties with its `k`-th place (`tied_places`), and the Jaccard index of the two sets.
 
     Parameters
     ----------
@@ -157,6 +182,8 @@ def top_k_stability(masks, targets, sample_weight, *, k=TOP_K, repeats=_REPEATS,
     sample_weight : ndarray of shape (num_samples,)
         LIME's proximity weights.
     k : int
+    tie_delta : float
+        Weights within ``tie_delta`` times the largest absolute weight of the `k`-th are tied with it.
     repeats : int
         Bootstrap refits.
     random_state : int
@@ -164,22 +191,85 @@ def top_k_stability(masks, targets, sample_weight, *, k=TOP_K, repeats=_REPEATS,
 
     Returns
     -------
-    ndarray of shape (n_labels,), float64
+    agreement : ndarray of shape (n_labels,), float64
+        The tie-aware agreement (`Stability.value`).
+    jaccard : ndarray of shape (n_labels,), float64
+        The mean pairwise Jaccard index of the top-`k` sets.
     """
     design = np.asarray(masks, dtype=np.float64)
     targets = np.asarray(targets, dtype=np.float64).reshape(len(design), -1)
     rng = np.random.default_rng(random_state)
     num_samples = len(design)
-    tops = np.zeros((targets.shape[1], repeats, design.shape[1]), dtype=bool)
+    refits = np.empty((targets.shape[1], repeats, design.shape[1]))
     # Matrices this small gain nothing from BLAS threads, and on a busy machine the threads' waiting
     # makes each refit 100x slower (75 ms instead of 0.7 ms at 2000 samples on two shared cores).
     with threadpool_limits(limits=1, user_api="blas"):
         for repeat in range(repeats):
             counts = np.bincount(rng.integers(1, num_samples, num_samples - 1), minlength=num_samples)
             counts[0] = 1
-            for label, weights in enumerate(ridge_coefficients(design, targets, sample_weight * counts)):
-                tops[label, repeat, top_positive(weights, k)] = True
-    return np.array([_mean_pairwise_jaccard(sets) for sets in tops])
+            refits[:, repeat] = ridge_coefficients(design, targets, sample_weight * counts)
+    scores = np.array([rerun_agreement(weights, k, tie_delta=tie_delta) for weights in refits])
+    return scores[:, 0], scores[:, 1]
+
+
+def rerun_agreement(runs, k=TOP_K, *, tie_delta=TIE_DELTA):
+    """How far runs of one explanation agree on its top-`k` positive superpixels, over every pair of runs.
+
+    Parameters
+    ----------
+    runs : ndarray of shape (n_runs, n_segments)
+        Each run's weights for one class.
+    k : int
+    tie_delta : float
+        As for `tied_places`.
+
+    Returns
+    -------
+    agreement : float
+        The mean over ordered pairs (a, b) of the share of b's top `k` that a ranks in its top `k`
+        or ties with its `k`-th place.
+    jaccard : float
+        The mean Jaccard index of the pairs' top-`k` sets.
+    """
+    runs = np.asarray(runs, dtype=np.float64)
+    tops, accepted = np.zeros(runs.shape, dtype=bool), np.zeros(runs.shape, dtype=bool)
+    for run, weights in enumerate(runs):
+        tops[run, top_positive(weights, k)] = True
+        accepted[run, tied_places(weights, k, tie_delta=tie_delta)] = True
+    accepted |= tops
+    return _mean_pairwise_share(tops, accepted), _mean_pairwise_jaccard(tops)
+
+
+def tied_places(weights, k, *, tie_delta=TIE_DELTA):
+    """Return the superpixels that share the `k`-th place: ranked `k`-th or below, within a tie of the `k`-th.
+
+    A weight is tied with the `k`-th largest positive weight when it is at most ``tie_delta``
+    times the largest absolute weight below it. With fewer than `k` positive weights the last
+    positive one takes the `k`-th place.
+
+    Returns
+    -------
+    ndarray of shape (n_tied,), int
+        Largest weight first; the `k`-th superpixel itself comes first. Empty without positive weights.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    order = np.argsort(-weights, kind="stable")
+    positive = int(np.count_nonzero(weights > 0))
+    if positive == 0:
+        return order[:0]
+    place = min(int(k), positive) - 1
+    floor = weights[order[place]] - tie_delta * np.abs(weights).max()
+    below = order[place:]
+    return below[weights[below] >= floor]
+
+
+def describe_tie(weights, k, *, tie_delta=TIE_DELTA):
+    """Say in a few words when the `k`-th place is shared, e.g. "5th place: a tie between 3 superpixels"; else ""."""
+    tied = len(tied_places(weights, k, tie_delta=tie_delta))
+    if tied < 2:
+        return ""
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix} place: a tie between {tied} superpixels"
 
 
 def ridge_coefficients(design, targets, sample_weight, alpha=1.0):
@@ -334,6 +424,15 @@ def _shown(order, counts, n_segments, *, first):
     for row, count in enumerate(counts):
         masks[row, order[:count]] = first
     return masks
+
+
+def _mean_pairwise_share(sets, accepted):
+    """Mean over ordered pairs of runs (a, b), a != b, of the share of b's set that a accepts."""
+    inter = sets.astype(np.int64) @ accepted.astype(np.int64).T  # [b, a]: b's members that a accepts
+    sizes = sets.sum(axis=1)
+    share = np.where(sizes[:, None] > 0, inter / np.maximum(sizes[:, None], 1), 1.0)
+    off_diagonal = ~np.eye(len(sets), dtype=bool)
+    return float(share[off_diagonal].mean())
 
 
 def _mean_pairwise_jaccard(sets):

@@ -1142,6 +1142,8 @@ class MainWindow(QMainWindow):
                         seed=explanation.params.get("seed"),
                         superpixels=int(explanation.num_segments),
                         stability=explanation.stability.get(label),
+                        tie=_tie(explanation, label),
+                        auto_stop=_auto_stop(explanation, label),
                         add_samples=self._can_add_samples(result))
         else:
             info.update(probability=explanation.probability, layer=explanation.layer,
@@ -1741,6 +1743,24 @@ def _limelight_version() -> str:
         return version("limelight")
     except PackageNotFoundError:
         return "development"
+
+
+def _tie(explanation, label):
+    """"5th place: a tie between 3 superpixels", or None when the last place shown is not shared."""
+    from limelight.core.scores import describe_tie
+
+    stability = explanation.stability.get(label)
+    if stability is None:
+        return None
+    return describe_tie(explanation.weights[label], stability.k, tie_delta=stability.tie_delta) or None
+
+
+def _auto_stop(explanation, label):
+    """Why samples="auto" stopped short of a stable explanation, or None."""
+    stability = explanation.stability.get(label)
+    if stability is None or stability.word == "stable":
+        return None
+    return (explanation.params.get("auto") or {}).get("stopped")
 
 
 if __name__ == "__main__":

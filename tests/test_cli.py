@@ -120,14 +120,21 @@ def test_explain_samples_auto_by_default(demo_scene, tmp_path, capsys):
     assert main(["explain", str(demo_scene), "--model", "demo_shapes", "--segmentation", "grid",
                  "--segments", "16", "--seed", "1", "--max-samples", "400", "--no-faithfulness",
                  "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     report = json.loads((out / "circle_circle_0_lime.json").read_text())
     used = report["parameters"]["num_samples"]
+    stopped = report["parameters"]["auto"].pop("stopped")
     assert report["parameters"]["auto"] == {"target_stability": 0.9, "max_samples": 400}
-    assert 100 <= used <= 400 and report["labels"][0]["stability"]["num_samples"] == used
-    # Stopped early only when stable; at the cap it says what would help.
+    assert 250 <= used <= 400 and report["labels"][0]["stability"]["num_samples"] == used
+    # Stopped early only when stable; otherwise it says why, in one line, and what would help.
     stability = report["labels"][0]["stability"]
-    assert stability["word"] == "stable" or used == 400
+    assert stability["stopped"] == stopped
+    if stability["word"] == "stable":
+        assert stopped.startswith("stable: tie-aware agreement") and not captured.err
+    else:
+        assert stopped.endswith("; use fewer, larger superpixels")
+        assert captured.err.endswith(f"\nlimelight: {demo_scene}: {stopped}\n")
     assert f"{used} samples  stability {stability['value']:.2f}" in printed
     assert "faithfulness" not in report["labels"][0] and "deletion AUC" not in printed
 

@@ -153,7 +153,7 @@ def test_outlines_and_fills_land_exactly_on_upscaled_superpixels(seed, rows, col
     segments = np.kron(rng.integers(0, 6, (6, 5)), np.ones((5, 7), np.int32)).astype(np.int32)
     weights = rng.normal(size=6)
     explanation = FakeLime(_frozen(segments, np.int32), {0: weights})
-    style = OverlayStyle(threshold=0.0, alpha=0.0, show_negative=negative)
+    style = OverlayStyle(threshold=0.0, num_features=None, alpha=0.0, show_negative=negative)
     image = photo((rows, cols), seed=seed % 1000)
     display = upscale_labels(segments, (rows, cols))
     shown = (weights > 0) | (negative & (weights < 0))
@@ -163,8 +163,8 @@ def test_outlines_and_fills_land_exactly_on_upscaled_superpixels(seed, rows, col
     assert np.all(out[lines & (weights[display] > 0)] == GREEN)
     assert np.all(out[lines & (weights[display] < 0)] == RED)
     block = render(np.full_like(image, 255), explanation, 0,
-                   OverlayStyle(display="block", threshold=0.0, fade=1.0, alpha=0.0, block_colour=(0, 0, 0),
-                                show_negative=negative))
+                   OverlayStyle(display="block", threshold=0.0, num_features=None, fade=1.0, alpha=0.0,
+                                block_colour=(0, 0, 0), show_negative=negative))
     assert np.array_equal(block.any(axis=2), shown[display])
 
 
@@ -455,3 +455,26 @@ def test_a_caption_names_method_class_probability_and_trust_under_the_image(lime
     coloured = np.flatnonzero((row != 255).any(axis=1))
     assert coloured.size > 250
     assert np.abs(row[coloured[0]] - colours[0]).max() <= 2 and np.abs(row[coloured[-1]] - colours[-1]).max() <= 2
+# --- Ties for the last place shown ---------------------------------------------------------------
+
+def strip_of_eight():
+    """Eight superpixels side by side, each 16 columns wide, 64 rows tall."""
+    return _frozen(np.repeat(np.arange(8)[None], 64, axis=0).repeat(16, axis=1), np.int32)
+
+
+def test_the_default_shows_the_top_five_plus_the_superpixels_tied_with_the_fifth_dashed():
+    # The fifth place is shared by superpixels 4, 5 and 6 (within 0.1 of the largest weight); 7 is clear.
+    tied = FakeLime(strip_of_eight(), {0: [1.0, 0.9, 0.8, 0.7, 0.5, 0.45, 0.42, 0.3]})
+    style = OverlayStyle(alpha=0.0)
+    assert style.num_features == 5 and style.ties
+    assert np.array_equal(np.unique(tied.segments[shown_mask(tied, 0, style)]), [0, 1, 2, 3, 4, 5, 6])
+    out = render(grey((64, 128)), tied, 0, style)
+    # Each region's line runs down its last column (the first for the last region).
+    borders = {region: out[:, 16 * region + (15 if region < 7 else 0)] for region in range(8)}
+    solid = [np.all(borders[region] == GREEN, axis=-1).mean() for region in range(8)]
+    assert solid[:4] == [1.0] * 4  # the clear places: solid lines
+    assert all(0.3 < solid[region] < 0.7 for region in (4, 5, 6))  # the shared fifth place: dashed
+    assert solid[7] == 0.0
+    untied = render(grey((64, 128)), tied, 0, OverlayStyle(alpha=0.0, ties=False))
+    assert np.array_equal(np.unique(tied.segments[shown_mask(tied, 0, OverlayStyle(ties=False))]), [0, 1, 2, 3, 4])
+    assert np.all(untied[:, 16 * 4 + 15] == GREEN) and np.all(untied[:, 16 * 5 + 15] == GREY)

@@ -1,13 +1,11 @@
 """Trust scores: faithfulness curves on known truth, a stability estimate that tracks reruns, auto sample counts and no wasted model calls."""
-from itertools import combinations
-
 import numpy as np
 import pytest
 
 from limelight.core.errors import ExplanationError
 from limelight.core.lime import PredictionCache, explain_lime
-from limelight.core.scores import (Faithfulness, Stability, add_faithfulness, jaccard, ridge_coefficients,
-                                   superpixel_means, top_k_stability)
+from limelight.core.scores import (Faithfulness, Stability, add_faithfulness, describe_tie, rerun_agreement,
+                                   ridge_coefficients, superpixel_means, tied_places, top_k_stability)
 from limelight.core.segmentation import segment
 
 from tests.test_lime import RED, SQUARE, SQUARE_CELLS, Recorder, red_square, redness  # noqa: F401 (a fixture)
@@ -92,15 +90,19 @@ def test_a_linear_model_is_stable_and_noise_is_not(red_square):
     assert linear.stability[0].k == 4
     fifth = explain_lime(image, redness, segments=segments, labels=[0], num_samples=200, hide="black",
                          random_state=0, faithfulness=False)
-    assert fifth.stability[0].value < 0.9
+    # The fifth place is a tie among the 60 superpixels that do not matter: a rerun that picks
+    # another of them shows nothing that matters differently, though the Jaccard index counts it.
+    assert fifth.stability[0].value >= 0.9 and fifth.stability[0].jaccard < 0.9
+    assert len(tied_places(fifth.weights[0], 5)) >= 30
 
     def noise(batch):
         return np.random.default_rng(int(batch.sum())).dirichlet(np.ones(3), len(batch)).astype(np.float32)
 
     noisy = explain_lime(image, noise, segments=segments, labels=[0], num_samples=200, hide="black",
                          random_state=0, faithfulness=False)
-    # Top-5 sets drawn at random from 64 superpixels share about 5/64 of their members.
-    assert noisy.stability[0].value < 0.2 and noisy.stability[0].word == "unstable"
+    # Top-5 sets drawn at random from 64 superpixels share about 5/64 of their members, and few
+    # more are tied with the fifth place.
+    assert noisy.stability[0].value < 0.5 and noisy.stability[0].word == "unstable"
 
 
 def test_the_estimate_needs_no_model_calls_and_repeats_exactly(red_square):
@@ -110,9 +112,11 @@ def test_the_estimate_needs_no_model_calls_and_repeats_exactly(red_square):
     from limelight.core.lime import _kernel
 
     design = explanation.masks.astype(float)
-    values = top_k_stability(explanation.masks, explanation.predictions, _kernel(design, 0.25), random_state=1)
-    assert values.shape == (2,)
+    values, jaccards = top_k_stability(explanation.masks, explanation.predictions, _kernel(design, 0.25),
+                                       random_state=1)
+    assert values.shape == jaccards.shape == (2,)
     assert values == pytest.approx([explanation.stability[0].value, explanation.stability[2].value])
+    assert jaccards == pytest.approx([explanation.stability[0].jaccard, explanation.stability[2].jaccard])
 
 
 def test_the_bootstrap_refits_exactly_the_ridge_lime_fits():
@@ -133,10 +137,10 @@ def demo_model():
     return load_builtin("demo_shapes")
 
 
-# Two scenes whose top 5 settles at very different rates (reruns agree at about 0.2-0.5 on one,
-# 0.7-1 on the other), so the estimate has a wide range to track.
+# Two scenes whose top 5 settles at different rates, and sample counts from fewer than the 50
+# superpixels up, so that reruns agree from about 0.4 to 1 and the estimate has a range to track.
 VALIDATION_SCENES = (3002, 3005)
-VALIDATION_COUNTS = (100, 200, 400, 800, 1600)
+VALIDATION_COUNTS = (25, 50, 100, 200, 400)
 VALIDATION_SEEDS = 8
 
 
@@ -158,14 +162,13 @@ def test_the_stability_estimate_tracks_the_measured_agreement_of_reruns(demo_mod
             runs = [explain_lime(scene.image, demo_model.predict, segments=segments, labels=[scene.label],
                                  num_samples=count, batch_size=1600, random_state=seed, cache=cache,
                                  faithfulness=False) for seed, cache in enumerate(caches)]
-            tops = [run.top_segments(scene.label, 5) for run in runs]
-            measured.append(np.mean([jaccard(a, b) for a, b in combinations(tops, 2)]))
+            measured.append(rerun_agreement([run.weights[scene.label] for run in runs], 5)[0])
             estimated.append(np.mean([run.stability[scene.label].value for run in runs]))
     estimated, measured = np.array(estimated), np.array(measured)
     assert measured.max() - measured.min() >= 0.4, measured  # the cases span a wide range
     assert spearmanr(estimated, measured).statistic >= 0.8, (estimated, measured)
     assert np.abs(estimated - measured).mean() <= 0.12, (estimated, measured)
-    assert np.abs(estimated - measured).max() <= 0.2, (estimated, measured)
+    assert np.abs(estimated - measured).max() <= 0.25, (estimated, measured)
 
 
 # --- samples="auto" -------------------------------------------------------------------------------
@@ -176,12 +179,12 @@ def test_auto_stops_as_soon_as_the_top_superpixels_are_stable(red_square):
     auto = explain_lime(image, recorder, segments=segments, labels=[0], num_samples="auto", hide="black",
                         random_state=3, faithfulness=False, top_k=4,
                         progress=lambda done, total: calls.append((done, total)))
-    # The square's four superpixels are certain from the first round on; auto stops after two
-    # rounds in a row at the target (100 and 200 samples).
-    assert auto.num_samples == auto.params["num_samples"] == 200 and recorder.images == 200
-    assert auto.params["auto"] == {"target_stability": 0.9, "max_samples": 4000}
-    assert calls[0] == (48, 4000) and calls[-1] == (200, 200)
-    fixed = explain_lime(image, redness, segments=segments, labels=[0], num_samples=200, hide="black",
+    # The square's four superpixels are certain from the first round (250 samples) on.
+    assert auto.num_samples == auto.params["num_samples"] == 250 and recorder.images == 250
+    assert auto.params["auto"] == {"target_stability": 0.9, "max_samples": 4000, "stopped":
+                                   "stable: tie-aware agreement 1.00 reached 0.9 at 250 samples"}
+    assert calls[0] == (48, 4000) and calls[-1] == (250, 250) and auto.warnings == ()
+    fixed = explain_lime(image, redness, segments=segments, labels=[0], num_samples=250, hide="black",
                          random_state=3, faithfulness=False, top_k=4)
     assert np.array_equal(auto.masks, fixed.masks) and np.array_equal(auto.weights[0], fixed.weights[0])
 
@@ -197,6 +200,24 @@ def test_auto_stops_at_the_cap_when_it_cannot_get_stable(red_square):
                                hide="black", random_state=0, faithfulness=False)
     assert explanation.num_samples == 300 and recorder.images == 300
     assert explanation.stability[0].word == "unstable" and explanation.stability[0].hint == "add samples"
+    assert explanation.warnings[-1].startswith("stopped at the cap of 300 samples with agreement 0.")
+
+
+def test_auto_stops_early_when_more_samples_would_not_make_it_stable(red_square):
+    image, segments = red_square
+
+    def noise(batch):
+        return np.random.default_rng(int(batch.sum())).dirichlet(np.ones(3), len(batch)).astype(np.float32)
+
+    recorder = Recorder(noise)
+    explanation = explain_lime(image, recorder, segments=segments, labels=[0], num_samples="auto", hide="black",
+                               random_state=0, faithfulness=False)
+    # Three estimates (250, 500, 750 samples) on a flat trend, far from 4000.
+    assert explanation.num_samples == recorder.images == 750
+    stopped = explanation.params["auto"]["stopped"]
+    assert stopped.startswith("stopped at 750 samples with agreement 0.") and "at 4000, short of 0.9" in stopped
+    assert stopped.endswith("; use fewer, larger superpixels") and explanation.warnings[-1] == stopped
+    assert explanation.stability[0].saturated and explanation.stability[0].hint == "use fewer, larger superpixels"
 
 
 # --- No wasted model calls ------------------------------------------------------------------------
@@ -270,3 +291,14 @@ def test_a_cache_refuses_another_image_model_or_hide_mode(red_square):
             explain_lime(arguments.pop("image"), arguments.pop("predict"), num_samples=20, cache=cache, **arguments)
     # Labels renumbered the same way are the same segmentation.
     explain_lime(image, redness, segments=segments * 2 + 1, hide="black", num_samples=20, cache=cache)
+
+
+def test_the_last_place_shared_within_a_tenth_of_the_largest_weight_is_named():
+    weights = np.array([1.0, 0.85, 0.7, 0.55, 0.4, 0.36, 0.33, 0.2, -0.6])
+    assert tied_places(weights, 5).tolist() == [4, 5, 6]
+    assert describe_tie(weights, 5) == "5th place: a tie between 3 superpixels"
+    assert describe_tie(weights, 2) == "" and tied_places(weights, 2).tolist() == [1]
+    assert describe_tie(weights, 3, tie_delta=0.2) == "3rd place: a tie between 2 superpixels"
+    # Fewer positive weights than places: the last positive one holds the last place.
+    assert tied_places(np.array([0.5, -0.1, 0.02]), 5).tolist() == [2]
+    assert tied_places(np.array([-0.5, -0.1]), 5).tolist() == []

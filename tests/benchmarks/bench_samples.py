@@ -1,8 +1,13 @@
-"""Benchmark samples="auto" against lime: samples and time to a stable top 5, and deletion AUC at equal samples."""
-import hashlib
+"""Benchmark the default LIME (samples="auto") on the sample photos against lime 0.2.0.1 at its defaults.
+
+Per photo: the samples auto draws, how far 8 real reruns agree (tie-aware, and Jaccard for
+comparison), the time of one run against lime's, and how well the bootstrap estimate tracks the
+reruns' real agreement. ``LIMELIGHT_BENCH_QUICK=1`` skips the estimator's validation at fixed
+sample counts and times lime once instead of twice.
+"""
 import os
 import time
-from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 
@@ -11,19 +16,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 from limelight.core.lime import PredictionCache, explain_lime  # noqa: E402
-from limelight.core.scores import add_faithfulness, faithfulness, jaccard, top_positive  # noqa: E402
+from limelight.core.scores import STABLE, TOP_K, rerun_agreement  # noqa: E402
 from limelight.core.segmentation import segment  # noqa: E402
 
-IMAGES = ("chelsea", "coffee", "astronaut", "rocket")
-SEEDS = (0, 1, 2, 3)
-TARGET = 0.9
-TOP_K = 5
-# lime's sample counts, doubling. Its masks for N samples are the first N of its masks for more,
-# and Limelight draws lime's own masks for a seed, so lime's runs get the model's predictions for
-# the perturbed images Limelight already showed it from a cache keyed by the images' bytes, with
-# lime's algorithm untouched. lime's time is measured on a separate, uncached run.
-LIME_COUNTS = (250, 500, 1000, 2000, 4000)
-BATCH = 16  # ClassifierModel's own batch size, for both
+QUICK = os.environ.get("LIMELIGHT_BENCH_QUICK") == "1"
+PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
+SEEDS = tuple(range(8))
+# The sample counts at which the estimate is compared with the reruns' measured agreement.
+VALIDATION_COUNTS = (250, 500, 1000, 2000)
+LIME_RUNS = 1 if QUICK else 2
 
 
 def table():
@@ -31,115 +32,80 @@ def table():
     from limelight.core.zoo import load_builtin
 
     model = load_builtin("efficientnet_lite0")
-    model.predict(np.zeros((BATCH, *model.input_size, 3), np.uint8))  # warm-up: tracing and thread pools
-    rows = [_row(model, name) for name in IMAGES]
-    header = ["### Samples to a stable top 5: Limelight samples=\"auto\" against lime 0.2.0.1", "",
-              "| image | superpixels | Limelight auto: samples | Jaccard | time | lime: samples to Jaccard "
-              f">= {TARGET} | Jaccard there | time | samples, Limelight / lime | deletion AUC at equal "
-              "samples, Limelight / lime (random order) |",
+    model.predict(np.zeros((48, *model.input_size, 3), np.uint8))  # warm-up
+    rows, estimates = [], []
+    for name in PHOTOS:
+        row, pairs = _photo(model, name)
+        rows.append(row)
+        estimates += pairs
+    header = ["### Default LIME (samples=\"auto\") against lime 0.2.0.1 at its defaults", "",
+              "| photo | superpixels | auto: median samples (range) | reruns' tie-aware agreement (target "
+              f">= {STABLE}) | reruns' Jaccard | auto's estimate | auto: median time | lime: time | "
+              "time ratio (target <= 0.33x) | why auto stopped (seed 0) |",
               "|---|---|---|---|---|---|---|---|---|---|"]
-    note = (f"EfficientNet-Lite0 (built in), skimage.data photos at 224x224, quickshift with lime's defaults, the "
-            f"same superpixels for both, hide = mean colour, the top class. Jaccard: mean pairwise Jaccard index of "
-            f"the top-{TOP_K} positive superpixels over seeds {', '.join(map(str, SEEDS))}. Limelight: "
-            f"samples=\"auto\" (target {TARGET}, cap 4000), samples and time are means over the seeds. lime: "
-            f"LimeImageExplainer.explain_instance at {', '.join(map(str, LIME_COUNTS))} samples, batch {BATCH}, fed "
-            f"from a cache of the model's predictions; its time is one uncached run (seed {SEEDS[0]}) at the "
-            f"samples shown. A seed draws the same samples in both, so at equal samples the weights agree to "
-            f"1e-9. Deletion AUC (Petsiuk et al.): 20 steps hiding superpixels in weight order, lower is better; "
-            f"both at Limelight's samples for each seed, mean over seeds.")
-    return "\n".join(header + rows + ["", note])
+    lines = header + rows
+    if estimates:
+        from scipy.stats import spearmanr
+
+        estimated, measured = np.array(estimates).T
+        lines += ["", f"Estimator against {len(SEEDS)} real reruns at {', '.join(map(str, VALIDATION_COUNTS))} "
+                      f"samples on each photo: rank correlation {spearmanr(estimated, measured).statistic:.2f}, "
+                      f"mean absolute error {np.abs(estimated - measured).mean():.3f}, largest "
+                      f"{np.abs(estimated - measured).max():.3f}."]
+    lines += ["", f"EfficientNet-Lite0 (built in, runtime: {model.runtime.description}), the sample photos at "
+                  f"224x224, quickshift with lime's defaults, the same superpixels for both. Limelight: "
+                  f"explain_lime's defaults (samples=\"auto\", top 5 classes, batch 48, hide = mean colour), "
+                  f"faithfulness off as lime has none, seeds {SEEDS[0]}-{SEEDS[-1]}, each run with a fresh "
+                  f"prediction cache. Agreement: over every ordered pair of the {len(SEEDS)} runs, the share "
+                  f"of one's top {TOP_K} that the other ranks in its top {TOP_K} or ties with its {TOP_K}th "
+                  f"place (within 0.1 of its largest weight). lime: LimeImageExplainer().explain_instance "
+                  f"at its defaults (1000 samples, batch 10, top 5 labels) with the model's Keras forward "
+                  f"pass (predict_on_batch), median of {LIME_RUNS} run(s)."]
+    return "\n".join(lines)
 
 
-def _row(model, name):
-    from skimage import data
+def _photo(model, name):
+    import limelight.resources
+    from limelight.core.images import load_image
 
-    image = model.prepare(getattr(data, name)())
+    image = model.prepare(load_image(Path(limelight.resources.__file__).parent / "samples" / f"{name}.jpg"))
     segments = segment(image, method="quickshift")
-    label = int(np.argmax(model.predict(image[None])[0]))
-    shared = _CachedPredict(model.predict)
-    ours = [_limelight(shared, image, segments, label, seed) for seed in SEEDS]
-    our_samples = np.mean([run.num_samples for run, _ in ours])
-    our_jaccard = _agreement([run.top_segments(label, TOP_K) for run, _ in ours])
-    our_time = np.mean([seconds for _, seconds in ours])
-
-    lime_weights = _lime(shared, image, segments, label, [run.num_samples for run, _ in ours])
-    agreement = {count: _agreement([top_positive(lime_weights[seed, count], TOP_K) for seed in SEEDS])
-                 for count in LIME_COUNTS}
-    reached = [count for count in LIME_COUNTS if agreement[count] >= TARGET]
-    needed = reached[0] if reached else LIME_COUNTS[-1]
-    lime_time = _lime_seconds(model, image, segments, label, needed)
-    lime_samples = f"{needed}" if reached else f"not reached by {needed}"
-
-    # Faithfulness of both at Limelight's sample count per seed, through one cache so that both
-    # share the random-order baseline and the endpoints.
-    curves = PredictionCache(model.predict, image, segments)
-    ours_deletion, lime_deletion, random_auc = [], [], []
-    for seed, (run, _) in zip(SEEDS, ours):
-        measured = add_faithfulness(run, curves, [label]).faithfulness[label]
-        theirs = faithfulness(lambda masks: curves.predict(masks, batch_size=BATCH),
-                              lime_weights[seed, run.num_samples], label, random_state=run.params["seed"])
-        ours_deletion.append(measured.deletion_auc)
-        lime_deletion.append(theirs.deletion_auc)
-        random_auc.append(measured.random_auc)
-    ratio = our_samples / needed
-    ratio_text = f"{ratio:.2f}" if reached else f"< {ratio:.2f}" if our_jaccard >= TARGET else "n/a (neither reached)"
-    return (f"| {name} | {segments.max() + 1} | {our_samples:.0f} | {our_jaccard:.2f} | {our_time:.1f} s | "
-            f"{lime_samples} | {agreement[needed]:.2f} | {lime_time:.1f} s | {ratio_text} | "
-            f"{np.mean(ours_deletion):.3f} / {np.mean(lime_deletion):.3f} ({np.mean(random_auc):.3f}) |")
+    runs, seconds, caches = [], [], []
+    for seed in SEEDS:
+        cache = PredictionCache(model.predict, image, segments)
+        started = time.perf_counter()
+        runs.append(explain_lime(image, model.predict, segments=segments, random_state=seed, faithfulness=False,
+                                 cache=cache))
+        seconds.append(time.perf_counter() - started)
+        caches.append(cache)
+    label = runs[0].labels[0]
+    agreement, jaccard = rerun_agreement([run.weights[label] for run in runs], TOP_K)
+    estimate = np.mean([run.stability[label].value for run in runs])
+    samples = [run.num_samples for run in runs]
+    lime_seconds = np.median([_lime_seconds(model, image, segments) for _ in range(LIME_RUNS)])
+    ours = np.median(seconds)
+    row = (f"| {name} | {segments.max() + 1} | {np.median(samples):.0f} ({min(samples)}-{max(samples)}) | "
+           f"{agreement:.2f} | {jaccard:.2f} | {estimate:.2f} | {ours:.2f} s | {lime_seconds:.2f} s | "
+           f"{ours / lime_seconds:.2f}x | {runs[0].params['auto']['stopped']} |")
+    pairs = []
+    if not QUICK:
+        # The same seeds and caches: a fixed count reuses the samples the auto run already predicted.
+        for count in VALIDATION_COUNTS:
+            fixed = [explain_lime(image, model.predict, segments=segments, labels=[label], num_samples=count,
+                                  random_state=seed, faithfulness=False, cache=cache)
+                     for seed, cache in zip(SEEDS, caches)]
+            measured = rerun_agreement([run.weights[label] for run in fixed], TOP_K)[0]
+            pairs.append((np.mean([run.stability[label].value for run in fixed]), measured))
+    return row, pairs
 
 
-def _limelight(predict, image, segments, label, seed):
-    # Each seed's perturbed images are new to the shared cache, so this time is uncached.
-    started = time.perf_counter()
-    explanation = explain_lime(image, predict, segments=segments, labels=[label], num_samples="auto",
-                               random_state=seed, faithfulness=False)
-    return explanation, time.perf_counter() - started
-
-
-def _lime(predict, image, segments, label, extra_counts):
-    """lime's weights for `label` per (seed, sample count)."""
-    weights = {}
-    for seed, extra in zip(SEEDS, extra_counts):
-        for count in sorted({*LIME_COUNTS, extra}):
-            weights[seed, count] = _lime_weights(predict, image, segments, label, seed, count)
-    return weights
-
-
-def _lime_seconds(model, image, segments, label, count):
-    """Seconds of one lime run with the model itself, no cache."""
-    started = time.perf_counter()
-    _lime_weights(model.predict, image, segments, label, SEEDS[0], count)
-    return time.perf_counter() - started
-
-
-def _lime_weights(predict, image, segments, label, seed, count):
+def _lime_seconds(model, image, segments):
+    """Seconds of one lime run at its defaults, with the model's Keras forward pass."""
     from lime.lime_image import LimeImageExplainer
 
-    explanation = LimeImageExplainer(random_state=seed).explain_instance(
-        image, predict, labels=(label,), top_labels=None, hide_color=None, num_samples=count,
-        batch_size=BATCH, segmentation_fn=lambda _: segments)
-    vector = np.zeros(segments.max() + 1)
-    for feature, weight in explanation.local_exp[label]:
-        vector[feature] = weight
-    return vector
+    def keras_predict(batch):
+        return np.asarray(model.keras_model.predict_on_batch(model.preprocess(batch)))
 
-
-class _CachedPredict:
-    """model.predict with a cache keyed by each image's bytes; counts the images it predicted."""
-
-    def __init__(self, predict):
-        self.predict, self.known, self.images = predict, {}, 0
-
-    def __call__(self, batch):
-        batch = np.asarray(batch)
-        keys = [hashlib.sha1(image.tobytes()).digest() for image in batch]
-        missing = [i for i, key in enumerate(keys) if key not in self.known]
-        if missing:
-            for i, probabilities in zip(missing, self.predict(batch[missing])):
-                self.known[keys[i]] = probabilities
-            self.images += len(missing)
-        return np.stack([self.known[key] for key in keys])
-
-
-def _agreement(tops):
-    return float(np.mean([jaccard(a, b) for a, b in combinations(tops, 2)]))
+    started = time.perf_counter()
+    LimeImageExplainer().explain_instance(image, keras_predict, segmentation_fn=lambda _: segments)
+    return time.perf_counter() - started

@@ -53,7 +53,9 @@ def test_auto_samples_is_the_default_and_the_info_shows_the_shown_labels_scores(
     wait_idle(qtbot, window)
     explanation, label = result.explanation, result.target
     stability, curves = explanation.stability[label], explanation.faithfulness[label]
-    assert explanation.params["auto"] == {"target_stability": 0.9, "max_samples": 4000}
+    assert explanation.params["auto"] == {"target_stability": 0.9, "max_samples": 4000, "stopped":
+                                          f"stable: tie-aware agreement {stability.value:.2f} reached 0.9 at "
+                                          f"{explanation.num_samples} samples"}
     text = window.predictions_panel.info_text()
     assert f"Samples\n{explanation.num_samples:,} (auto)" in text
     assert f"Stability\n{stability.value:.2f} {stability.word}" in text
