@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from limelight.core.errors import LabelsError, ModelError, UntrustedModelError
-from limelight.core.files import (check_hdf5_sizes, check_model_size, check_regular_file, check_zip_members,
+from limelight.core.files import (check_hdf5_sizes, check_model_size, check_zip_members,
                                    file_in_folder, open_regular_file, read_text, seekable_member)
 from limelight.core.labels import Labels, labels_for_model
 
@@ -328,8 +328,6 @@ def load_model(path, *, trust=False, preprocessing=None, labels_path=None, resiz
     path = Path(path)
     if not path.exists():
         raise ModelError("model file not found", path=path)
-    if not path.is_dir():
-        check_regular_file(path, error=ModelError)
     if path.is_dir():
         keras_model = _load_saved_model(path, trust)
     elif path.suffix.lower() == ".keras":

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import EpsImagePlugin, Image
 
-from limelight.core.errors import ImageError, LabelsError, LimelightError, ReportError
+from limelight.core.errors import ImageError, LabelsError, ReportError
 from limelight.core.files import MAX_ARRAY_BYTES, open_regular_file
 from limelight.core.images import load_image
 from limelight.core.labels import Labels, imagenet_labels, load_labels
