@@ -87,8 +87,9 @@ def test_compare_draws_both_sides_at_the_size_shown_and_copies_them_at_full_size
     window.show_compare()
     dialog = window._compare
     qtbot.waitUntil(lambda: all(pane["result"] is not None for pane in dialog._panes), timeout=JOB_TIMEOUT_MS)
-    style = window.overlay_controls.style()
-    for pane in dialog._panes:
+    for index, pane in enumerate(dialog._panes):
+        # Each side in its own display (heatmap for Grad-CAM, outline for LIME), the window's other settings.
+        style = dialog.pane_style(index)
         view, result = pane["view"], pane["result"]
         scale = view.overlay_scale()
         assert scale < 1 and (view._overlay.width(), view._overlay.height()) == (round(SIDE * scale),) * 2
