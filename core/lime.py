@@ -494,8 +494,9 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
                        f"{stop} samples")
             break
         if stop == num_samples:
-            stopped = (f"stopped at the cap of {stop} samples with agreement {agreement[0]:.2f}, short of "
-                       f"{target_stability:g}; use fewer, larger superpixels")
+            stopped = f"stopped at the cap of {stop} samples with agreement {agreement[0]:.2f}"
+            if agreement[0] < target_stability:
+                stopped += f", short of {target_stability:g}; use fewer, larger superpixels"
             break
         projected = _projected(history, num_samples)
         if projected is not None and projected < target_stability:
