@@ -455,6 +455,8 @@ def test_a_caption_names_method_class_probability_and_trust_under_the_image(lime
     coloured = np.flatnonzero((row != 255).any(axis=1))
     assert coloured.size > 250
     assert np.abs(row[coloured[0]] - colours[0]).max() <= 2 and np.abs(row[coloured[-1]] - colours[-1]).max() <= 2
+
+
 # --- Ties for the last place shown ---------------------------------------------------------------
 
 def strip_of_eight():

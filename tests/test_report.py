@@ -240,7 +240,8 @@ def test_a_report_keeps_how_far_to_trust_each_label(tmp_path, lime):
     # People and scripts read the summary beside each label's weights.
     first, second = json.loads(path.read_text())["labels"]
     assert first["stability"] == {"value": 0.94, "word": "stable", "hint": "", "k": 5, "num_samples": 20,
-                                  "jaccard": None, "tie_delta": 0.1, "tie": "", "tied_superpixels": [2]}
+                                  "num_segments": 0, "jaccard": None, "tie_delta": 0.1, "tie": "",
+                                  "tied_superpixels": [2]}
     assert first["faithfulness"] == {"deletion_auc": pytest.approx(curves.deletion_auc),
                                      "insertion_auc": pytest.approx(curves.insertion_auc),
                                      "random_auc": pytest.approx(curves.random_auc)}
