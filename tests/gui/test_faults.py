@@ -181,11 +181,11 @@ def failing_predict(monkeypatch, error, *, after_calls):
 
     original, calls = ClassifierModel.predict, []
 
-    def predict(self, batch):
+    def predict(self, batch, **options):
         calls.append(len(batch))
         if len(calls) > after_calls:
             raise error
-        return original(self, batch)
+        return original(self, batch, **options)
 
     monkeypatch.setattr(ClassifierModel, "predict", predict)
     return calls
