@@ -56,11 +56,17 @@ class LayerInfo:
         "mobilenetv2_1.00_224/block_16_project"; equal to `name` for a top-level layer.
     output_shape : tuple of int
         (rows, cols, channels) of the feature map, without the batch axis.
+    leading_tokens : int or None
+        None for a 4-D feature map. For a transformer block's tokens, of shape
+        (batch, leading_tokens + rows * cols, channels), how many tokens come before the patch
+        tokens (1 for a class token); the patch tokens are reshaped to (rows, cols), as
+        pytorch-grad-cam's ``reshape_transform`` does.
     """
 
     name: str
     path: str
     output_shape: tuple[int, int, int]
+    leading_tokens: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -289,6 +295,11 @@ def _survey(model) -> _Survey:
         shape = getattr(out, "shape", None)
         if shape is not None and len(shape) == 4 and path not in found:
             found[path] = LayerInfo(op.name, path, tuple(int(n) for n in shape[1:]))
+        elif shape is not None and len(shape) == 3 and path not in found:
+            grid = _token_grid(int(shape[1]))
+            if grid is not None:
+                side, leading = grid
+                found[path] = LayerInfo(op.name, path, (side, side, int(shape[2])), leading)
         last[:] = [path, op, args, out]
         return out
 
@@ -317,6 +328,24 @@ def _survey(model) -> _Survey:
     return survey
 
 
+def _token_grid(tokens: int):
+    """(side, leading tokens) when `tokens` patch tokens, after 0 or 1 class token, fill a square grid of at
+    least 2x2; else None."""
+    for leading in (1, 0):
+        side = int(round(np.sqrt(tokens - leading)))
+        if side >= 2 and side * side == tokens - leading:
+            return side, leading
+    return None
+
+
+def _as_map(tensor, info: LayerInfo):
+    """A layer's output as a (batch, rows, cols, channels) map: transformer tokens reshaped to their grid."""
+    if info.leading_tokens is None:
+        return tensor
+    rows, cols, channels = info.output_shape
+    return tf.reshape(tensor[:, info.leading_tokens:, :], (-1, rows, cols, channels))
+
+
 def candidate_layers(model) -> list[LayerInfo]:
     """List the layers that can host a class activation map, in execution order.
 
@@ -329,7 +358,8 @@ def candidate_layers(model) -> list[LayerInfo]:
     -------
     list of LayerInfo
         Every layer with a 4-D output, layers of nested models included; a nested model is
-        listed through its own layers, not as a whole.
+        listed through its own layers, not as a whole. A transformer layer whose tokens (after
+        at most one class token) fill a square grid is listed too, as that grid.
     """
     return list(_survey(model).layers)
 
@@ -441,10 +471,11 @@ def _forward(keras_model, x, survey: _Survey, path: str, head: str, *, tape=None
     return seen["activations"], logits, probabilities
 
 
-def _gradient_function(model, survey: _Survey, path: str, use_logits: bool):
+def _gradient_function(model, survey: _Survey, info: LayerInfo, use_logits: bool):
     """Return f(x, target) -> (activations, gradients of the score, logits, probabilities).
 
-    A negative target stands for the top prediction.
+    A negative target stands for the top prediction. Activations and gradients are maps of shape
+    (batch, rows, cols, channels), a transformer's tokens reshaped after differentiating.
     """
     model_ref = weakref.ref(model.keras_model)
     head = model.head
@@ -453,25 +484,26 @@ def _gradient_function(model, survey: _Survey, path: str, use_logits: bool):
     @tf.function(input_signature=signature)
     def activations_and_gradients(x, target):
         with tf.GradientTape() as tape:
-            activations, logits, probabilities = _forward(model_ref(), x, survey, path, head, tape=tape)
+            activations, logits, probabilities = _forward(model_ref(), x, survey, info.path, head, tape=tape)
             scores = logits if use_logits else probabilities
             top = tf.argmax(probabilities, axis=1, output_type=tf.int32)
             target = tf.where(target < 0, top, target)
             score = tf.gather(scores, target, axis=1, batch_dims=1)
         gradients = tape.gradient(score, activations)
-        return activations, gradients, logits, probabilities
+        return _as_map(activations, info), _as_map(gradients, info), logits, probabilities
 
     return activations_and_gradients
 
 
-def _activation_function(model, survey: _Survey, path: str):
-    """Return f(x) -> (activations, logits, probabilities), with no gradients."""
+def _activation_function(model, survey: _Survey, info: LayerInfo):
+    """Return f(x) -> (activations as a map, logits, probabilities), with no gradients."""
     model_ref = weakref.ref(model.keras_model)
     head = model.head
 
     @tf.function(input_signature=(tf.TensorSpec((None, *_input_shape(model)), tf.float32),))
     def activations(x):
-        return _forward(model_ref(), x, survey, path, head)
+        activations, logits, probabilities = _forward(model_ref(), x, survey, info.path, head)
+        return _as_map(activations, info), logits, probabilities
 
     return activations
 
@@ -615,11 +647,11 @@ def explain_cam(image: np.ndarray, model, *, method: str = "gradcam", target: in
     timings = {}
 
     if method == "scorecam":
-        compute = _cached(model, ("activations", info.path), lambda: _activation_function(model, survey, info.path))
+        compute = _cached(model, ("activations", info.path), lambda: _activation_function(model, survey, info))
         activations, logits, probabilities = (t.numpy() for t in compute(x))
     else:
         compute = _cached(model, ("gradients", info.path, bool(use_logits)),
-                          lambda: _gradient_function(model, survey, info.path, bool(use_logits)))
+                          lambda: _gradient_function(model, survey, info, bool(use_logits)))
         # -1 asks the function for the top prediction, so that one pass finds and explains it.
         chosen = -1 if target is None else int(target)
         activations, gradients, logits, probabilities = (

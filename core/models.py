@@ -313,8 +313,9 @@ def load_model(path, *, trust=False, preprocessing=None, labels_path=None, resiz
         Allow the file to run code while loading (Lambda layers, custom
         functions, SavedModel graphs). Off by default: such files are refused.
     preprocessing, resize, labels_path : optional
-        Override what the model's sidecar file says. Without a sidecar the
-        preprocessing is guessed (and marked as guessed).
+        Override what the model's sidecar file says. Without either, a model with a Rescaling
+        or Normalization layer near its input takes "none"; any other is assumed to take
+        `ASSUMED_PREPROCESSING`, marked as guessed so that the user is told and asked.
     input_size : tuple of int, optional
         (rows, cols) for a model whose input size is not fixed.
 

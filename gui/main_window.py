@@ -737,6 +737,10 @@ class MainWindow(QMainWindow):
     def _on_preprocessing_choices(self, choices: PreprocessingChoices) -> None:
         if self._model is None or self._model.source != choices.model or self._closing:
             return
+        if self.preprocessing_dialog is not None:
+            # One question at a time: the model it asked about is no longer the current one.
+            self.preprocessing_dialog.close()
+            self.preprocessing_dialog.deleteLater()
         dialog = self.preprocessing_dialog = PreprocessingDialog(
             choices.model, Path(choices.path).name, choices.choices, choices.current, self)
         dialog.sig_chosen.connect(self._on_preprocessing_chosen)

@@ -232,7 +232,7 @@ def test_a_report_keeps_how_far_to_trust_each_label(tmp_path, lime):
 
     curves = Faithfulness(fractions=[0, 0.5, 1], deletion=[0.91, 0.3, 0.05], insertion=[0.05, 0.7, 0.91],
                           random=[0.05, 0.5, 0.91])
-    trusted = dataclasses.replace(lime, stability={3: Stability(0.94, 5, 20), 8: Stability(0.55, 5, 20)},
+    trusted = dataclasses.replace(lime, stability={3: Stability(0.94, 5, 20, 12), 8: Stability(0.55, 5, 20, 12)},
                                   faithfulness={3: curves})
     path = save(tmp_path, trusted)
     loaded, _ = load_report(path)
@@ -240,7 +240,7 @@ def test_a_report_keeps_how_far_to_trust_each_label(tmp_path, lime):
     # People and scripts read the summary beside each label's weights.
     first, second = json.loads(path.read_text())["labels"]
     assert first["stability"] == {"value": 0.94, "word": "stable", "hint": "", "k": 5, "num_samples": 20,
-                                  "num_segments": 0, "jaccard": None, "tie_delta": 0.1, "tie": "",
+                                  "num_segments": 12, "jaccard": None, "tie_delta": 0.1, "tie": "",
                                   "tied_superpixels": [2]}
     assert first["faithfulness"] == {"deletion_auc": pytest.approx(curves.deletion_auc),
                                      "insertion_auc": pytest.approx(curves.insertion_auc),

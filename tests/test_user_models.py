@@ -2,6 +2,7 @@
 import json
 
 import keras
+import tensorflow as tf
 import numpy as np
 import pytest
 from PIL import Image
@@ -201,3 +202,58 @@ def test_augmentation_layers_stay_off_when_explaining(saved, photo):
 def test_a_keras_application_used_directly_keeps_its_own_classifier(saved):
     model = load_model(saved["resnet50"])
     assert model.num_classes == 3 and isinstance(model.keras_model, keras.Model)
+
+
+# --- Vision Transformers ------------------------------------------------------------------------
+
+class ClassToken(keras.layers.Layer):
+    """Prepends a learned class token to a sequence of patch tokens, as ViT does."""
+
+    def build(self, input_shape):
+        self.token = self.add_weight(shape=(1, 1, input_shape[-1]), initializer="random_normal")
+
+    def call(self, tokens):
+        batch = keras.ops.shape(tokens)[0]
+        return keras.ops.concatenate([keras.ops.tile(self.token, (batch, 1, 1)), tokens], axis=1)
+
+
+def tiny_vit():
+    """A two-block Vision Transformer on 8x8 patches of a 32x32 image: 1 class token + 4x4 patch tokens."""
+    keras.utils.set_random_seed(10)
+    inputs = keras.Input((32, 32, 3))
+    patches = keras.layers.Conv2D(32, 8, strides=8, name="patch_embedding")(inputs)
+    x = ClassToken(name="class_token")(keras.layers.Reshape((16, 32))(patches))
+    for block in range(2):
+        y = keras.layers.LayerNormalization(name=f"block{block}_norm1")(x)
+        y = keras.layers.MultiHeadAttention(2, 16, name=f"block{block}_attention")(y, y)
+        x = keras.layers.Add()([x, y])
+        y = keras.layers.LayerNormalization(name=f"block{block}_norm2")(x)
+        y = keras.layers.Dense(32, activation="gelu", name=f"block{block}_mlp")(y)
+        x = keras.layers.Add()([x, y])
+    tokens = keras.layers.LayerNormalization(name="encoder_norm")(x)
+    class_token = keras.layers.Lambda(lambda t: t[:, 0], name="take_class_token")(tokens)
+    logits = keras.layers.Dense(3, name="head")(class_token)
+    return keras.Model(inputs, keras.layers.Softmax()(logits), name="tiny_vit"), keras.Model(inputs, [tokens, logits])
+
+
+def test_a_vision_transformers_tokens_are_offered_as_a_grid_and_explained_like_a_feature_map():
+    from limelight.core.cam import candidate_layers
+    from limelight.core.models import ModelSettings, wrap_model
+
+    keras_model, split = tiny_vit()
+    model = wrap_model(keras_model, name="tiny_vit", source="test", settings=ModelSettings(preprocessing="unit"))
+    layer = candidate_layers(model)[-1]
+    assert (layer.path, layer.output_shape, layer.leading_tokens) == ("encoder_norm", (4, 4, 32), 1)
+    image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    # Grad-CAM by hand: the gradient of the logit over the patch tokens, reshaped to their 4x4 grid.
+    x = tf.constant(model.preprocess(image[None]))
+    with tf.GradientTape() as tape:
+        tokens, logits = split(x)
+        score = logits[0, 2]
+    gradients = tape.gradient(score, tokens)[0, 1:].numpy().reshape(4, 4, 32)
+    expected = tokens[0, 1:].numpy().reshape(4, 4, 32) @ gradients.mean(axis=(0, 1))
+    explanation = explain_cam(image, model, target=2, relu=False)
+    assert explanation.layer == "encoder_norm"
+    np.testing.assert_allclose(explanation.heatmap, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    for method in METHODS[1:]:
+        assert explain_cam(image, model, method=method, target=2).heatmap_full.shape == (32, 32)

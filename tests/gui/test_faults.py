@@ -185,12 +185,12 @@ def failing_predict(monkeypatch, error, *, after_batches):
 
     original, calls = ClassifierModel.predict, []
 
-    def predict(self, batch):
+    def predict(self, batch, **options):
         if len(batch) > 1:
             calls.append(len(batch))
             if len(calls) > after_batches:
                 raise error
-        return original(self, batch)
+        return original(self, batch, **options)
 
     monkeypatch.setattr(ClassifierModel, "predict", predict)
     return calls
