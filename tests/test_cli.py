@@ -165,13 +165,13 @@ def test_explain_caption_writes_method_class_and_trust_under_the_image(demo_scen
     assert main(common + ["--samples", "200", "--segmentation", "grid", "--segments", "16", "--seed", "3",
                           "--no-faithfulness"]) == 0
     printed = capsys.readouterr().out
-    report = json.loads((out / "circle_circle_lime.json").read_text())
+    report = json.loads((out / "circle_circle_0_lime.json").read_text())
     fit = report["labels"][0]["score"]
     assert f"fit R² {fit:.2f} {'good' if fit >= 0.5 else 'weak'}" in printed
-    plain = np.asarray(Image.open(out / "circle_circle_lime.png"))
+    plain = np.asarray(Image.open(out / "circle_circle_0_lime.png"))
     assert main(common + ["--samples", "200", "--segmentation", "grid", "--segments", "16", "--seed", "3",
                           "--no-faithfulness", "--caption", "--force"]) == 0
-    captioned = np.asarray(Image.open(out / "circle_circle_lime.png"))
+    captioned = np.asarray(Image.open(out / "circle_circle_0_lime.png"))
     # The same picture with lines of dark text on white under it.
     assert captioned.shape[1] == 192 and captioned.shape[0] > 128 + 30
     assert np.array_equal(captioned[:128], plain)
@@ -179,7 +179,7 @@ def test_explain_caption_writes_method_class_and_trust_under_the_image(demo_scen
     assert (under < 100).all(axis=2).sum() > 200 and (under == 255).all(axis=2).mean() > 0.6
     # A Grad-CAM heatmap gets its colour bar too: a row that runs through the colormap.
     assert main(common + ["--method", "gradcam", "--caption"]) == 0
-    cam = np.asarray(Image.open(out / "circle_circle_gradcam.png"))
+    cam = np.asarray(Image.open(out / "circle_circle_0_gradcam.png"))
     assert cam.shape[0] > 128 + 40
     colourful = [r for r in range(128, cam.shape[0]) if (np.ptp(cam[r].astype(int), axis=1) > 100).sum() > 100]
     assert colourful
