@@ -384,7 +384,7 @@ def test_threshold_slider_emits_a_style_with_that_threshold(controls, qtbot):
 
 @pytest.mark.parametrize("change, field, expected", [
     (lambda c: c.display.setCurrentIndex(c.display.findData("heatmap")), "display", "heatmap"),
-    (lambda c: c.top_k.setValue(5), "num_features", 5),
+    (lambda c: c.top_k.setValue(7), "num_features", 7),
     (lambda c: c.alpha.setValue(70), "alpha", 0.7),
     (lambda c: c.show_negative.setChecked(True), "show_negative", True),
     (lambda c: c.hide_rest.setChecked(True), "hide_rest", True),
