@@ -430,6 +430,7 @@ class Worker(QObject):
 
         model = self._model(job.model)
         written, failures = [], []
+        written_for = {}  # each file written in this batch -> the photo it was written for
         total = len(job.paths)
         steps = 1000  # progress units per image, so a LIME run inside moves the bar smoothly
         for done, path in enumerate(job.paths):
@@ -445,7 +446,8 @@ class Worker(QObject):
                 explanation, target = explain_one(model, image, job.request, None,
                                                   progress=progress, cancelled=cancelled)
                 written.extend(export_explanation(model, path, image, explanation, target,
-                                                  job.style, job.folder, force=job.overwrite))
+                                                  job.style, job.folder, force=job.overwrite,
+                                                  written_for=written_for))
             except Cancelled:
                 return BatchResult(tuple(written), tuple(failures), cancelled=True)
             except LimelightError as error:
@@ -455,13 +457,22 @@ class Worker(QObject):
 
 
 def export_explanation(model, path, image, explanation, target, style, folder, *,
-                       force=False) -> list[str]:
-    """Write the annotated image, the JSON report and the figure of one explanation to `folder`."""
+                       force=False, written_for=None) -> list[str]:
+    """Write the annotated image, the JSON report and the figure of one explanation to `folder`.
+
+    `written_for` maps the files a batch has written so far to their photos: a file written for
+    another photo of the same batch (two photos called cat.jpg) is never overwritten, even with `force`.
+    """
     from limelight.core import report
     from limelight.core.overlay import render
 
     name = model.labels.name(target)
     paths = report.output_paths(folder, path, name, target, getattr(explanation, "method", explanation.kind))
+    written_for = {} if written_for is None else written_for
+    for written in paths.values():
+        if written in written_for:
+            raise LimelightError(f"{written} was written for {written_for[written]} earlier in this batch; "
+                                 "give the photos different names or save them to separate folders")
     frame = model.frame(image)
     report.save_annotated(paths["image"], render(frame, explanation, target, style), force=force)
     report.save_report(paths["json"], explanation, image_path=path, model_name=model.name,
@@ -469,6 +480,7 @@ def export_explanation(model, path, image, explanation, target, style, folder, *
                        style=style, extra=report_extra(model.settings.resize, target), force=force)
     report.save_figure(paths["figure"], frame, explanation, target, style, label_name=name,
                        model_name=model.name, force=force)
+    written_for.update(dict.fromkeys(paths.values(), path))
     return [str(paths[k]) for k in ("image", "json", "arrays", "figure")]
 
 

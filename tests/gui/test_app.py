@@ -1,5 +1,6 @@
 """The desktop app as a user drives it: open, load models, explain, tune, save, cancel and close."""
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -516,6 +517,29 @@ def test_explain_all_and_export_is_one_job_that_asks_once_before_replacing(
         lambda *args, **kwargs: asked.append(1) or QMessageBox.StandardButton.Cancel))
     assert window.explain_all(out) is None
     assert asked == [1]
+
+
+def test_explain_all_never_lets_two_photos_of_one_name_overwrite_each_other(
+        qtbot, make_window, shapes, tmp_path, monkeypatch):
+    import shutil
+
+    photos = []
+    for folder in ("a", "b"):  # the same scene twice, so the same class and the same file names
+        (tmp_path / folder).mkdir()
+        photos.append(shutil.copy(shapes[0][0], tmp_path / folder / "cat.png"))
+    window = make_window(images=photos)
+    set_method(window, "gradcam")
+    out = tmp_path / "export"
+    out.mkdir()
+    (out / "cat_anything.png").write_bytes(b"")  # so the window asks before replacing, and the user says yes
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *args, **kwargs: QMessageBox.StandardButton.Yes))
+    with qtbot.waitSignal(window.controller.sig_finished, timeout=JOB_TIMEOUT_MS,
+                          check_params_cb=lambda i, job: type(job).__name__ == "ExplainAll"):
+        window.explain_all(out)
+    reports = [json.loads(p.read_text()) for p in out.glob("cat_*.json")]
+    # The first photo's results stay; the second is refused in one line, not written over them.
+    assert [r["image"]["path"] for r in reports] == [str(photos[0])] * len(reports) and reports
+    qtbot.waitUntil(lambda: "earlier in this batch" in window.message_bar.text(), timeout=JOB_TIMEOUT_MS)
 
 
 def test_copy_puts_the_shown_image_on_the_clipboard(qtbot, make_window, shapes):
