@@ -1,7 +1,6 @@
 """Makers of hostile files for the tests: small files that declare huge things, archives with odd members,
 files that are not files. Each is built here in a few milliseconds; none is downloaded."""
 import io
-import json
 import os
 import struct
 import zipfile
@@ -12,19 +11,6 @@ import numpy as np
 # the rest to Ghostscript.
 POSTSCRIPT = (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 32 32\n"
               b"(/tmp/limelight_ghostscript_ran) (w) file closefile\nshowpage\n%%EOF\n")
-
-
-def edit_keras_config(source, target, edit):
-    """Copy a .keras archive, changing its config.json in place with `edit(config)`."""
-    with zipfile.ZipFile(source) as archive, zipfile.ZipFile(target, "w") as copy:
-        for info in archive.infolist():
-            data = archive.read(info)
-            if info.filename == "config.json":
-                config = json.loads(data)
-                edit(config)
-                data = json.dumps(config).encode("utf-8")
-            copy.writestr(info, data)
-    return target
 
 
 def keras_layers(config):
