@@ -37,10 +37,11 @@ _FIRST_ROUND = 250
 # From this many estimates on, "auto" projects where the stability is heading and stops when it
 # would stay below the target at max_samples.
 _ESTIMATES_TO_PROJECT = 3
-# "auto" stops at the first estimate this far above the target: a run stops where its estimate
-# happens to be high, so on the sample photos 8 reruns stopped at the first estimate of 0.9 agreed
-# 0.03-0.05 less than their estimates said (make bench, bench_samples).
-_STOP_MARGIN = 0.04
+# "auto" stops when this many estimates in a row reach the target. At a fixed sample count the
+# estimate tracks reruns, but a run that stops at its first estimate above the target stops where
+# the estimate happens to be high: on the sample photos such reruns agreed 0.03-0.04 less than
+# their estimates said. One high estimate no longer stops a run; the one before it must agree.
+_ESTIMATES_TO_STOP = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -382,8 +383,8 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
     num_samples : int or "auto"
         How many perturbed images to show the model. "auto" samples in rounds (250, 500, 750,
         1000, 1500, ...) and stops as soon as the first label's tie-aware stability (see
-        `limelight.core.scores.top_k_stability`) reaches `target_stability` with a margin of
-        0.04 for the estimate's optimism at the point it first crosses, when the trend of
+        `limelight.core.scores.top_k_stability`) has reached `target_stability` at two rounds
+        in a row (one estimate that happens to be high does not stop it), when the trend of
         its estimates projects that `max_samples` would not reach it, or at `max_samples`; the
         samples used are in ``params["num_samples"]`` and the reason in
         ``params["auto"]["stopped"]`` (and, unless stable, in ``warnings``).
@@ -484,7 +485,8 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
         if not auto:
             break
         history.append((stop, agreement[0]))
-        if agreement[0] >= min(target_stability + _STOP_MARGIN, 1.0):
+        confirmed = history[-_ESTIMATES_TO_STOP:]
+        if len(confirmed) == _ESTIMATES_TO_STOP and all(value >= target_stability for _, value in confirmed):
             stopped = (f"stable: tie-aware agreement {agreement[0]:.2f} reached {target_stability:g} at "
                        f"{stop} samples")
             break
