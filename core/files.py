@@ -86,12 +86,6 @@ def open_regular_file(path, *, error=LimelightError, max_bytes=None):
         raise
 
 
-def check_regular_file(path, *, error=LimelightError, max_bytes=None) -> int:
-    """Refuse what `open_regular_file` refuses, for readers that need a path; return the size in bytes."""
-    with open_regular_file(path, error=error, max_bytes=max_bytes) as stream:
-        return os.fstat(stream.fileno()).st_size
-
-
 def read_text(path, *, error=LimelightError, max_bytes=MAX_TEXT_BYTES, encoding="utf-8") -> str:
     """The text of a small regular file, or one line saying why not."""
     with open_regular_file(path, error=error, max_bytes=max_bytes) as stream:
