@@ -1,5 +1,6 @@
 """Sanity checks: cascading model randomisation and the random-class test, on the demo model and nested models."""
 import hashlib
+import json
 
 import keras
 import numpy as np
@@ -9,7 +10,7 @@ from skimage.filters import sobel
 
 from limelight.core.cam import explain_cam
 from limelight.core.demo import make_scene
-from limelight.core.errors import Cancelled, ExplanationError
+from limelight.core.errors import Cancelled, ExplanationError, ReportError
 from limelight.core.lime import explain_lime
 from limelight.core.models import load_model
 from limelight.core.sanity import PASS_BELOW, Sanity, check_sanity, describe_cost, rerun, spearman, ssim
@@ -190,3 +191,50 @@ def test_a_model_keras_cannot_copy_is_refused_in_one_line():
     with pytest.raises(ExplanationError, match="could not copy the model") as error:
         check_sanity(model, lambda m, t, **_: np.random.default_rng(0).random((16, 16)), target=0, method="x")
     assert "\n" not in str(error.value)
+
+
+@needs_demo
+def test_a_report_keeps_the_sanity_check_and_reads_it_back(demo, tmp_path):
+    from limelight.core.report import load_report, save_report
+
+    image = make_scene(0).image
+    explanation = explain_cam(image, demo)
+    result = check_sanity(demo, rerun(image, explanation), target=explanation.target, method="gradcam",
+                          original=explanation.weight_map(explanation.target), random_state=0, steps=3)
+    path = save_report(tmp_path / "r.json", explanation, image_path="scene.png", model_name="demo",
+                       preprocessing="unit", label_names=None, sanity=result)
+    _, info = load_report(path)
+    back = info["sanity"]
+    assert back.summary == result.summary and back.spearman == result.spearman and back.ssim == result.ssim
+    np.testing.assert_array_equal(back.maps, result.maps)
+    np.testing.assert_array_equal(back.random_class_map, result.random_class_map)
+    # People and other tools read the JSON itself.
+    saved = json.loads(path.read_text())["sanity"]
+    assert saved["word"] == result.word and saved["rule"] == {"below": PASS_BELOW, "share": 0.5}
+    assert [step["spearman"] for step in saved["steps"]] == pytest.approx(list(result.spearman))
+    assert saved["random_class"]["index"] == result.random_class
+
+    # A report without one reads back as None; a damaged entry is one line naming the file.
+    plain = save_report(tmp_path / "plain.json", explanation, image_path="scene.png", model_name="demo",
+                        preprocessing="unit", label_names=None)
+    assert load_report(plain)[1]["sanity"] is None
+    damaged = json.loads(path.read_text())
+    damaged["sanity"]["steps"] = "gone"
+    path.write_text(json.dumps(damaged))
+    with pytest.raises(ReportError, match=r"r\.json: holds a sanity check this version cannot read"):
+        load_report(path)
+
+
+@needs_demo
+def test_a_report_refuses_the_sanity_check_of_a_class_it_does_not_explain(demo, tmp_path):
+    from limelight.core.report import save_report
+
+    image = make_scene(0).image
+    explanation = explain_cam(image, demo)
+    other = (explanation.target + 1) % demo.num_classes
+    result = check_sanity(demo, rerun(image, explain_cam(image, demo, target=other)), target=other,
+                          method="gradcam", random_state=0, steps=1)
+    with pytest.raises(ReportError, match="does not explain it"):
+        save_report(tmp_path / "r.json", explanation, image_path="scene.png", model_name="demo",
+                    preprocessing="unit", label_names=None, sanity=result)
+    assert not list(tmp_path.iterdir())
