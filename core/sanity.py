@@ -15,7 +15,7 @@ import numpy as np
 
 from limelight.core.errors import Cancelled, ExplanationError, one_line
 
-__all__ = ["STEPS", "PASS_BELOW", "PASS_SHARE", "Sanity", "check_sanity", "rerun", "describe_cost",
+__all__ = ["STEPS", "PASS_BELOW", "PASS_SHARE", "Sanity", "check_explanation", "check_sanity", "rerun", "describe_cost",
            "spearman", "ssim"]
 
 #: How many times the cascade stops to recompute the map (fewer when the model has fewer layers with weights).
@@ -346,6 +346,37 @@ def check_sanity(model, explain: Callable[..., np.ndarray], *, target: int, meth
                   ssim=[ssim(original, m) for m in maps], maps=maps, random_class=random_class,
                   random_class_spearman=spearman(original, random_map), random_class_ssim=ssim(original, random_map),
                   random_class_map=random_map, seed=seed, seconds=time.perf_counter() - started)
+
+
+def check_explanation(image: np.ndarray, model, explanation, *, target: int | None = None, steps: int = STEPS,
+                      random_state=None, progress: Callable[[int, int], Any] | None = None,
+                      cancelled: Callable[[], bool] | None = None) -> Sanity:
+    """The sanity check of an explanation's method for one of its classes: `check_sanity` with `rerun`.
+
+    Parameters
+    ----------
+    image : ndarray of shape (rows, cols, 3), uint8
+        The image the explanation was made from, at the model's input resolution.
+    model : ClassifierModel
+        The model that made it; it is not changed.
+    explanation : CamExplanation or LimeExplanation
+    target : int, optional
+        One of the explanation's classes; by default its first.
+    steps, random_state, progress, cancelled
+        As for `check_sanity`.
+
+    Returns
+    -------
+    Sanity
+    """
+    target = int(explanation.labels[0] if target is None else target)
+    if target not in explanation.labels:
+        raise ExplanationError(f"the explanation does not explain class {target}; check one of "
+                               f"{', '.join(map(str, explanation.labels))}")
+    return check_sanity(model, rerun(image, explanation), target=target,
+                        method=str(explanation.params.get("method", explanation.kind)),
+                        original=explanation.weight_map(target), steps=steps, random_state=random_state,
+                        progress=progress, cancelled=cancelled)
 
 
 # --- Randomising a copy --------------------------------------------------------------------

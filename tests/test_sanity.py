@@ -13,7 +13,7 @@ from limelight.core.demo import make_scene
 from limelight.core.errors import Cancelled, ExplanationError, ReportError
 from limelight.core.lime import explain_lime
 from limelight.core.models import load_model
-from limelight.core.sanity import PASS_BELOW, Sanity, check_sanity, describe_cost, rerun, spearman, ssim
+from limelight.core.sanity import PASS_BELOW, Sanity, check_explanation, check_sanity, describe_cost, rerun, spearman, ssim
 from limelight.core.segmentation import segment
 from limelight.core.zoo import load_builtin, weights_available
 from tests import user_models
@@ -28,9 +28,7 @@ def demo():
 
 
 def gradcam_sanity(model, image, **options):
-    explanation = explain_cam(image, model)
-    return check_sanity(model, rerun(image, explanation), target=explanation.target, method="gradcam",
-                        original=explanation.weight_map(explanation.target), **options)
+    return check_explanation(image, model, explain_cam(image, model), **options)
 
 
 def weights_digest(keras_model):
@@ -199,8 +197,7 @@ def test_a_report_keeps_the_sanity_check_and_reads_it_back(demo, tmp_path):
 
     image = make_scene(0).image
     explanation = explain_cam(image, demo)
-    result = check_sanity(demo, rerun(image, explanation), target=explanation.target, method="gradcam",
-                          original=explanation.weight_map(explanation.target), random_state=0, steps=3)
+    result = check_explanation(image, demo, explanation, random_state=0, steps=3)
     path = save_report(tmp_path / "r.json", explanation, image_path="scene.png", model_name="demo",
                        preprocessing="unit", label_names=None, sanity=result)
     _, info = load_report(path)
@@ -238,3 +235,13 @@ def test_a_report_refuses_the_sanity_check_of_a_class_it_does_not_explain(demo, 
         save_report(tmp_path / "r.json", explanation, image_path="scene.png", model_name="demo",
                     preprocessing="unit", label_names=None, sanity=result)
     assert not list(tmp_path.iterdir())
+
+
+@needs_demo
+def test_only_an_explained_class_can_be_checked(demo):
+    image = make_scene(0).image
+    explanation = explain_cam(image, demo)
+    other = (explanation.target + 1) % demo.num_classes
+    with pytest.raises(ExplanationError, match=f"does not explain class {other}"):
+        check_explanation(image, demo, explanation, target=other)
+    assert check_explanation(image, demo, explanation, steps=1).method == "gradcam"
