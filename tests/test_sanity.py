@@ -245,3 +245,26 @@ def test_only_an_explained_class_can_be_checked(demo):
     with pytest.raises(ExplanationError, match=f"does not explain class {other}"):
         check_explanation(image, demo, explanation, target=other)
     assert check_explanation(image, demo, explanation, steps=1).method == "gradcam"
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    return user_models.save_all(tmp_path_factory.mktemp("user_models"))
+
+
+# The applications cost up to a minute each here to copy and trace; the nested MobileNetV2 test above stands for them.
+@pytest.mark.parametrize("name", sorted(set(user_models.EXPLAINED) - {"resnet50", "transfer_efficientnet",
+                                                                      "transfer_mobilenet"}) + ["fashion_mnist.h5"])
+def test_every_user_model_is_checked_without_changing_it(saved, name):
+    from pathlib import Path
+
+    path = Path(saved[name])
+    before = path.read_bytes()
+    model = load_model(path)
+    weights = weights_digest(model.keras_model)
+    image = np.random.default_rng(0).integers(0, 256, (*model.input_size, 3), dtype=np.uint8)
+    explanation = explain_cam(image, model, relu=False, target=model.num_classes - 1)
+    result = check_explanation(image, model, explanation, steps=2, random_state=0)
+    assert result.maps.shape == (3, *model.input_size) and result.randomised[-1] == result.total_layers
+    assert np.all(np.isfinite(result.spearman)) and np.all(np.isfinite(result.ssim))
+    assert weights_digest(model.keras_model) == weights and path.read_bytes() == before
