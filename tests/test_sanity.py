@@ -268,3 +268,27 @@ def test_every_user_model_is_checked_without_changing_it(saved, name):
     assert result.maps.shape == (3, *model.input_size) and result.randomised[-1] == result.total_layers
     assert np.all(np.isfinite(result.spearman)) and np.all(np.isfinite(result.ssim))
     assert weights_digest(model.keras_model) == weights and path.read_bytes() == before
+
+
+@needs_demo
+def test_the_cli_checks_sanity_prints_the_verdict_and_records_it(tmp_path, capsys):
+    from PIL import Image
+
+    from limelight.core.cli import main
+    from limelight.core.report import load_report
+
+    scene = tmp_path / "scene.png"
+    Image.fromarray(make_scene(0).image).save(scene)
+    out = tmp_path / "out"
+    assert main(["explain", str(scene), "--model", "demo_shapes", "--method", "gradcam", "--sanity", "--seed", "0",
+                 "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    verdict = [line for line in lines if "sanity:" in line]
+    assert len(verdict) == 1 and verdict[0].startswith("scene.png  ")
+    reports = list(out.glob("*.json"))
+    _, info = load_report(reports[0])
+    assert info["sanity"].summary in verdict[0] and info["sanity"].seed == 0 and info["sanity"].passed
+    # Without --sanity nothing is checked or recorded.
+    assert main(["explain", str(scene), "--model", "demo_shapes", "--method", "gradcam", "--out", str(out),
+                 "--force"]) == 0
+    assert "sanity:" not in capsys.readouterr().out and load_report(reports[0])[1]["sanity"] is None
