@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--faithfulness", action=argparse.BooleanOptionalAction,
                          help="measure deletion and insertion AUC over superpixels (about 100 model "
                               "calls; default: on for LIME, off for Grad-CAM)")
+    explain.add_argument("--sanity", action="store_true",
+                         help="also check that the map depends on the model: randomise its layers from the top "
+                              "and see the map change (LIME: 9 more LIME runs; Grad-CAM: 9 gradient passes)")
     display = explain.add_argument_group("display")
     display.add_argument("--display", choices=("outline", "block", "heatmap"),
                          help="outline (default for LIME), block, or heatmap (default for CAM)")
@@ -239,7 +242,7 @@ def explain_request(args):
 
 
 def _explain_one(args, model, info, request, path, photo, style, written_for) -> list[str]:
-    from limelight.core.pipeline import explain, export, export_paths
+    from limelight.core.pipeline import check_sanity, explain, export, export_paths
 
     if args.label:
         targets = [model.labels.find(name) for name in args.label]
@@ -261,9 +264,16 @@ def _explain_one(args, model, info, request, path, photo, style, written_for) ->
         print(trust_line(path, info.class_name(target), explanation, target), flush=True)
         for doubt in getattr(explanation, "warnings", ()) if target == targets[0] else ():
             print(f"limelight: {path}: {doubt}", file=sys.stderr, flush=True)
+        sanity = None
+        if args.sanity:
+            progress = ProgressBar(f"{Path(path).name} sanity")
+            sanity = check_sanity(photo, model, explanation, target=target, random_state=args.seed,
+                                  progress=progress)
+            progress.close()
+            print(f"{Path(path).name}  {info.class_name(target)}  {sanity.summary}", flush=True)
         files = export(photo, explanation, info, target=target, photo_path=path, folder=args.out, style=style,
-                       image_format=args.format, caption=args.caption, figure=args.figure, force=args.force,
-                       written_for=written_for)
+                       image_format=args.format, caption=args.caption, figure=args.figure, sanity=sanity,
+                       force=args.force, written_for=written_for)
         written += [str(files[0]), str(files[1]), *([str(files[3])] if args.figure else [])]
     return written
 

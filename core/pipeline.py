@@ -16,7 +16,7 @@ from limelight.core.scores import MAX_SAMPLES, SAMPLE_BATCH_SIZE
 from limelight.core.segmentation import SEGMENTATION_DEFAULTS, segment, segmentation_params
 
 __all__ = ["BUILTIN_PREFIX", "MIN_SAMPLES", "ExplainRequest", "ModelInfo", "model_info",
-           "PredictionCaches", "explain", "export_paths", "export", "write_report", "OpenedReport",
+           "PredictionCaches", "explain", "check_sanity", "export_paths", "export", "write_report", "OpenedReport",
            "open_report"]
 
 #: A model source naming a built-in model rather than a file: this prefix and the model's name.
@@ -350,7 +350,7 @@ def export_paths(folder, photo_path, target, model: ModelInfo, method, *, image_
 
 
 def export(photo, explanation, model: ModelInfo, *, target, photo_path, folder, style, image_format="png",
-           caption=False, figure=True, force=False, written_for=None) -> list:
+           caption=False, figure=True, sanity=None, force=False, written_for=None) -> list:
     """Write what one explanation shows to `folder`: the annotated image, the report and its arrays, the figure.
 
     Parameters
@@ -373,6 +373,8 @@ def export(photo, explanation, model: ModelInfo, *, target, photo_path, folder, 
         under the annotated image.
     figure : bool
         Also write the side-by-side figure.
+    sanity : Sanity, optional
+        The sanity check of `target` (`check_sanity`), recorded in the report.
     force : bool
         Overwrite files of earlier runs.
     written_for : dict, optional
@@ -390,7 +392,8 @@ def export(photo, explanation, model: ModelInfo, *, target, photo_path, folder, 
     if caption:
         annotated = captioned(annotated, explanation, target, style, model)
     save_annotated(paths["image"], annotated, force=force)
-    write_report(paths["json"], explanation, model, target=target, photo_path=photo_path, style=style, force=force)
+    write_report(paths["json"], explanation, model, target=target, photo_path=photo_path, style=style,
+                 sanity=sanity, force=force)
     if figure:
         save_figure(paths["figure"], frame, explanation, target, style, label_name=model.class_name(target),
                     model_name=model.name, force=force)
@@ -406,7 +409,7 @@ def captioned(annotated, explanation, target, style, model: ModelInfo):
     return render_with_caption(annotated, lines, scale=scale)
 
 
-def write_report(json_path, explanation, model: ModelInfo, *, target, photo_path, style, force=False):
+def write_report(json_path, explanation, model: ModelInfo, *, target, photo_path, style, sanity=None, force=False):
     """Save the JSON report (its arrays beside it) with all `open_report` needs to show it again.
 
     The report's ``model.name`` is the model's name (`ModelInfo.name`) and ``model.source`` where
@@ -415,7 +418,35 @@ def write_report(json_path, explanation, model: ModelInfo, *, target, photo_path
     return save_report(json_path, explanation, image_path=str(photo_path), model_name=model.name,
                        model_source=model.source, preprocessing=model.preprocessing,
                        label_names=list(model.class_names), style=style,
-                       extra={"resize": model.resize, "target": int(target)}, force=force)
+                       extra={"resize": model.resize, "target": int(target)}, sanity=sanity, force=force)
+
+
+# --- Sanity --------------------------------------------------------------------------------
+
+def check_sanity(photo, model, explanation, *, target, random_state=None, progress=None, cancelled=None):
+    """The sanity check of `explanation`'s method for class `target` (see `limelight.core.sanity`).
+
+    Parameters
+    ----------
+    photo : ndarray of shape (rows, cols, 3), uint8
+        The whole photo the explanation was made from.
+    model : ClassifierModel
+        The model that made it; it is not changed.
+    explanation : LimeExplanation or CamExplanation
+        As `explain` returned it.
+    target : int
+        One of the explanation's classes.
+    random_state, progress, cancelled
+        As for `limelight.core.sanity.check_sanity`.
+
+    Returns
+    -------
+    Sanity
+    """
+    from limelight.core.sanity import check_explanation
+
+    return check_explanation(model.prepare(photo), model, explanation, target=target, random_state=random_state,
+                             progress=progress, cancelled=cancelled)
 
 
 # --- Reopening -----------------------------------------------------------------------------

@@ -45,6 +45,8 @@ _PACKAGES = ("limelight", "numpy", "scikit-learn", "scikit-image", "scipy", "pil
 # Longest side of the images drawn in a figure: a figure is a few inches wide, so more pixels
 # only cost time.
 _FIGURE_PIXELS = 1200
+# The .npz names of a sanity check's arrays start with this, beside the explanation's own.
+_SANITY_PREFIX = "sanity_"
 # How the explanation's own record spells NaN and infinities, which JSON lacks.
 _FLOAT_TAG = "__float__"
 # The explanation classes `load_report` knows, imported only when a report needs them (CAM
@@ -173,7 +175,7 @@ def save_figure(path, image, explanation, label, style=None, *, label_name=None,
 
 
 def save_report(json_path, explanation, *, image_path, model_name, preprocessing, label_names, model_source=None,
-                style=None, extra=None, force=False):
+                style=None, extra=None, sanity=None, force=False):
     """Save an explanation as a JSON report with its arrays in a .npz beside it.
 
     Together the two files hold everything needed to draw the explanation again without the model
@@ -200,6 +202,9 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
         The display settings to restore with the report.
     extra : mapping, optional
         More JSON-safe facts to record under "extra" (e.g. the command line).
+    sanity : Sanity, optional
+        The sanity check of one of the explained classes (`limelight.core.sanity.check_sanity`),
+        recorded under "sanity" with its maps in the .npz.
     force : bool
         Overwrite existing files.
 
@@ -212,7 +217,8 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
     ------
     ReportError
         For a path that does not end in .json, existing files without `force`, a missing or
-        read-only folder, or `extra` that is not JSON-safe.
+        read-only folder, `extra` that is not JSON-safe, or a sanity check of a class the
+        explanation does not explain.
     """
     json_path = Path(json_path)
     if json_path.suffix.lower() != ".json":
@@ -220,6 +226,13 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
     arrays_path = json_path.with_suffix(".npz")
     meta, arrays = explanation.to_record()
     arrays = {name: np.asarray(array) for name, array in arrays.items()}
+    sanity_meta = None
+    if sanity is not None:
+        if int(sanity.target) not in [int(label) for label in explanation.labels]:
+            raise ReportError(f"cannot record the sanity check of class {sanity.target}: the explanation does not "
+                              f"explain it.", path=json_path)
+        sanity_meta, sanity_arrays = sanity.to_record()
+        arrays.update({_SANITY_PREFIX + name: np.asarray(array) for name, array in sanity_arrays.items()})
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     packed = buffer.getvalue()
@@ -250,6 +263,7 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
         "warnings": list(meta.get("warnings", getattr(explanation, "warnings", ()) or ())),
         "style": None if style is None else asdict(style),
         "extra": None if extra is None else dict(extra),
+        "sanity": sanity_meta,
         "versions": _versions(),
         "explanation": _tag_floats(meta),
         "arrays": {"file": arrays_path.name, "sha256": hashlib.sha256(packed).hexdigest(),
@@ -278,7 +292,8 @@ def load_report(json_path):
     explanation : LimeExplanation or CamExplanation
         Equal in weights and maps to the saved one, so it renders identically.
     info : dict
-        The report's JSON, with ``info["style"]`` as an `OverlayStyle` (or None).
+        The report's JSON, with ``info["style"]`` as an `OverlayStyle` (or None) and
+        ``info["sanity"]`` as a `limelight.core.sanity.Sanity` (or None).
 
     Raises
     ------
@@ -326,6 +341,8 @@ def load_report(json_path):
                           path=json_path)
     arrays_path = json_path.with_name(arrays_name)
     arrays = _read_arrays(arrays_path, digest, shapes)
+    sanity_arrays = {name[len(_SANITY_PREFIX):]: arrays.pop(name) for name in list(arrays)
+                     if name.startswith(_SANITY_PREFIX)}
     module_name, class_name = _KINDS[kind]
     cls = getattr(importlib.import_module(module_name), class_name)
     try:
@@ -352,6 +369,7 @@ def load_report(json_path):
         raise ReportError(f"does not hold a usable {kind} explanation ({exc!r}); compute the explanation "
                           f"again and save it anew.", path=json_path) from None
     info["style"] = _style(info.get("style"), json_path)
+    info["sanity"] = _sanity(info.get("sanity"), sanity_arrays, json_path)
     return explanation, info
 
 
@@ -525,6 +543,19 @@ def _style(saved, json_path):
         # The reason can quote the file's own keys, newlines and all: keep the message one line.
         raise ReportError(f"holds display settings this version cannot use ({' '.join(str(exc).split())}); "
                           f"delete its 'style' entry to open it with the defaults.", path=json_path) from None
+
+
+def _sanity(saved, arrays, json_path):
+    if saved is None:
+        return None
+    from limelight.core.sanity import Sanity
+
+    try:
+        return Sanity.from_record(saved, arrays)
+    except (LimelightError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        reason = exc.reason if isinstance(exc, LimelightError) else repr(exc)
+        raise ReportError(f"holds a sanity check this version cannot read ({' '.join(reason.split())}); delete its "
+                          f"'sanity' entry to open it without.", path=json_path) from None
 
 
 # --- Report contents ------------------------------------------------------------------------
