@@ -16,7 +16,8 @@ from limelight.core.scores import MAX_SAMPLES, SAMPLE_BATCH_SIZE
 from limelight.core.segmentation import SEGMENTATION_DEFAULTS, segment, segmentation_params
 
 __all__ = ["BUILTIN_PREFIX", "MIN_SAMPLES", "ExplainRequest", "ModelInfo", "model_info",
-           "PredictionCaches", "explain", "check_sanity", "export_paths", "export", "write_report", "OpenedReport",
+           "PredictionCaches", "explain", "check_sanity", "export_paths", "export", "captioned", "write_report",
+           "OpenedReport",
            "open_report"]
 
 #: A model source naming a built-in model rather than a file: this prefix and the model's name.
@@ -390,7 +391,8 @@ def export(photo, explanation, model: ModelInfo, *, target, photo_path, folder, 
     frame = frame_image(photo, model.input_size, model.resize)
     annotated = render(frame, explanation, target, style)
     if caption:
-        annotated = captioned(annotated, explanation, target, style, model)
+        annotated = captioned(annotated, explanation, target, style, label_name=model.class_name(target),
+                              model_name=model.name)
     save_annotated(paths["image"], annotated, force=force)
     write_report(paths["json"], explanation, model, target=target, photo_path=photo_path, style=style,
                  sanity=sanity, force=force)
@@ -402,9 +404,9 @@ def export(photo, explanation, model: ModelInfo, *, target, photo_path, folder, 
     return list(paths.values())
 
 
-def captioned(annotated, explanation, target, style, model: ModelInfo):
+def captioned(annotated, explanation, target, style, *, label_name, model_name):
     """`annotated` with the method, class, probability and trust scores (and a heatmap's colour scale) under it."""
-    lines = caption_lines(explanation, target, label_name=model.class_name(target), model_name=model.name)
+    lines = caption_lines(explanation, target, label_name=label_name, model_name=model_name)
     scale = heatmap_scale(explanation, target, style) if style.display == "heatmap" else None
     return render_with_caption(annotated, lines, scale=scale)
 

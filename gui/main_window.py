@@ -16,7 +16,7 @@ from limelight.core.errors import LimelightError
 from limelight.core.images import is_supported_image, load_image, place_in_photo, scale_photo_and_frame
 from limelight.core.methods import METHOD_TITLES
 from limelight.core.models import MODEL_FILE_TYPES
-from limelight.core.pipeline import ExplainRequest, OpenedReport, write_report
+from limelight.core.pipeline import ExplainRequest, OpenedReport, captioned, write_report
 from limelight.core.report import output_name
 from limelight.gui.image_browser import ImageBrowser
 from limelight.gui.compare import CompareDialog
@@ -1304,15 +1304,9 @@ class MainWindow(QMainWindow):
 
     def captioned_frame(self) -> np.ndarray:
         """The shown explanation at full resolution with its caption (and a heatmap's colour scale) under it."""
-        from limelight.core.caption import caption_lines, render_with_caption
-        from limelight.core.overlay import heatmap_scale
-
-        result, style = self._shown, self.shown_style()
-        info = self.explanation_info(result)
-        lines = caption_lines(result.explanation, result.target, label_name=info["label"],
-                              model_name=self._title_for(result.model))
-        scale = heatmap_scale(result.explanation, result.target, style) if style.display == "heatmap" else None
-        return render_with_caption(self.rendered_frame(), lines, scale=scale)
+        result = self._shown
+        return captioned(self.rendered_frame(), result.explanation, result.target, self.shown_style(),
+                         label_name=self.explanation_info(result)["label"], model_name=self._title_for(result.model))
 
     def save_annotated(self, path, *, caption: bool = False) -> bool:
         """Save the shown explanation at the photo's resolution, asking before replacing a file.

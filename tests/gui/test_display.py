@@ -101,3 +101,21 @@ def test_save_with_caption_writes_method_class_and_scores_under_the_image(
     assert (under < 100).all(axis=2).sum() > 100
     assert any((np.ptp(under[r].astype(int), axis=1) > 100).sum() > 60 for r in range(under.shape[0]))
     assert np.array_equal(window.captioned_frame(), pixels)
+
+
+def test_the_save_dialogs_offer_the_names_the_command_line_and_batch_export_write(
+        qtbot, make_window, shapes, monkeypatch):
+    window = make_window(images=[shapes[1][0]])  # a square, class 1
+    assert explain(qtbot, window, "gradcam++").target == 1
+    offered = []
+
+    def cancel_the_dialog(parent, title, start, *args, **kwargs):
+        offered.append(start)
+        return "", ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(cancel_the_dialog))
+    window.save_action.trigger()
+    window.export_action.trigger()
+    # <photo>_<class>_<index>_<method>, as limelight explain and Explain All name them.
+    assert [name.replace("\\", "/").rsplit("/", 1)[-1] for name in offered] == [
+        "shape1_square_1_gradcampp.png", "shape1_square_1_gradcampp.json"]
