@@ -15,7 +15,7 @@ EXIT_BAD_INPUT = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from limelight.core.pipeline import SAMPLE_BATCH_SIZE
+    from limelight.core.scores import SAMPLE_BATCH_SIZE
 
     parser = argparse.ArgumentParser(
         prog="limelight",
