@@ -233,10 +233,13 @@ def describe_cost(explanation, model, *, steps: int = STEPS) -> str:
         calls = maps * explanation.num_samples
         return (f"{maps} LIME runs of {explanation.num_samples:,} samples each: {calls:,} model calls, "
                 f"about {maps} times as long as the explanation took")
+    from limelight.core.methods import METHOD_TITLES
+
     method = str(explanation.params.get("method", explanation.kind))
+    title = METHOD_TITLES.get(method, method)
     if method == "scorecam":
-        return f"{maps} Score-CAM runs, about {maps} times as long as the explanation took"
-    return f"{maps} {method} gradient passes, a few seconds"
+        return f"{maps} {title} runs, about {maps} times as long as the explanation took"
+    return f"{maps} {title} gradient passes, a few seconds (the first check of a model also copies it)"
 
 
 # --- The check -----------------------------------------------------------------------------

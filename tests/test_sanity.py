@@ -292,3 +292,10 @@ def test_the_cli_checks_sanity_prints_the_verdict_and_records_it(tmp_path, capsy
     assert main(["explain", str(scene), "--model", "demo_shapes", "--method", "gradcam", "--out", str(out),
                  "--force"]) == 0
     assert "sanity:" not in capsys.readouterr().out and load_report(reports[0])[1]["sanity"] is None
+
+
+@needs_demo
+def test_the_cost_is_said_in_maps_before_the_check_starts(demo):
+    image = make_scene(0).image
+    assert describe_cost(explain_cam(image, demo), demo).startswith("9 Grad-CAM gradient passes")
+    assert describe_cost(explain_cam(image, demo, method="scorecam"), demo, steps=3).startswith("4 Score-CAM runs")
