@@ -215,11 +215,14 @@ def test_a_report_keeps_the_sanity_check_and_reads_it_back(demo, tmp_path):
     plain = save_report(tmp_path / "plain.json", explanation, image_path="scene.png", model_name="demo",
                         preprocessing="unit", label_names=None)
     assert load_report(plain)[1]["sanity"] is None
-    damaged = json.loads(path.read_text())
-    damaged["sanity"]["steps"] = "gone"
-    path.write_text(json.dumps(damaged))
-    with pytest.raises(ReportError, match=r"r\.json: holds a sanity check this version cannot read"):
-        load_report(path)
+    saved_text = path.read_text()
+    for damage in ({"steps": "gone"}, {"target": 1e999}, {"random_class": [1]}, {"rule": None}, {"steps": [7]},
+                   {"seed": "zero"}, {"total_layers": {"a": 1}}):
+        damaged = json.loads(saved_text)
+        damaged["sanity"].update(damage)
+        path.write_text(json.dumps(damaged))
+        with pytest.raises(ReportError, match=r"r\.json: holds a sanity check this version cannot read"):
+            load_report(path)
 
 
 @needs_demo
