@@ -15,8 +15,8 @@ import numpy as np
 
 from limelight.core.errors import Cancelled, ExplanationError, one_line
 
-__all__ = ["STEPS", "PASS_BELOW", "PASS_SHARE", "Sanity", "check_explanation", "check_sanity", "rerun", "describe_cost",
-           "spearman", "ssim"]
+__all__ = ["STEPS", "PASS_BELOW", "PASS_SHARE", "Sanity", "check_explanation", "check_sanity", "rerun",
+           "describe_cost", "spearman", "ssim"]
 
 #: How many times the cascade stops to recompute the map (fewer when the model has fewer layers with weights).
 STEPS = 8
@@ -124,7 +124,8 @@ class Sanity:
     def to_record(self) -> tuple[dict, dict[str, np.ndarray]]:
         """Split into JSON-safe metadata and named arrays, for a report."""
         meta = {"method": self.method, "target": self.target, "passed": self.passed, "word": self.word,
-                "summary": self.summary, "rule": {"below": self.pass_below, "share": self.pass_share}, "total_layers": self.total_layers,
+                "summary": self.summary, "rule": {"below": self.pass_below, "share": self.pass_share},
+                "total_layers": self.total_layers,
                 "similarity": self.similarity, "deciding_steps": list(self.deciding_steps),
                 "steps": [{"randomised": count, "layer": layer, "spearman": rho, "ssim": similarity}
                           for count, layer, rho, similarity in zip(self.randomised, self.layers, self.spearman,
@@ -226,20 +227,24 @@ def rerun(image: np.ndarray, explanation) -> Callable[..., np.ndarray]:
     raise ExplanationError(f"the sanity check cannot rerun a {explanation.kind!r} explanation")
 
 
-def describe_cost(explanation, model, *, steps: int = STEPS) -> str:
-    """What the sanity check of `explanation` will cost, in a sentence to show before it starts."""
-    maps = min(steps, len(_units(model.keras_model))) + 1
-    if explanation.kind == "lime":
-        calls = maps * explanation.num_samples
-        return (f"{maps} LIME runs of {explanation.num_samples:,} samples each: {calls:,} model calls, "
-                f"about {maps} times as long as the explanation took")
+def describe_cost(explanation, *, steps: int = STEPS) -> str:
+    """What the sanity check of `explanation` will cost, in words to show before it starts.
+
+    Counted without the model, so the window can say it at once: a model with fewer than `steps`
+    layers with weights takes fewer steps.
+    """
     from limelight.core.methods import METHOD_TITLES
 
+    maps = int(steps) + 1
+    if explanation.kind == "lime":
+        samples = explanation.num_samples
+        return (f"up to {maps} LIME runs of {samples:,} samples each ({maps * samples:,} model calls), about {maps} "
+                f"times as long as the explanation took")
     method = str(explanation.params.get("method", explanation.kind))
     title = METHOD_TITLES.get(method, method)
     if method == "scorecam":
-        return f"{maps} {title} runs, about {maps} times as long as the explanation took"
-    return f"{maps} {title} gradient passes, a few seconds (the first check of a model also copies it)"
+        return f"up to {maps} {title} runs, about {maps} times as long as the explanation took"
+    return f"up to {maps} {title} gradient passes, a few seconds (the first check of a model also copies it)"
 
 
 # --- The check -----------------------------------------------------------------------------
@@ -385,7 +390,7 @@ def check_explanation(image: np.ndarray, model, explanation, *, target: int | No
 # --- Randomising a copy --------------------------------------------------------------------
 
 def _units(keras_model, prefix: str = "") -> list[tuple[str, Any]]:
-    """The layers with float weights, as (path, layer), in the order the model lists them, nested models' layers one by one."""
+    """The layers with float weights as (path, layer), in the order the model lists them; nested models' one by one."""
     import keras
 
     found = []

@@ -39,8 +39,8 @@ def table() -> str:
                     f"(traces it) | {_seconds(first_gradcam)} | {first / first_gradcam:.1f}x |")
         rows.append(f"| {name} | later checks (median of {REPEATS}) | {_seconds(repeated)} | one Grad-CAM | "
                     f"{_seconds(one)} | {repeated / one:.0f}x |")
-    rows += ["", f"{STEPS} randomisation steps and one random class; 'one Grad-CAM' is the median of warm calls. Target: "
-                 f"{TARGET_SECONDS:g} s for EfficientNet-Lite0 on this machine's CPU."]
+    rows += ["", f"{STEPS} randomisation steps and one random class; 'one Grad-CAM' is the median of warm calls. "
+                 f"Target: {TARGET_SECONDS:g} s for EfficientNet-Lite0 on this machine's CPU."]
     return "\n".join(rows)
 
 
