@@ -3,7 +3,8 @@ import statistics
 import time
 
 from limelight.core.cam import explain_cam
-from limelight.core.sanity import STEPS, check_sanity, rerun
+from limelight.core.pipeline import ExplainRequest, check_sanity
+from limelight.core.sanity import STEPS
 from limelight.core.zoo import load_builtin, weights_available
 from tests.benchmarks.bench_cam import _image, _median_seconds, _seconds
 
@@ -26,8 +27,8 @@ def table() -> str:
         target = explanation.target
 
         def check():
-            return check_sanity(model, rerun(image, explanation), target=target, method="gradcam",
-                                original=explanation.weight_map(target), random_state=0)
+            return check_sanity(image, model, explanation, ExplainRequest(method="gradcam"), target=target,
+                                random_state=0)
 
         one, = _median_seconds(lambda: explain_cam(image, model, target=target))
         start = time.perf_counter()
