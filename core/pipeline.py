@@ -462,8 +462,8 @@ def check_sanity(photo, model, explanation, request: ExplainRequest, *, target, 
     if target not in explanation.labels:
         raise ExplanationError(f"the explanation does not explain class {target}; check one of "
                                f"{', '.join(map(str, explanation.labels))}.")
-    again = replace(request, faithfulness=False, seed=explanation.params.get("seed", request.seed),
-                                num_samples=explanation.num_samples if request.method == "lime" else request.num_samples)
+    samples = explanation.num_samples if request.method == "lime" else request.num_samples
+    again = replace(request, faithfulness=False, seed=explanation.params.get("seed", request.seed), num_samples=samples)
 
     def explain_map(randomised, label, *, progress=None, cancelled=None):
         return explain(photo, randomised, again, target=label, progress=progress,
