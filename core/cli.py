@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from limelight.core.dataset_cli import add_dataset_arguments, add_evaluate_command
 from limelight.core.errors import LimelightError, one_line
 
-SUBCOMMANDS = ("predict", "explain", "info", "layers", "models")
+SUBCOMMANDS = ("predict", "explain", "evaluate", "info", "layers", "models")
 METHODS = ("lime", "gradcam", "gradcam++", "scorecam")
 EXIT_BAD_INPUT = 2
 
@@ -99,7 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--figure", action="store_true",
                         help="also save a side-by-side figure (original, explanation, mask)")
     output.add_argument("--force", action="store_true", help="overwrite existing output files")
+    folder = explain.add_argument_group("labelled folder (explain FOLDER --only wrong)")
+    folder.add_argument("--only", choices=("wrong", "correct", "all"),
+                        help="explain these images of one labelled folder: the predicted class, and the true "
+                             "class where they differ, into OUT/<class folder>/ with an index explained.csv")
+    folder.add_argument("--class", dest="class_name", metavar="NAME",
+                        help="with --only: only the images of this true class")
+    add_dataset_arguments(explain)
     explain.set_defaults(run=run_explain)
+
+    add_evaluate_command(commands, _add_model_arguments)
 
     layers = commands.add_parser("layers", help="list the layers Grad-CAM can explain")
     _add_model_arguments(layers)
@@ -189,6 +199,12 @@ def _prediction_table(result: dict) -> str:
 def run_explain(args) -> int:
     from limelight.core.images import load_image
 
+    if args.only:
+        from limelight.core.dataset_cli import run_explain_folder
+
+        return run_explain_folder(args, _explain_classes)
+    if args.class_name:
+        raise LimelightError("--class applies to a labelled folder with --only wrong|correct|all")
     style = _overlay_style(args)
     hide = _hide_mode(args.hide)
     model = open_model(args)
@@ -213,6 +229,16 @@ def run_explain(args) -> int:
             continue
         print("\n".join(written), flush=True)
     return EXIT_BAD_INPUT if failures else 0
+
+
+def _explain_classes(args, model, path, labels, out_dir) -> list[str]:
+    """Explain these classes of one photo into `out_dir`: the one-photo path `explain FOLDER --only` calls."""
+    from limelight.core.images import load_image
+
+    args.label = [str(label) for label in labels]
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return _explain_one(args, model, path, load_image(path), _overlay_style(args), _hide_mode(args.hide),
+                        Path(out_dir), {})
 
 
 def _explain_one(args, model, path, photo, style, hide, out_dir, written_here) -> list[str]:
