@@ -5,6 +5,7 @@ import json
 import os
 import re
 import sqlite3
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -302,7 +303,8 @@ class LocalEngine:
         """
         starts = iter(range(0, len(paths), batch_size))
         pending = deque()
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="limelight-decode") as pool:
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="limelight-decode",
+                                initializer=_yield_to_the_model) as pool:
             def submit_next():
                 start = next(starts, None)
                 if start is not None:
@@ -324,6 +326,31 @@ class LocalEngine:
             finally:
                 for _, future in pending:
                     future.cancel()
+
+    def map(self, model, function, items, *, on_result, cancelled):
+        """Call ``function(model, item)`` for each item in turn, passing ``on_result(position, result)`` each.
+
+        Raises
+        ------
+        Cancelled
+            When `cancelled()` turns true between two items.
+        """
+        for position, item in enumerate(items):
+            if cancelled():
+                raise Cancelled()
+            on_result(position, function(model, item))
+
+
+def _yield_to_the_model():
+    """Lower this decoding thread's priority, where the system allows it per thread (Linux).
+
+    The model's runtime splits each layer over every core; a decoder that takes a core from one of
+    its threads stalls the whole layer. At a lower priority decoders run in the gaps instead.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
 
 
 def predict_paths(model, paths, *, engine=None, store=None, batch_size=None, progress=None,

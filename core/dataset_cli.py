@@ -39,7 +39,8 @@ def add_dataset_arguments(parser) -> None:
     group.add_argument("--address", metavar="ADDR",
                        help="the Ray cluster to join, e.g. ray://head:10001 or auto (default: start one here)")
     group.add_argument("--workers", type=_positive, metavar="N",
-                       help="Ray actors, each loading the model once (default: one per CPU of the cluster)")
+                       help="Ray actors, each loading the model once and sharing the CPUs (default: one per "
+                            "node, with all its CPUs)")
 
 
 def _positive(text: str) -> int:
@@ -122,15 +123,19 @@ def evaluation_text(evaluation) -> str:
 def run_explain_folder(args, explain_image) -> int:
     """Explain the wrong, correct or all images of a labelled folder: the predicted class, and the true one where it differs.
 
-    Each explanation goes to ``OUT/<class folder>/`` as `explain` writes it, and `INDEX_FILE` lists them.
-    `explain_image(args, model, path, labels, out_dir)` is the one-photo explain path; it returns the
-    written files, the annotated image first and its report second, per class.
+    Each explanation goes to ``OUT/<class folder>/`` as `explain` writes it, and `INDEX_FILE` lists
+    them. `explain_image(args, model, path, labels, out_dir)` is the one-photo explain path, a
+    module-level function (Ray workers import it); it returns the written files, the annotated
+    image first and its report second, per class. Each image's seed comes from its content, so
+    the results are the same on any engine and in any order.
     """
     from limelight.core.cli import ProgressBar, open_model
     from limelight.core.dataset import image_seed
 
     if len(args.images) != 1 or not Path(args.images[0]).is_dir():
         raise LimelightError("--only takes one labelled folder (one sub-folder per class), not image files")
+    if args.label:
+        raise LimelightError("--only explains each image's predicted and true class; drop --label")
     args.folder = args.images[0]
     model = open_model(args)
     progress = ProgressBar(f"evaluate {Path(args.folder).name}")
@@ -139,37 +144,48 @@ def run_explain_folder(args, explain_image) -> int:
     finally:
         progress.close()
     selected = evaluation.select(args.only, class_name=args.class_name)
-    print(f"limelight: explaining {len(selected)} {args.only if args.only != 'all' else ''} "
-          f"image{'s' if len(selected) != 1 else ''} of {len(evaluation.paths)}".replace("  ", " "),
-          file=sys.stderr)
+    print(f"limelight: explaining {len(selected)} of {len(evaluation.paths)} images ({args.only})", file=sys.stderr)
     out = Path(args.out)
-    index_rows, failures = [], len(evaluation.failures)
+    tasks = []
     for position in selected:
         path = evaluation.paths[position]
-        true, predicted = int(evaluation.true[position]), int(evaluation.predicted[position])
-        labels = list(dict.fromkeys([predicted, true]))
         one = argparse.Namespace(**vars(args))
-        one.seed = image_seed(evaluation.digests[position], args.seed)  # the same on any engine, in any order
-        try:
-            written = explain_image(one, model, path, labels, out / path.parent.name)
-        except LimelightError as error:
-            print(f"limelight: {error}" if error.path else f"limelight: {path}: {error}", file=sys.stderr)
-            failures += 1
-            continue
-        print("\n".join(written), flush=True)
-        for label, files in zip(labels, _per_class(written, args.figure)):
-            index_rows.append([str(path), model.labels.name(true), model.labels.name(predicted),
-                               f"{evaluation.confidence[position]:.6f}", model.labels.name(label),
-                               "predicted" if label == predicted else "true", *files[:2]])
+        one.seed = image_seed(evaluation.digests[position], args.seed)
+        labels = list(dict.fromkeys([int(evaluation.predicted[position]), int(evaluation.true[position])]))
+        tasks.append((explain_image, one, path, labels, out / path.parent.name))
+    results = [None] * len(tasks)
+
+    def on_result(index, result):
+        results[index] = result
+        if isinstance(result, LimelightError):
+            path = tasks[index][2]
+            print(f"limelight: {result}" if result.path else f"limelight: {path}: {result}", file=sys.stderr)
+        else:
+            print("\n".join(result), flush=True)
+
+    make_engine(args).map(model, explain_task, tasks, on_result=on_result, cancelled=lambda: False)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / INDEX_FILE, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["path", "true", "predicted", "confidence", "explained", "why", "image", "report"])
-        writer.writerows(index_rows)
+        for position, (_, one, path, labels, _), written in zip(selected, tasks, results):
+            if isinstance(written, LimelightError):
+                continue
+            true, predicted = int(evaluation.true[position]), int(evaluation.predicted[position])
+            step = 3 if args.figure else 2
+            for label, start in zip(labels, range(0, len(written), step)):
+                writer.writerow([str(path), model.labels.name(true), model.labels.name(predicted),
+                                 f"{evaluation.confidence[position]:.6f}", model.labels.name(label),
+                                 "predicted" if label == predicted else "true", *written[start:start + 2]])
     print(out / INDEX_FILE)
-    return 2 if failures else 0
+    failed = sum(isinstance(r, LimelightError) for r in results)
+    return 2 if failed or evaluation.failures else 0
 
 
-def _per_class(written, figure):
-    step = 3 if figure else 2
-    return [written[i:i + step] for i in range(0, len(written), step)]
+def explain_task(model, task):
+    """Run one image's explanation, as an engine calls it: the written files, or the error that stopped it."""
+    explain_image, args, path, labels, out_dir = task
+    try:
+        return explain_image(args, model, path, labels, out_dir)
+    except LimelightError as error:
+        return error

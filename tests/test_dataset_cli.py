@@ -122,3 +122,21 @@ def test_evaluate_on_ray_prints_what_the_local_engine_prints(shapes, tmp_path, c
     ray_summary = json.loads(capsys.readouterr().out)
     assert {k: v for k, v in ray_summary.items() if k != "files"} == {
         k: v for k, v in local.items() if k != "files"}
+
+
+@pytest.mark.slow
+def test_explain_folder_on_ray_writes_the_pixels_the_local_engine_writes(shapes, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    pytest.importorskip("ray")
+    common = ["explain", str(shapes), "--only", "wrong", "--model", "demo_shapes", "--samples", "150",
+              "--no-faithfulness"]
+    assert main([*common, "--out", str(tmp_path / "local")]) == 0
+    assert main([*common, "--out", str(tmp_path / "ray"), "--engine", "ray", "--workers", "2"]) == 0
+    local = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*.png"))
+    remote = sorted(p.relative_to(tmp_path / "ray") for p in (tmp_path / "ray").rglob("*.png"))
+    assert local == remote and len(local) > 0
+    for name in local:
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "local" / name)),
+                                      np.asarray(Image.open(tmp_path / "ray" / name)))

@@ -74,13 +74,13 @@ def _ray(model, dataset, mapping, local):
         return "| Ray engine | skipped: ray is not installed | | | | |", ""
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     try:
-        engine = RayEngine(workers=1)
+        engine = RayEngine()
         started = time.perf_counter()
         evaluate(model, dataset, mapping=mapping, engine=engine)
         took = time.perf_counter() - started - engine.startup_seconds
     finally:
         ray.shutdown()
-    return (f"| Ray engine, 1 actor on this machine (start-up excluded) | {took:.1f} s | {IMAGES / took:.0f} | "
+    return (f"| Ray engine on this machine (one actor with its {os.cpu_count()} CPUs; start-up excluded) | {took:.1f} s | {IMAGES / took:.0f} | "
             f"local evaluate | {local / took:.2f}x | >= 0.8x |",
             f"Ray start-up (start the actor, import TensorFlow and load the model on it): "
             f"{engine.startup_seconds:.1f} s, not counted above.")
