@@ -1,5 +1,6 @@
 """The headless command line: `limelight predict`, `limelight models` and friends."""
 import argparse
+import csv
 import json
 import os
 import sys
@@ -7,17 +8,20 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
-from limelight.core.dataset_cli import add_dataset_arguments, add_evaluate_command
 from limelight.core.errors import LimelightError, one_line
+from limelight.core.methods import METHODS
 
 SUBCOMMANDS = ("predict", "explain", "evaluate", "info", "layers", "models")
-METHODS = ("lime", "gradcam", "gradcam++", "scorecam")
+#: The engines a labelled-folder command runs on.
+ENGINES = ("local", "ray")
+#: The file `explain FOLDER --only ...` writes beside the explanations: one row per explained class.
+INDEX_FILE = "explained.csv"
 EXIT_BAD_INPUT = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from limelight.core.pipeline import SAMPLE_BATCH_SIZE
+
     parser = argparse.ArgumentParser(
         prog="limelight",
         description="Explain image classifiers. Without a subcommand, opens the desktop app.")
@@ -49,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "superpixels are stable (0.9) or at --max-samples")
     lime.add_argument("--max-samples", type=int, default=4000, metavar="N",
                       help="the most samples --samples auto draws (default 4000)")
-    lime.add_argument("--batch-size", type=int, default=48, metavar="N",
-                      help="perturbed images built per step (default 48)")
+    explain.add_argument("--batch-size", type=int, default=SAMPLE_BATCH_SIZE, metavar="N",
+                         help=f"perturbed images sent to the model per step (default {SAMPLE_BATCH_SIZE})")
     lime.add_argument("--segmentation", default="quickshift",
                       choices=("quickshift", "slic", "felzenszwalb", "grid"),
                       help="superpixel algorithm (default quickshift, as Python lime)")
@@ -77,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--faithfulness", action=argparse.BooleanOptionalAction,
                          help="measure deletion and insertion AUC over superpixels (about 100 model "
                               "calls; default: on for LIME, off for Grad-CAM)")
+    explain.add_argument("--sanity", action="store_true",
+                         help="also check that the map depends on the model: randomise its layers from the top "
+                              "and see the map change (LIME: 9 more LIME runs; Grad-CAM: 9 gradient passes)")
     display = explain.add_argument_group("display")
     display.add_argument("--display", choices=("outline", "block", "heatmap"),
                          help="outline (default for LIME), block, or heatmap (default for CAM)")
@@ -106,10 +113,20 @@ def build_parser() -> argparse.ArgumentParser:
                              "class where they differ, into OUT/<class folder>/ with an index explained.csv")
     folder.add_argument("--class", dest="class_name", metavar="NAME",
                         help="with --only: only the images of this true class")
-    add_dataset_arguments(explain)
+    _add_dataset_arguments(explain)
     explain.set_defaults(run=run_explain)
 
-    add_evaluate_command(commands, _add_model_arguments)
+    evaluate = commands.add_parser(
+        "evaluate", help="predict a labelled folder (one sub-folder per class): accuracy, confusion "
+                         "matrix, per-class scores, predictions CSV and confusion PNG")
+    evaluate.add_argument("folder", metavar="FOLDER")
+    _add_model_arguments(evaluate)
+    _add_dataset_arguments(evaluate)
+    evaluate.add_argument("--out", default=".", metavar="DIR",
+                          help="where predictions.csv, confusion.png and evaluation.json go (default: here)")
+    evaluate.add_argument("--force", action="store_true", help="overwrite existing output files")
+    evaluate.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
+    evaluate.set_defaults(run=run_evaluate)
 
     layers = commands.add_parser("layers", help="list the layers Grad-CAM can explain")
     _add_model_arguments(layers)
@@ -138,6 +155,61 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trust-model", action="store_true",
                         help="allow the model file to run code while loading (only for files "
                              "you trust)")
+
+
+def _add_dataset_arguments(parser) -> None:
+    """The options every labelled-folder command takes: class mapping, batch and engine."""
+    group = parser.add_argument_group("labelled folder")
+    group.add_argument("--class-map", action="append", default=[], metavar="FOLDER=CLASS",
+                       help="map a class folder to a model class (name or index) by hand; repeatable")
+    group.add_argument("--eval-batch-size", type=_positive, metavar="N",
+                       help="images per forward pass when predicting the folder (default: the model's)")
+    group.add_argument("--engine", choices=ENGINES, default="local",
+                       help="local (this machine) or ray (a Ray cluster; pip install 'limelight[ray]')")
+    group.add_argument("--address", metavar="ADDR",
+                       help="the Ray cluster to join, e.g. ray://head:10001 or auto (default: start one here)")
+    group.add_argument("--workers", type=_positive, metavar="N",
+                       help="Ray actors, each loading the model once and sharing the CPUs (default: one per "
+                            "node, with all its CPUs)")
+
+
+def _positive(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
+    return int(text)
+
+
+def evaluate_folder(args, model, *, progress):
+    """Scan, map and predict the folder the command names: the `Evaluation`, predictions kept in the user's cache."""
+    from limelight.core.dataset import PredictionStore, evaluate, match_classes, scan_dataset
+
+    dataset = scan_dataset(args.folder)
+    chosen = dict(_class_map(text, model) for text in args.class_map)
+    mapping = match_classes(dataset.folders, model.labels.names, chosen=chosen)
+    for line in mapping.describe():
+        print(f"limelight: {line}", file=sys.stderr)
+    return evaluate(model, dataset, mapping=mapping, engine=make_engine(args),
+                    store=PredictionStore.default(), batch_size=args.eval_batch_size, progress=progress)
+
+
+def make_engine(args):
+    """The prediction engine the command asks for."""
+    from limelight.core.dataset import LocalEngine
+
+    if args.engine == "local":
+        if args.address or args.workers:
+            raise LimelightError("--address and --workers apply to --engine ray")
+        return LocalEngine()
+    from limelight.core.ray_engine import RayEngine
+
+    return RayEngine(address=args.address, workers=args.workers, trust=args.trust_model)
+
+
+def _class_map(text: str, model):
+    folder, separator, name = text.partition("=")
+    if not separator or not folder or not name:
+        raise LimelightError(f"--class-map '{text}' must be FOLDER=CLASS, e.g. --class-map kitten=cat")
+    return folder, model.labels.find(name)
 
 
 def open_model(args):
@@ -198,16 +270,16 @@ def _prediction_table(result: dict) -> str:
 
 def run_explain(args) -> int:
     from limelight.core.images import load_image
+    from limelight.core.pipeline import model_info
 
     if args.only:
-        from limelight.core.dataset_cli import run_explain_folder
-
-        return run_explain_folder(args, _explain_classes)
+        return run_explain_folder(args)
     if args.class_name:
         raise LimelightError("--class applies to a labelled folder with --only wrong|correct|all")
+    request = explain_request(args)
     style = _overlay_style(args)
-    hide = _hide_mode(args.hide)
     model = open_model(args)
+    info = model_info(model)
     out_dir = Path(args.out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -217,11 +289,11 @@ def run_explain(args) -> int:
     failures = 0
     # What this run wrote: --force replaces files of earlier runs, never a file of this one
     # (two photos called cat.jpg in two folders would otherwise leave one set of results).
-    written_here = {}
+    written_for = {}
     for path in args.images:
         try:
             photo = load_image(path)
-            written = _explain_one(args, model, path, photo, style, hide, out_dir, written_here)
+            written = _explain_one(args, model, info, request, path, photo, style, written_for)
         except LimelightError as error:
             # A batch run must say which image failed, also when the engine's message names none.
             print(f"limelight: {error}" if error.path else f"limelight: {path}: {error}", file=sys.stderr)
@@ -231,96 +303,9 @@ def run_explain(args) -> int:
     return EXIT_BAD_INPUT if failures else 0
 
 
-def _explain_classes(args, model, path, labels, out_dir) -> list[str]:
-    """Explain these classes of one photo into `out_dir`: the one-photo path `explain FOLDER --only` calls."""
-    from limelight.core.images import load_image
-
-    args.label = [str(label) for label in labels]
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    return _explain_one(args, model, path, load_image(path), _overlay_style(args), _hide_mode(args.hide),
-                        Path(out_dir), {})
-
-
-def _explain_one(args, model, path, photo, style, hide, out_dir, written_here) -> list[str]:
-    from limelight.core.overlay import render
-    from limelight.core.report import output_paths, save_annotated, save_figure, save_report
-
-    image = model.prepare(photo)
-    if args.label:
-        labels = [model.labels.find(name) for name in args.label]
-    else:
-        if args.top_labels < 1:
-            raise LimelightError("--top-labels must be at least 1")
-        probabilities = model.predict(image[None])[0]
-        labels = [int(i) for i in np.argsort(probabilities)[::-1][:args.top_labels]]
-    targets = []
-    for label in labels:
-        paths = output_paths(out_dir, path, model.labels.name(label), label, args.method, extension=args.format)
-        for key in ("image", "json", "arrays", "figure") if args.figure else ("image", "json", "arrays"):
-            if paths[key] in written_here:
-                raise LimelightError(f"{paths[key]} was written for {written_here[paths[key]]} earlier in this run; "
-                                     "give the images different names or explain them one --out folder each")
-            if not args.force and paths[key].exists():
-                raise LimelightError(f"{paths[key]} already exists; pass --force to overwrite")
-        targets.append((label, paths))
-
-    progress = ProgressBar(f"{Path(path).name}")
-    if args.method == "lime":
-        explanations = dict.fromkeys(labels, _explain_lime(args, model, image, labels, hide,
-                                                           progress))
-    else:
-        explanations = {}
-        for label in labels:
-            explanations[label] = _explain_cam(args, model, image, label, hide, progress)
-    progress.close()
-
-    framed = model.frame(photo)
-    written = []
-    for label, paths in targets:
-        explanation = explanations[label]
-        print(trust_line(path, model.labels.name(label), explanation, label), flush=True)
-        for doubt in getattr(explanation, "warnings", ()) if label == targets[0][0] else ():
-            print(f"limelight: {path}: {doubt}", file=sys.stderr, flush=True)
-        rendered = render(framed, explanation, label, style)
-        if args.caption:
-            rendered = _with_caption(rendered, explanation, label, style, model)
-        save_annotated(paths["image"], rendered, force=args.force)
-        save_report(paths["json"], explanation, image_path=str(path), model_name=model.source,
-                    preprocessing=model.preprocessing, label_names=model.labels.names,
-                    style=style, force=args.force)
-        written_here.update(dict.fromkeys(paths.values(), path))
-        written += [str(paths["image"]), str(paths["json"])]
-        if args.figure:
-            save_figure(paths["figure"], framed, explanation, label, style,
-                        label_name=model.labels.name(label), force=args.force)
-            written.append(str(paths["figure"]))
-    return written
-
-
-def _with_caption(rendered, explanation, label, style, model):
-    from limelight.core.caption import caption_lines, render_with_caption
-    from limelight.core.overlay import heatmap_scale
-
-    lines = caption_lines(explanation, label, label_name=model.labels.name(label), model_name=model.name)
-    scale = heatmap_scale(explanation, label, style) if style.display == "heatmap" else None
-    return render_with_caption(rendered, lines, scale=scale)
-
-
-def _explain_lime(args, model, image, labels, hide, progress):
-    from limelight.core.lime import explain_lime
-
-    segments, params = _segment(args, image)
-    return explain_lime(image, model.predict, segments=segments, labels=labels,
-                        num_samples=args.samples, max_samples=args.max_samples,
-                        batch_size=args.batch_size, hide=hide,
-                        kernel_width=args.kernel_width, random_state=args.seed,
-                        segmentation={"method": args.segmentation, **params},
-                        faithfulness=args.faithfulness is not False, progress=progress)
-
-
-def _segment(args, image):
-    """The superpixels of --segmentation, and every parameter that made them."""
-    from limelight.core.segmentation import segment, segmentation_params
+def explain_request(args):
+    """The `ExplainRequest` that `limelight explain`'s options ask for."""
+    from limelight.core.pipeline import ExplainRequest
 
     params = {}
     if args.segments is not None:
@@ -328,29 +313,52 @@ def _segment(args, image):
             raise LimelightError("--segments applies to --segmentation slic or grid; quickshift "
                                  "and felzenszwalb find their own number of superpixels")
         params["n_segments"] = args.segments
-    params = segmentation_params(image, method=args.segmentation, **params)
-    return segment(image, method=args.segmentation, **params), params
-
-
-def _explain_cam(args, model, image, label, hide, progress):
-    from limelight.core.cam import explain_cam
-
     layer = args.layer
     if layer is not None and layer.isdigit():
         layer = int(layer)
-    explanation = explain_cam(image, model, method=args.method, target=label, layer=layer,
-                              use_logits=not args.no_logits, relu=not args.signed,
-                              counterfactual=args.counterfactual, resample=args.resample,
-                              progress=progress)
-    if args.faithfulness:
-        from limelight.core.lime import PredictionCache
-        from limelight.core.scores import add_faithfulness
+    return ExplainRequest(
+        method=args.method, segmentation=args.segmentation, segmentation_params=params,
+        num_samples=args.samples, max_samples=args.max_samples, batch_size=args.batch_size,
+        hide=_hide_mode(args.hide), kernel_width=args.kernel_width, seed=args.seed, layer=layer,
+        use_logits=not args.no_logits, relu=not args.signed, counterfactual=args.counterfactual,
+        resample=args.resample, faithfulness=args.faithfulness)
 
-        # Superpixels from --segmentation, ranked by the map's mean inside each.
-        segments, _ = _segment(args, image)
-        cache = PredictionCache(model.predict, image, segments, hide=hide)
-        explanation = add_faithfulness(explanation, cache, [label])
-    return explanation
+
+def _explain_one(args, model, info, request, path, photo, style, written_for) -> list[str]:
+    from limelight.core.pipeline import check_sanity, explain, export, export_paths
+
+    if args.label:
+        targets = [model.labels.find(name) for name in args.label]
+    else:
+        if args.top_labels < 1:
+            raise LimelightError("--top-labels must be at least 1")
+        targets = [index for index, _, _ in model.top_classes(photo, k=min(args.top_labels, model.num_classes))]
+    # Refused before the explanation is computed, not after.
+    for target in targets:
+        export_paths(args.out, path, target, info, args.method, image_format=args.format, figure=args.figure,
+                     force=args.force, written_for=written_for)
+
+    progress = ProgressBar(f"{Path(path).name}")
+    explanations = explain(photo, model, request, target=targets, progress=progress)
+    progress.close()
+
+    written = []
+    for target, explanation in explanations.items():
+        print(trust_line(path, info.class_name(target), explanation, target), flush=True)
+        for doubt in getattr(explanation, "warnings", ()) if target == targets[0] else ():
+            print(f"limelight: {path}: {doubt}", file=sys.stderr, flush=True)
+        sanity = None
+        if args.sanity:
+            progress = ProgressBar(f"{Path(path).name} sanity")
+            sanity = check_sanity(photo, model, explanation, target=target, random_state=args.seed,
+                                  progress=progress)
+            progress.close()
+            print(f"{Path(path).name}  {info.class_name(target)}  {sanity.summary}", flush=True)
+        files = export(photo, explanation, info, target=target, photo_path=path, folder=args.out, style=style,
+                       image_format=args.format, caption=args.caption, figure=args.figure, sanity=sanity,
+                       force=args.force, written_for=written_for)
+        written += [str(files[0]), str(files[1]), *([str(files[3])] if args.figure else [])]
+    return written
 
 
 def trust_line(path, name: str, explanation, label: int) -> str:
@@ -462,6 +470,117 @@ def run_models(args) -> int:
         size = "x".join(map(str, spec.input_size))
         print(f"{spec.name:<20} {spec.title:<42} {size:<9} {spec.preprocessing:<12} {ready}")
     return 0
+
+
+def run_evaluate(args) -> int:
+    from limelight.core.dataset import write_evaluation
+
+    model = open_model(args)
+    progress = ProgressBar(f"evaluate {Path(args.folder).name}")
+    try:
+        evaluation = evaluate_folder(args, model, progress=progress)
+    finally:
+        progress.close()
+    written = write_evaluation(evaluation, args.out, force=args.force)
+    for path, reason in evaluation.failures:
+        print(f"limelight: {path}: {reason}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({**evaluation.summary(), "files": [str(p) for p in written]}, indent=2))
+    else:
+        print(evaluation_text(evaluation))
+        print("\n".join(str(p) for p in written))
+    return 2 if evaluation.failures else 0
+
+
+def evaluation_text(evaluation) -> str:
+    """Accuracy, the confusion matrix and scikit-learn's classification report, as the terminal shows them."""
+    wrong = int((~evaluation.correct).sum())
+    matrix, columns = evaluation.confusion()
+    rows = evaluation.column_names(evaluation.classes)
+    names = evaluation.column_names(columns)
+    first = max(map(len, rows))
+    widths = [max(len(n), 5) for n in names]
+    lines = [f"{evaluation.model_name}: accuracy {evaluation.accuracy:.1%} ({len(evaluation.paths) - wrong} of "
+             f"{len(evaluation.paths)} images; {wrong} wrong)", "",
+             "confusion matrix (rows: true class, columns: predicted class)",
+             " " * first + "  " + "  ".join(n.rjust(w) for n, w in zip(names, widths))]
+    for name, counts in zip(rows, matrix):
+        lines.append(name.ljust(first) + "  " + "  ".join(str(c).rjust(w) for c, w in zip(counts, widths)))
+    return "\n".join([*lines, "", evaluation.report().rstrip(), ""])
+
+
+def run_explain_folder(args) -> int:
+    """Explain the wrong, correct or all images of a labelled folder: the predicted class, and the true one where it differs.
+
+    Each explanation goes to ``OUT/<class folder>/`` through `explain`'s own one-photo path, and
+    `INDEX_FILE` lists them. Each image's seed comes from its content, so the results are the same
+    on any engine and in any order.
+    """
+    from limelight.core.dataset import image_seed
+
+    if len(args.images) != 1 or not Path(args.images[0]).is_dir():
+        raise LimelightError("--only takes one labelled folder (one sub-folder per class), not image files")
+    if args.label:
+        raise LimelightError("--only explains each image's predicted and true class; drop --label")
+    args.folder = args.images[0]
+    model = open_model(args)
+    progress = ProgressBar(f"evaluate {Path(args.folder).name}")
+    try:
+        evaluation = evaluate_folder(args, model, progress=progress)
+    finally:
+        progress.close()
+    selected = evaluation.select(args.only, class_name=args.class_name)
+    print(f"limelight: explaining {len(selected)} of {len(evaluation.paths)} images ({args.only})", file=sys.stderr)
+    out = Path(args.out)
+    tasks = []
+    for position in selected:
+        path = evaluation.paths[position]
+        one = argparse.Namespace(**vars(args))
+        one.seed = image_seed(evaluation.digests[position], args.seed)
+        labels = list(dict.fromkeys([int(evaluation.predicted[position]), int(evaluation.true[position])]))
+        one.out, one.label = out / path.parent.name, [str(label) for label in labels]
+        tasks.append((one, path))
+    results = [None] * len(tasks)
+
+    def on_result(index, result):
+        results[index] = result
+        if isinstance(result, LimelightError):
+            path = tasks[index][1]
+            print(f"limelight: {result}" if result.path else f"limelight: {path}: {result}", file=sys.stderr)
+        else:
+            print("\n".join(result), flush=True)
+
+    make_engine(args).map(model, _explain_task, tasks, on_result=on_result, cancelled=lambda: False)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / INDEX_FILE, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "true", "predicted", "confidence", "explained", "why", "image", "report"])
+        for position, (one, path), written in zip(selected, tasks, results):
+            if isinstance(written, LimelightError):
+                continue
+            true, predicted = int(evaluation.true[position]), int(evaluation.predicted[position])
+            step = 3 if args.figure else 2
+            for label, start in zip(map(int, one.label), range(0, len(written), step)):
+                writer.writerow([str(path), model.labels.name(true), model.labels.name(predicted),
+                                 f"{evaluation.confidence[position]:.6f}", model.labels.name(label),
+                                 "predicted" if label == predicted else "true", *written[start:start + 2]])
+    print(out / INDEX_FILE)
+    failed = sum(isinstance(r, LimelightError) for r in results)
+    return 2 if failed or evaluation.failures else 0
+
+
+def _explain_task(model, task):
+    """Explain one photo as `explain` does (on whichever engine runs it): the written files, or the error that stopped it."""
+    from limelight.core.images import load_image
+    from limelight.core.pipeline import model_info
+
+    args, path = task
+    try:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        return _explain_one(args, model, model_info(model), explain_request(args), path, load_image(path),
+                            _overlay_style(args), {})
+    except LimelightError as error:
+        return error
 
 
 def main(argv: list[str] | None = None) -> int:

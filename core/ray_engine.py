@@ -32,6 +32,7 @@ class ModelRecipe:
     preprocessing: str
     resize: str
     input_size: tuple
+    labels: object
 
     @classmethod
     def of(cls, model, *, trust: bool) -> "ModelRecipe":
@@ -45,10 +46,11 @@ class ModelRecipe:
         else:
             raise DatasetError(f"the ray engine sends workers the model file or a built-in name; "
                                f"'{source}' is neither")
-        return cls(source, content, trust, model.preprocessing, model.settings.resize, model.input_size)
+        return cls(source, content, trust, model.preprocessing, model.settings.resize, model.input_size,
+                   model.labels)
 
     def load(self):
-        """Load the model on this worker, refusing it as the driver would have."""
+        """Load the model on this worker, refusing it as the driver would have; it then names its source and classes as there."""
         from limelight.core.models import load_model
         from limelight.core.zoo import load_builtin
 
@@ -57,14 +59,18 @@ class ModelRecipe:
         options = {"trust": self.trust, "preprocessing": self.preprocessing, "resize": self.resize,
                    "input_size": self.input_size}
         if self.content is None:
-            return load_model(self.source, **options)
-        with tempfile.TemporaryDirectory(prefix="limelight-model-") as folder:
-            copy = Path(folder) / Path(self.source).name
-            copy.write_bytes(self.content)
-            try:
-                return load_model(copy, **options)
-            except LimelightError as error:
-                raise type(error)(error.reason, path=self.source) from None
+            model = load_model(self.source, **options)
+        else:
+            with tempfile.TemporaryDirectory(prefix="limelight-model-") as folder:
+                copy = Path(folder) / Path(self.source).name
+                copy.write_bytes(self.content)
+                try:
+                    model = load_model(copy, **options)
+                except LimelightError as error:
+                    raise type(error)(error.reason, path=self.source) from None
+        # Reports and file names record these: the same as the driver's, whatever the worker's copy.
+        model.source, model.labels = self.source, self.labels
+        return model
 
 
 class _Predictor:
