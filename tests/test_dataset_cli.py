@@ -131,7 +131,7 @@ def test_explain_folder_on_ray_writes_the_pixels_the_local_engine_writes(shapes,
 
     pytest.importorskip("ray")
     common = ["explain", str(shapes), "--only", "wrong", "--model", "demo_shapes", "--samples", "150",
-              "--no-faithfulness"]
+              "--hide", "grey", "--no-faithfulness"]
     assert main([*common, "--out", str(tmp_path / "local")]) == 0
     assert main([*common, "--out", str(tmp_path / "ray"), "--engine", "ray", "--workers", "2"]) == 0
     local = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*.png"))
