@@ -8,12 +8,11 @@ from types import MappingProxyType
 from typing import ClassVar, Mapping
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from limelight.core.images import as_rgb_image
 from limelight.core.errors import Cancelled, ExplanationError, ReportError
 from limelight.core.scores import (MAX_SAMPLES, STABLE, TOP_K, Faithfulness, Stability, faithfulness as measure_faithfulness,
-                                   frozen_scores, top_k_stability)
+                                   frozen_scores, single_threaded_blas, top_k_stability)
 from limelight.core.segmentation import MIN_SUPERPIXELS, segment_count
 
 #: The named hide modes besides "mean" and "blur", as RGB colours.
@@ -625,7 +624,7 @@ def _fit(design, targets, sample_weight):
     # features, as lime's 'auto' selection does with its default num_features=100000.
     y = targets.astype(np.float64)
     # Single-threaded BLAS: see limelight.core.scores.top_k_stability.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_threaded_blas():
         model = Ridge(alpha=1.0, fit_intercept=True).fit(design, y, sample_weight=sample_weight)
     fitted = model.predict(design)
     with _warnings.catch_warnings():

@@ -128,6 +128,13 @@ def test_the_bootstrap_refits_exactly_the_ridge_lime_fits():
     weights = rng.random(500) * rng.integers(0, 3, 500)
     expected = Ridge(alpha=1.0).fit(design, targets, sample_weight=weights).coef_
     assert ridge_coefficients(design, targets, weights) == pytest.approx(expected, abs=1e-10)
+    # A bootstrap's draws are solved together, each exactly as on its own.
+    draws = rng.integers(0, 3, (4, 500)) * weights
+    together = ridge_coefficients(design, targets, draws)
+    assert together.shape == (4, 2, 30)
+    for draw, coefficients in zip(draws, together):
+        expected = Ridge(alpha=1.0).fit(design, targets, sample_weight=draw).coef_
+        assert coefficients == pytest.approx(expected, abs=1e-10)
 
 
 @pytest.fixture(scope="module")
