@@ -173,19 +173,19 @@ def test_the_stability_estimate_tracks_the_measured_agreement_of_reruns(demo_mod
 
 # --- samples="auto" -------------------------------------------------------------------------------
 
-def test_auto_stops_when_two_estimates_in_a_row_are_stable(red_square):
+def test_auto_stops_when_three_estimates_in_a_row_are_stable(red_square):
     image, segments = red_square
     recorder, calls = Recorder(), []
     auto = explain_lime(image, recorder, segments=segments, labels=[0], num_samples="auto", hide="black",
                         random_state=3, faithfulness=False, top_k=4,
                         progress=lambda done, total: calls.append((done, total)))
     # The square's four superpixels are certain from the first round (250 samples) on, but one
-    # estimate alone does not stop a run: the second round (375) confirms it.
-    assert auto.num_samples == auto.params["num_samples"] == 375 and recorder.images == 375
+    # estimate alone does not stop a run: the next two rounds (375, 500) confirm it.
+    assert auto.num_samples == auto.params["num_samples"] == 500 and recorder.images == 500
     assert auto.params["auto"] == {"target_stability": 0.9, "max_samples": 4000, "stopped":
-                                   "stable: tie-aware agreement 1.00 reached 0.9 at 375 samples"}
-    assert calls[0] == (48, 4000) and calls[-1] == (375, 375) and auto.warnings == ()
-    fixed = explain_lime(image, redness, segments=segments, labels=[0], num_samples=375, hide="black",
+                                   "stable: tie-aware agreement 1.00 reached 0.9 at 500 samples"}
+    assert calls[0] == (48, 4000) and calls[-1] == (500, 500) and auto.warnings == ()
+    fixed = explain_lime(image, redness, segments=segments, labels=[0], num_samples=500, hide="black",
                          random_state=3, faithfulness=False, top_k=4)
     assert np.array_equal(auto.masks, fixed.masks) and np.array_equal(auto.weights[0], fixed.weights[0])
     assert auto.stability[0] == fixed.stability[0]
