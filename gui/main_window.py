@@ -12,16 +12,18 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, Q
                                QMainWindow, QMessageBox, QProgressBar, QStyle,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
 
-from limelight.core.caption import METHOD_TITLES
 from limelight.core.errors import LimelightError
-from limelight.core.images import is_supported_image, load_image
+from limelight.core.images import is_supported_image, load_image, place_in_photo, scale_photo_and_frame
+from limelight.core.methods import METHOD_TITLES
 from limelight.core.models import MODEL_FILE_TYPES
+from limelight.core.pipeline import ExplainRequest, OpenedReport, write_report
+from limelight.core.report import output_name
 from limelight.gui.image_browser import ImageBrowser
 from limelight.gui.compare import CompareDialog
-from limelight.gui.image_view import ImageView, place_in_photo, scale_photo_and_frame
+from limelight.gui.image_view import ImageView
 from limelight.gui.model_picker import ModelPicker, builtin_sources
 from limelight.gui.overlay_controls import OverlayControls
-from limelight.gui.parameter_panel import ExplainRequest, ParameterPanel
+from limelight.gui.parameter_panel import ParameterPanel
 from limelight.gui.predictions_panel import MEASURING, PredictionsPanel
 from limelight.gui.scroll_panel import scroll_panel
 from limelight.gui.settings import Settings
@@ -29,9 +31,9 @@ from limelight.gui.trust_dialog import ask_trust
 from limelight.gui.preprocessing_dialog import PreprocessingDialog
 from limelight.gui.worker import (BUILTIN_PREFIX, REPORT_PREFIX, BackgroundTasks, BatchResult,
                                   ComparePreprocessing, Continue, Explain, ExplainAll, ExplainResult, LoadModel,
-                                  ModelInfo, OpenedReport, OpenReport, Predict, Predictions,
+                                  ModelInfo, OpenReport, Predict, Predictions,
                                   PreprocessingChoices, SegmentPreview, SegmentPreviewResult, TrustRequired, Versions,
-                                  WorkerController, more_samples, report_extra)
+                                  WorkerController, more_samples)
 
 log = logging.getLogger(__name__)
 
@@ -1267,12 +1269,9 @@ class MainWindow(QMainWindow):
     # --- Saving ----------------------------------------------------------------------------
 
     def _default_name(self, suffix: str) -> str:
+        """The shown explanation's file name, as batch exports and the command line name it."""
         result = self._shown
-        method = result.request.method.replace("+", "p") if result else "image"
-        label = self._class_name(result.target) if result else ""
-        label = "".join(c if c.isalnum() else "_" for c in label).strip("_")[:40]
-        parts = [Path(self._path).stem, method, label]
-        return "_".join(p for p in parts if p) + suffix
+        return output_name(self._path, self._class_name(result.target), result.target, result.request.method) + suffix
 
     def _ask_save_path(self, title: str, kind: str, name: str, filters: str) -> Path | None:
         start = str(Path(self.settings.last_folder(kind)) / name)
@@ -1366,10 +1365,8 @@ class MainWindow(QMainWindow):
         style = self.shown_style()
         written = []
         try:
-            report.save_report(path, result.explanation, image_path=result.path,
-                               model_name=info.name, preprocessing=info.preprocessing,
-                               label_names=list(info.class_names), style=style,
-                               extra=report_extra(info.resize, result.target), force=True)
+            write_report(path, result.explanation, info, target=result.target, photo_path=result.path,
+                         style=style, force=True)
             written = [path, path.with_suffix(".npz")]
             report.save_figure(figure, result.frame, result.explanation, result.target, style,
                                label_name=self._class_name(result.target), model_name=info.name,
