@@ -1,7 +1,7 @@
 """The one explain, export and reopen path that the command line, the window and batch runs all call."""
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -425,8 +425,13 @@ def write_report(json_path, explanation, model: ModelInfo, *, target, photo_path
 
 # --- Sanity --------------------------------------------------------------------------------
 
-def check_sanity(photo, model, explanation, *, target, random_state=None, progress=None, cancelled=None):
+def check_sanity(photo, model, explanation, request: ExplainRequest, *, target, steps=None, random_state=None,
+                 progress=None, cancelled=None):
     """The sanity check of `explanation`'s method for class `target` (see `limelight.core.sanity`).
+
+    Each step explains the photo again through `explain`, with `request` as it made `explanation`:
+    its seed and, for LIME, its number of samples (so "auto" does not stop elsewhere on a random
+    model and every step sees the same samples), without faithfulness curves.
 
     Parameters
     ----------
@@ -434,10 +439,14 @@ def check_sanity(photo, model, explanation, *, target, random_state=None, progre
         The whole photo the explanation was made from.
     model : ClassifierModel
         The model that made it; it is not changed.
-    explanation : LimeExplanation or CamExplanation
+    explanation : explanation
         As `explain` returned it.
+    request : ExplainRequest
+        The request that made it.
     target : int
         One of the explanation's classes.
+    steps : int, optional
+        How many times the cascade stops; `limelight.core.sanity.STEPS` by default.
     random_state, progress, cancelled
         As for `limelight.core.sanity.check_sanity`.
 
@@ -445,10 +454,23 @@ def check_sanity(photo, model, explanation, *, target, random_state=None, progre
     -------
     Sanity
     """
-    from limelight.core.sanity import check_explanation
+    from limelight.core.sanity import STEPS
+    from limelight.core.sanity import check_sanity as check
 
-    return check_explanation(model.prepare(photo), model, explanation, target=target, random_state=random_state,
-                             progress=progress, cancelled=cancelled)
+    target = int(target)
+    if target not in explanation.labels:
+        raise ExplanationError(f"the explanation does not explain class {target}; check one of "
+                               f"{', '.join(map(str, explanation.labels))}.")
+    samples = explanation.num_samples if request.method == "lime" else request.num_samples
+    again = replace(request, faithfulness=False, seed=explanation.params.get("seed", request.seed), num_samples=samples)
+
+    def explain_map(randomised, label, *, progress=None, cancelled=None):
+        return explain(photo, randomised, again, target=label, progress=progress,
+                       cancelled=cancelled)[label].weight_map(label)
+
+    return check(model, explain_map, target=target, method=request.method, original=explanation.weight_map(target),
+                 steps=STEPS if steps is None else steps, random_state=random_state, progress=progress,
+                 cancelled=cancelled)
 
 
 # --- Reopening -----------------------------------------------------------------------------

@@ -552,7 +552,7 @@ def _sanity(saved, arrays, json_path):
 
     try:
         return Sanity.from_record(saved, arrays)
-    except (LimelightError, KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (LimelightError, KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
         reason = exc.reason if isinstance(exc, LimelightError) else repr(exc)
         raise ReportError(f"holds a sanity check this version cannot read ({' '.join(reason.split())}); delete its "
                           f"'sanity' entry to open it without.", path=json_path) from None
