@@ -10,7 +10,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThread, QThreadPool, QTimer, Signal, Slot
@@ -689,9 +689,32 @@ def _unexpected_message(job, error: BaseException) -> str:
 
 @dataclass
 class _Live:
+    """A job submitted and not yet ended, with the callbacks of whoever submitted it."""
+
     job: Any
     channel: str | None
+    on_result: Callable | None = None
+    on_failed: Callable | None = None
+    on_progress: Callable | None = None
+    on_cancelled: Callable | None = None
+    on_finished: Callable | None = None
     token: threading.Event = field(default_factory=threading.Event)
+
+
+class JobHandle:
+    """A submitted job, as its submitter holds it: cancel it, or ask whether it still runs or waits."""
+
+    def __init__(self, controller: "WorkerController", request_id: int):
+        self._controller = controller
+        self.request_id = request_id
+
+    def cancel(self) -> None:
+        """Stop the job cooperatively; none of its callbacks is called after this."""
+        self._controller.cancel(self.request_id)
+
+    def is_live(self) -> bool:
+        """Whether the job is still running or waiting and its answer is wanted."""
+        return self._controller.is_live(self.request_id)
 
 
 _CONTROLLERS = weakref.WeakSet()
@@ -754,20 +777,18 @@ def running_controllers() -> list:
 
 
 class WorkerController(QObject):
-    """Owns the worker and its thread; hands out request ids and drops answers nobody waits for.
+    """Owns the worker and its thread; each answer goes to the callbacks of whoever submitted the job.
 
     Jobs submitted on the same `channel` replace each other: submitting one cancels the
     job still running or waiting on that channel, and any answer it still gives is dropped.
+    The signals below let an observer (a status bar, a test) follow every job; answers
+    themselves are never broadcast.
     """
 
     sig_started = Signal(int, object)
     """A job started: request id and the job."""
     sig_progress = Signal(int, int, int)
     """Request id, work done and total."""
-    sig_result = Signal(int, object, object)
-    """Request id, the job and its result value."""
-    sig_failed = Signal(int, object, str)
-    """Request id, the job and a one-line message."""
     sig_cancelled = Signal(int, object)
     """Request id and the job that stopped because it was cancelled."""
     sig_finished = Signal(int, object)
@@ -801,20 +822,45 @@ class WorkerController(QObject):
 
     # --- Asking ----------------------------------------------------------------------------
 
-    def submit(self, job, *, channel: str | None = None) -> int:
-        """Queue `job` for the worker and return its request id."""
+    def submit(self, job, *, channel: str | None = None, on_result: Callable | None = None,
+               on_failed: Callable | None = None, on_progress: Callable | None = None,
+               on_cancelled: Callable | None = None, on_finished: Callable | None = None) -> JobHandle:
+        """Queue `job` for the worker; its answer goes to the callbacks given here, on the GUI thread.
+
+        Parameters
+        ----------
+        job : a job dataclass
+            What to run.
+        channel : str, optional
+            Cancel the job still running or waiting on this channel first.
+        on_result : callable, optional
+            ``on_result(value)`` with the job's answer.
+        on_failed : callable, optional
+            ``on_failed(message)`` with a one-line message for the user.
+        on_progress : callable, optional
+            ``on_progress(done, total)``, at most PROGRESS_RATE times a second.
+        on_cancelled : callable, optional
+            ``on_cancelled()`` when the job stops because it was cancelled while running.
+        on_finished : callable, optional
+            ``on_finished()`` when the job ends, whatever the outcome, unless cancelled first.
+
+        Returns
+        -------
+        JobHandle
+            Cancels the job; after that none of its callbacks is called.
+        """
         if not self._thread.isRunning():
             raise RuntimeError("the worker has been shut down")
         if channel is not None:
             self.cancel_channel(channel)
         request_id = next(self._ids)
-        live = _Live(job, channel)
+        live = _Live(job, channel, on_result, on_failed, on_progress, on_cancelled, on_finished)
         was_busy = self.busy
         self._live[request_id] = live
         self._sig_run.emit(request_id, job, live.token)
         if not was_busy:
             self.sig_busy_changed.emit(True)
-        return request_id
+        return JobHandle(self, request_id)
 
     def cancel(self, request_id: int) -> None:
         """Stop a job cooperatively; its answer, if any still comes, is dropped."""
@@ -822,7 +868,8 @@ class WorkerController(QObject):
         if live is not None:
             live.token.set()
             if request_id == self._running:
-                # The window hears about the cancellation now; the worker stops at its next check.
+                # The submitter hears about the cancellation now; the worker stops at its next check.
+                _call(live.on_cancelled)
                 self.sig_cancelled.emit(request_id, live.job)
             self._check_idle()
 
@@ -879,24 +926,28 @@ class WorkerController(QObject):
 
     @Slot(int, int, int)
     def _on_progress(self, request_id: int, done: int, total: int) -> None:
-        if request_id in self._live:
+        live = self._live.get(request_id)
+        if live is not None:
+            _call(live.on_progress, done, total)
             self.sig_progress.emit(request_id, done, total)
 
     @Slot(object)
     def _on_result(self, result: JobResult) -> None:
-        if result.request_id in self._live:
-            self.sig_result.emit(result.request_id, result.job, result.value)
+        live = self._live.get(result.request_id)
+        if live is not None:
+            _call(live.on_result, result.value)
 
     @Slot(int, str)
     def _on_failed(self, request_id: int, message: str) -> None:
         live = self._live.get(request_id)
         if live is not None:
-            self.sig_failed.emit(request_id, live.job, message)
+            _call(live.on_failed, message)
 
     @Slot(int)
     def _on_cancelled(self, request_id: int) -> None:
         live = self._live.get(request_id)
         if live is not None:
+            _call(live.on_cancelled)
             self.sig_cancelled.emit(request_id, live.job)
 
     @Slot(int)
@@ -905,12 +956,18 @@ class WorkerController(QObject):
             self._running = None
         live = self._live.pop(request_id, None)
         if live is not None:
+            _call(live.on_finished)
             self.sig_finished.emit(request_id, live.job)
         self._check_idle()
 
     def _check_idle(self) -> None:
         if not self._live:
             self.sig_busy_changed.emit(False)
+
+
+def _call(callback, *args) -> None:
+    if callback is not None:
+        callback(*args)
 
 
 # Threads that outlived a bounded wait at shutdown are kept referenced, never destroyed running.

@@ -95,7 +95,7 @@ def test_at_1366x768_the_samples_explain_progress_cancel_and_predictions_show_wi
     predictions = window.predictions_panel.list
     qtbot.waitUntil(lambda: predictions.count() > 0, timeout=JOB_TIMEOUT_MS)
     assert visible_in(predictions.viewport(), predictions.visualItemRect(predictions.item(0)), window)
-    explain_button = window.toolbar.widgetForAction(window.explain_action)
+    explain_button = window.commands.toolbar.widgetForAction(window.commands.explain)
     assert visible_in(explain_button, explain_button.rect(), window)
     set_method(window, "lime", num_samples=200_000, batch_size=100, seed=0)
     with qtbot.waitSignal(window.controller.sig_progress, timeout=JOB_TIMEOUT_MS):
