@@ -6,7 +6,7 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from limelight.core.errors import LimelightError
-from limelight.core.images import SUPPORTED_EXTENSIONS
+from limelight.core.images import SUPPORTED_EXTENSIONS, is_supported_image
 from limelight.core.models import MODEL_FILE_TYPES
 from limelight.gui.drawing import rendered_frame
 from limelight.gui.session import model_title
@@ -32,6 +32,34 @@ class FileDialogs(QObject):
 
     # --- Opening -----------------------------------------------------------------------------
 
+    def open_paths(self, paths) -> None:
+        """Open image files and folders in the browser, and load a model file if one is among them."""
+        images, models, saved_models, other = [], [], [], []
+        for path in map(Path, paths):
+            if path.is_dir() and (path / "saved_model.pb").is_file():
+                saved_models.append(path)
+            elif path.is_dir() or is_supported_image(path):
+                images.append(path)
+            elif path.suffix.lower() in MODEL_FILE_TYPES:
+                models.append(path)
+            else:
+                other.append(path)
+        other_count = len(other)
+        if images:
+            added, skipped = self._window.browser.add_paths(images)
+            other_count += skipped
+            if added == 0 and not models and not saved_models:
+                self._window.statusBar().showMessage("No new images found.", 4000)
+            elif added:
+                self._window.statusBar().showMessage(f"Added {added} image{'s' * (added != 1)}.", 4000)
+        if other_count:
+            self._window.show_error(f"{other_count} dropped file{'s are' if other_count != 1 else ' is'} "
+                            "neither an image nor a model Limelight opens.", "files")
+        model = (models or saved_models or [None])[0]
+        if model is not None:
+            self._settings.set_last_folder("models", model)
+            self._window.load_model(str(model), False)
+
     @Slot()
     def open_images_dialog(self) -> None:
         patterns = " ".join(f"*{ext}" for ext in SUPPORTED_EXTENSIONS)
@@ -39,7 +67,7 @@ class FileDialogs(QObject):
                                                 f"Images ({patterns});;All files (*)")
         if paths:
             self._settings.set_last_folder("images", paths[0])
-            self._window.open_paths(paths)
+            self.open_paths(paths)
 
     @Slot()
     def open_folder_dialog(self) -> None:
@@ -47,7 +75,7 @@ class FileDialogs(QObject):
         if folder:
             self._settings.set_last_folder("images", folder)
             self._settings.set_value("folders/images", folder)
-            self._window.open_paths([folder])
+            self.open_paths([folder])
 
     @Slot()
     def open_report_dialog(self) -> None:
@@ -120,14 +148,14 @@ class FileDialogs(QObject):
     def rendered_frame(self) -> np.ndarray | None:
         """The shown explanation drawn over the part of the photo it covers, at full resolution."""
         result = self._session.shown_result()
-        return None if result is None else rendered_frame(result, self._window.shown_style())
+        return None if result is None else rendered_frame(result, self._window.overlay.shown_style())
 
     def captioned_frame(self) -> np.ndarray:
         """The shown explanation at full resolution with its caption (and a heatmap's colour scale) under it."""
         from limelight.core.caption import caption_lines, render_with_caption
         from limelight.core.overlay import heatmap_scale
 
-        result, style = self._session.shown_result(), self._window.shown_style()
+        result, style = self._session.shown_result(), self._window.overlay.shown_style()
         info = self._session.explanation_info(result)
         lines = caption_lines(result.explanation, result.target, label_name=info["label"],
                               model_name=model_title(result.model))
@@ -184,7 +212,7 @@ class FileDialogs(QObject):
         if existing and not self.confirm_overwrite(existing):
             return False
         result, info = self._session.shown_result(), self._session.model_info()
-        style = self._window.shown_style()
+        style = self._window.overlay.shown_style()
         written = []
         try:
             report.save_report(path, result.explanation, image_path=result.path,

@@ -1,35 +1,32 @@
 """The main window: the docks around the image, and the views of the session's state."""
-import dataclasses
 import sys
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QProgressBar, QToolButton,
+from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow,
                                QVBoxLayout, QWidget)
 
-from limelight.core.caption import METHOD_TITLES
-from limelight.core.errors import LimelightError
 from limelight.core.images import is_supported_image
-from limelight.core.models import MODEL_FILE_TYPES
 from limelight.gui.compare import CompareDialog
 from limelight.gui.drawing import OverlayPainter
 from limelight.gui.file_dialogs import FileDialogs
 from limelight.gui.image_browser import ImageBrowser
-from limelight.gui.image_view import ImageView, place_in_photo
+from limelight.gui.image_view import ImageView
 from limelight.gui.menus import VIEW_MODES, WindowCommands
 from limelight.gui.message_bar import MessageBar
+from limelight.gui.overlay_presenter import OverlayPresenter
 from limelight.gui.model_picker import ModelPicker
 from limelight.gui.overlay_controls import OverlayControls
-from limelight.gui.parameter_panel import ExplainRequest, ParameterPanel
+from limelight.gui.parameter_panel import ParameterPanel
 from limelight.gui.predictions_panel import PredictionsPanel
+from limelight.gui.run_status import RunStatus
 from limelight.gui.preprocessing_dialog import PreprocessingDialog
 from limelight.gui.scroll_panel import scroll_panel
-from limelight.gui.session import DEFAULT_SOURCE, Session, describe_seconds, model_title
+from limelight.gui.session import Session, describe_seconds, model_title
 from limelight.gui.settings import Settings
 from limelight.gui.trust_dialog import ask_trust
-from limelight.gui.worker import BUILTIN_PREFIX, REPORT_PREFIX
+from limelight.gui.window_state import default_dock_sizes, request_fields, restore_window, save_window
 
 #: The first model load starts at the window's first paint, or this long after it is shown.
 FIRST_LOAD_LATEST_MS = 1000
@@ -92,10 +89,6 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
         self._first_load: tuple[str, bool] | None = None  # (source, trust) until the window first paints
-        # The method of the result drawn last, and the display a result made with another method
-        # than the panel's keeps: the one it was drawn with when the method changed.
-        self._shown_method: str | None = None
-        self._stale_display: str | None = None
         self.preprocessing_dialog: PreprocessingDialog | None = None
         self.compare: CompareDialog | None = None
         self._closing = False
@@ -104,9 +97,15 @@ class MainWindow(QMainWindow):
         self.session = Session(self.settings, request=self.parameter_panel.request, parent=self)
         self.controller = self.session.controller
         self.painter = OverlayPainter()
+        # Connected to the session before the window, so the overlay is drawn when the window says it is shown.
+        self.overlay = OverlayPresenter(self.session, self.image_view, self.overlay_controls, self.parameter_panel,
+                                        self.painter, self.settings, self)
+        layout = self.centralWidget().layout()
+        layout.addWidget(self.overlay.note)
+        layout.addWidget(self.image_view, 1)
         self.files = FileDialogs(self)
         self.commands = WindowCommands(self)
-        self.status_cancel.setDefaultAction(self.commands.cancel)
+        self.run_status.cancel.setDefaultAction(self.commands.cancel)
         self.browser.set_actions([self.commands.open_images, self.commands.open_folder])
         self._default_state = self.saveState()
         self._connect()
@@ -122,14 +121,6 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(4, 4, 4, 0)
         layout.setSpacing(4)
         layout.addWidget(self.message_bar)
-        self.stale_note = QLabel(self)
-        self.stale_note.setObjectName("staleNote")
-        self.stale_note.setWordWrap(True)
-        self.stale_note.setStyleSheet("#staleNote { background: #fff4d6; color: #5c4300; border: 1px solid "
-                                      "#f0d58a; border-radius: 4px; padding: 3px 8px; }")
-        self.stale_note.hide()
-        layout.addWidget(self.stale_note)
-        layout.addWidget(self.image_view, 1)
         self.setCentralWidget(central)
 
         self.browser = ImageBrowser(self)
@@ -150,19 +141,8 @@ class MainWindow(QMainWindow):
         self.model_status.setStyleSheet("color: palette(mid); padding: 0 6px;")
         self.image_status = QLabel(self)
         self.image_status.setStyleSheet("color: palette(mid); padding: 0 6px;")
-        # The panel's own progress bar can be scrolled out of sight; this one is always there.
-        self.status_progress = QProgressBar(self)
-        self.status_progress.setMaximumWidth(180)
-        self.status_progress.setMaximumHeight(16)
-        self.status_progress.setTextVisible(True)
-        self.status_progress.hide()
-        self.status_eta = QLabel(self)
-        self.status_eta.hide()
-        self.status_cancel = QToolButton(self)  # its action, Cancel, is one of the commands
-        self.status_cancel.setAutoRaise(True)
-        self.status_cancel.hide()
-        for widget in (self.status_progress, self.status_eta, self.status_cancel, self.image_status,
-                       self.model_status):
+        self.run_status = RunStatus(self)  # its Cancel button's action is one of the commands
+        for widget in (self.run_status, self.image_status, self.model_status):
             status.addPermanentWidget(widget)
 
     def _dock(self, title, name, widget, area, *, scroll=False) -> QDockWidget:
@@ -185,14 +165,12 @@ class MainWindow(QMainWindow):
         self.model_picker.sig_message.connect(lambda message: self.show_error(message, "model"))
         self.parameter_panel.sig_explain_requested.connect(self.explain)
         self.parameter_panel.sig_cancel_requested.connect(session.cancel)
-        self.parameter_panel.sig_preview_toggled.connect(self._on_preview_toggled)
         self.parameter_panel.sig_segmentation_changed.connect(session.request_preview)
-        self.parameter_panel.sig_method_changed.connect(self._on_method_changed)
-        self.overlay_controls.sig_style_changed.connect(self._on_style_changed)
+        self.overlay_controls.sig_style_changed.connect(self._restyle_compare)
+        self.overlay.sig_error.connect(self.show_error)
         self.predictions_panel.sig_target_chosen.connect(session.choose_target)
         self.predictions_panel.sig_add_samples_requested.connect(session.add_samples)
         self.image_view.sig_view_mode_changed.connect(self._on_view_mode_changed)
-        self.image_view.sig_zoom_changed.connect(self._on_zoom_changed)
 
         session.sig_image_loading.connect(lambda path: self.image_status.setText("Loading…"))
         session.sig_image_shown.connect(self._on_image_shown)
@@ -204,7 +182,6 @@ class MainWindow(QMainWindow):
         session.sig_target_changed.connect(self.predictions_panel.set_target)
         session.sig_result_shown.connect(self._on_result_shown)
         session.sig_info_changed.connect(self._show_info)
-        session.sig_preview_shown.connect(self._on_preview_shown)
         session.sig_running_changed.connect(self._set_running)
         session.sig_progress.connect(self._on_progress)
         session.sig_report_opened.connect(self._on_report_opened)
@@ -215,84 +192,17 @@ class MainWindow(QMainWindow):
         session.sig_status.connect(self.statusBar().showMessage)
 
     def _restore(self, images, model, trust_model) -> None:
-        settings = self.settings
-        self.model_picker.set_recent(settings.recent_models())
-        geometry = settings.geometry()
-        if geometry is None or not self.restoreGeometry(geometry):
-            screen = QApplication.primaryScreen()
-            available = screen.availableGeometry() if screen else None
-            if available is not None:
-                self.resize(min(1440, available.width() - 40), min(900, available.height() - 60))
-            else:
-                self.resize(1280, 800)
-        state = settings.window_state()
-        if state is None or not self.restoreState(state):
-            # Sized once the window has its real size: dock sizes are shared out from it.
-            QTimer.singleShot(0, self._default_dock_sizes)
-        request = _request_from_fields(settings.last_request())
-        if request is None:
-            # Grad-CAM answers in well under a second: the first click on Explain shows something
-            # at once, and LIME is one choice away in the parameter panel.
-            request = dataclasses.replace(self.parameter_panel.request(), method="gradcam")
-        self.parameter_panel.set_request(request)
-        style = _style_from_fields(settings.last_style())
-        if style is not None:
-            self.overlay_controls.set_style(style)
-        else:
-            self._use_natural_display(request.method)
-        self.overlay_controls.set_superpixel_method(request.method == "lime")
-        self.set_view_mode(settings.view_mode())
-
-        added, skipped = self.browser.add_paths(images or settings.last_images() or sample_images())
+        restore_window(self)
+        added, skipped = self.browser.add_paths(images or self.settings.last_images() or sample_images())
         if skipped:
             self.show_error(f"{skipped} of the files given are not images Limelight reads.", "files")
-        last = settings.last_model()
-        if model:
-            source = model
-        elif last.startswith(BUILTIN_PREFIX) or (last and Path(last).exists()):
-            source = last
-        else:
-            source = DEFAULT_SOURCE
-        if not source.startswith(BUILTIN_PREFIX) and not Path(source).exists():
-            # `--model efficientnet_lite0`: a built-in model by name, as the CLI accepts.
-            from limelight.core.zoo import BUILTIN_MODELS
-
-            if source in BUILTIN_MODELS:
-                source = BUILTIN_PREFIX + source
+        source = self.session.startup_source(model)
         # The first load starts once the window has painted: importing TensorFlow in the worker
         # holds the interpreter most of the time, and would keep the window from showing.
         self._first_load = (source, trust_model)
         self.model_picker.set_busy(f"Loading {model_title(source)}…")
 
     # --- Photos ----------------------------------------------------------------------------
-
-    def open_paths(self, paths) -> None:
-        """Open image files and folders in the browser, and load a model file if one is among them."""
-        images, models, saved_models, other = [], [], [], []
-        for path in map(Path, paths):
-            if path.is_dir() and (path / "saved_model.pb").is_file():
-                saved_models.append(path)
-            elif path.is_dir() or is_supported_image(path):
-                images.append(path)
-            elif path.suffix.lower() in MODEL_FILE_TYPES:
-                models.append(path)
-            else:
-                other.append(path)
-        other_count = len(other)
-        if images:
-            added, skipped = self.browser.add_paths(images)
-            other_count += skipped
-            if added == 0 and not models and not saved_models:
-                self.statusBar().showMessage("No new images found.", 4000)
-            elif added:
-                self.statusBar().showMessage(f"Added {added} image{'s' * (added != 1)}.", 4000)
-        if other_count:
-            self.show_error(f"{other_count} dropped file{'s are' if other_count != 1 else ' is'} "
-                            "neither an image nor a model Limelight opens.", "files")
-        model = (models or saved_models or [None])[0]
-        if model is not None:
-            self.settings.set_last_folder("models", model)
-            self.load_model(str(model), False)
 
     @Slot(str, object)
     def _on_image_shown(self, path: str, image) -> None:
@@ -420,7 +330,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def explain(self) -> None:
         """Explain the current image with the parameter panel's settings."""
-        self.settings.set_last_request(_request_fields(self.parameter_panel.request()))
+        self.settings.set_last_request(request_fields(self.parameter_panel.request()))
         self.session.explain()
 
     @Slot()
@@ -432,19 +342,14 @@ class MainWindow(QMainWindow):
     def _set_running(self, running: bool, auto: bool = False) -> None:
         self.parameter_panel.set_running(running, auto=auto)
         self.commands.set_running(running, can_add_samples=self.session.can_add_samples(self.session.shown_result()))
-        self.status_progress.setRange(0, 0)  # busy until the first progress report
-        self.status_eta.setText(self.parameter_panel.eta.text())
-        for widget in (self.status_progress, self.status_eta, self.status_cancel):
-            widget.setVisible(running)
+        self.run_status.set_running(running, self.parameter_panel.eta.text())
 
     @Slot(int, int)
     def _on_progress(self, done: int, total: int) -> None:
         self.parameter_panel.set_progress(done, total)
-        self.status_progress.setRange(0, max(total, 1))
-        self.status_progress.setValue(done)
         # The same words as the panel's bar, which says when the total is only a cap.
-        self.status_progress.setFormat(self.parameter_panel.progress.format())
-        self.status_eta.setText(self.parameter_panel.eta.text())
+        self.run_status.set_progress(done, total, self.parameter_panel.progress.format(),
+                                     self.parameter_panel.eta.text())
 
     @Slot(object)
     def _on_batch_done(self, result) -> None:
@@ -455,24 +360,11 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_result_shown(self, result) -> None:
-        from limelight.core.overlay import weight_scale
-
-        method = result.request.method if result is not None else None
-        if method != self._shown_method:
-            self._stale_display = None
-        self._shown_method = method
-        self._update_stale_note()
         if result is None:
-            self.image_view.set_overlay(None)
-            self.overlay_controls.set_weights(None)
             self.predictions_panel.set_info(None)
             return
         self.commands.add_samples.setEnabled(not self.session.is_running() and self.session.can_add_samples(result))
-        low, _ = weight_scale(result.explanation, result.target)
-        self.overlay_controls.set_weights(np.asarray(result.explanation.weight_map(result.target)), signed=low < 0)
         self._show_info()
-        if not self.session.preview_on():
-            self._render()
         self.sig_explanation_shown.emit(result)
 
     @Slot()
@@ -481,96 +373,10 @@ class MainWindow(QMainWindow):
         if result is not None:
             self.predictions_panel.set_info(self.session.explanation_info(result))
 
-    def _render(self) -> None:
-        """Draw the shown explanation with the current style (no recomputation)."""
-        result, image = self.session.shown_result(), self.session.current_image()
-        if result is None or image is None:
-            return
-        try:
-            self.painter.draw(self.image_view, image, result, self.shown_style())
-        except LimelightError as error:
-            self.show_error(str(error), "explain")
-
-    @Slot(float)
-    def _on_zoom_changed(self, _zoom: float) -> None:
-        # A new overlay only when the zoom crosses a step of the overlay scale, not at every wheel step.
-        if (self.session.shown_result() is not None and not self.session.preview_on()
-                and self.image_view.overlay_outdated()):
-            self._render()
-
-    def shown_style(self):
-        """The style the shown explanation is drawn with.
-
-        The overlay controls' style, except for a result made with another method than the one the
-        panel now has: it keeps the display it was drawn with until a new result replaces it.
-        """
-        from limelight.core.overlay import natural_display
-
-        style = self.overlay_controls.style()
-        result = self.session.shown_result()
-        if result is None or not self.is_stale(result):
-            return style
-        display = self._stale_display or natural_display(result.request.method)
-        return dataclasses.replace(style, display=display)
-
-    def is_stale(self, result) -> bool:
-        """Whether `result` was made with another method than the panel's (a report never is)."""
-        return (not result.model.startswith(REPORT_PREFIX)
-                and result.request.method != self.parameter_panel.request().method)
-
-    def _update_stale_note(self) -> None:
-        result = self.session.shown_result()
-        stale = result is not None and self.is_stale(result)
-        if stale:
-            made = METHOD_TITLES[result.request.method]
-            wanted = METHOD_TITLES[self.parameter_panel.request().method]
-            self.stale_note.setText(f"Out of date: made with {made}, drawn as it was. Press Explain to see {wanted}.")
-        self.stale_note.setVisible(stale)
-        self.overlay_controls.set_shown_display(self.shown_style().display if stale else None)
-
-    @Slot(str)
-    def _on_method_changed(self, method: str) -> None:
-        before = self.shown_style().display
-        self.overlay_controls.set_superpixel_method(method == "lime")
-        self._use_natural_display(method)
-        # The shown result keeps the display it was made with; the controls now set up the next one.
-        shown = self.session.shown_result()
-        self._stale_display = before if shown is not None and self.is_stale(shown) else None
-        self._update_stale_note()
-        if shown is not None and not self.session.preview_on():
-            self._render()
-
-    def _use_natural_display(self, method: str) -> None:
-        # Each family reads best in its own display (see natural_display). The user can still
-        # pick any display afterwards.
-        from limelight.core.overlay import natural_display
-
-        style = self.overlay_controls.style()
-        if style.display != natural_display(method):
-            self.overlay_controls.set_style(dataclasses.replace(style, display=natural_display(method)))
-            self.settings.set_last_style(_style_fields(self.overlay_controls.style()))
-
     @Slot(object)
-    def _on_style_changed(self, style) -> None:
-        self.settings.set_last_style(_style_fields(style))
-        self._update_stale_note()
-        if self.session.shown_result() is not None and not self.session.preview_on():
-            self._render()
+    def _restyle_compare(self, _style) -> None:
         if self.compare is not None and self.compare.isVisible():
             self.compare.restyle()
-
-    @Slot(bool)
-    def _on_preview_toggled(self, on: bool) -> None:
-        self.session.set_preview(on)
-        if not on:
-            if self.session.shown_result() is not None:
-                self._render()
-            else:
-                self.image_view.set_overlay(None)
-
-    @Slot(object)
-    def _on_preview_shown(self, preview) -> None:
-        self.image_view.set_overlay(place_in_photo(self.session.current_image(), preview.rendered))
 
     # --- Messages and view -----------------------------------------------------------------
 
@@ -614,23 +420,8 @@ class MainWindow(QMainWindow):
         for dock in self.docks():
             dock.setFloating(False)
             dock.show()
-        self._default_dock_sizes()
+        default_dock_sizes(self)
         self.settings.forget_layout()
-
-    @Slot()
-    def _default_dock_sizes(self) -> None:
-        """Give the image most of the width, and the Explain button a place in view."""
-        self.resizeDocks([self.browser_dock, self.model_dock], [250, 340], Qt.Orientation.Horizontal)
-        height = self.height()
-        # Room for the four sample thumbnails (and the dock's title); the rest for the predictions.
-        title = self.browser_dock.widget().geometry().top()
-        images = title + self.browser.height_for_rows(min(4, max(1, self.browser.count())))
-        self.resizeDocks([self.browser_dock, self.predictions_dock], [images, max(300, height - images)],
-                         Qt.Orientation.Vertical)
-        model = self.model_picker.sizeHint().height() + 30
-        parameters = max(260, min(560, (height - model) * 11 // 20))
-        self.resizeDocks([self.model_dock, self.parameters_dock, self.overlay_dock],
-                         [model, parameters, max(200, height - model - parameters)], Qt.Orientation.Vertical)
 
     @Slot()
     def show_compare(self) -> None:
@@ -680,19 +471,14 @@ class MainWindow(QMainWindow):
             return
         event.acceptProposedAction()
         # Open after the drop returns: a trust dialog must not run inside the drag's event loop.
-        QTimer.singleShot(0, lambda: self.open_paths(paths))
+        QTimer.singleShot(0, lambda: self.files.open_paths(paths))
 
     def closeEvent(self, event) -> None:
         if self._closing:
             event.accept()
             return
         self._closing = True
-        self.settings.set_geometry(self.saveGeometry())
-        self.settings.set_window_state(self.saveState())
-        self.settings.set_last_images(self.browser.paths())
-        self.settings.set_last_request(_request_fields(self.parameter_panel.request()))
-        self.settings.set_last_style(_style_fields(self.overlay_controls.style()))
-        self.settings.sync()
+        save_window(self)
         if self.compare is not None:
             self.compare.close()
         if self.preprocessing_dialog is not None:
@@ -701,41 +487,6 @@ class MainWindow(QMainWindow):
         self.session.shutdown(SHUTDOWN_WAIT_MS)
         self.browser.shutdown()
         event.accept()
-
-
-# --- Persisting values ---------------------------------------------------------------------
-
-def _request_fields(request) -> dict:
-    fields = dataclasses.asdict(request)
-    fields["segmentation_params"] = [list(item) for item in request.segmentation_params]
-    return fields
-
-
-def _request_from_fields(fields: dict):
-    if not fields:
-        return None
-    try:
-        fields = dict(fields)
-        fields["segmentation_params"] = tuple(tuple(item) for item in fields.get("segmentation_params", ()))
-        return ExplainRequest(**fields)
-    except (TypeError, ValueError, LimelightError):
-        # A settings file from another version: start from the panel's defaults.
-        return None
-
-
-def _style_fields(style) -> dict:
-    return dataclasses.asdict(style)
-
-
-def _style_from_fields(fields: dict):
-    from limelight.core.overlay import OverlayStyle
-
-    if not fields:
-        return None
-    try:
-        return OverlayStyle(**fields)
-    except (TypeError, ValueError, LimelightError):
-        return None
 
 
 if __name__ == "__main__":

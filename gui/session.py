@@ -1,6 +1,5 @@
 """What the user is looking at, without widgets: the photo, model, target and shown explanation."""
 import dataclasses
-import logging
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
@@ -17,8 +16,6 @@ from limelight.gui.worker import (BUILTIN_PREFIX, REPORT_PREFIX, BackgroundTasks
                                   ModelInfo, OpenedReport, OpenReport, Predict, Predictions, SegmentPreview,
                                   SegmentPreviewResult, TrustRequired, Versions, WorkerController,
                                   more_samples)
-
-log = logging.getLogger(__name__)
 
 DEFAULT_SOURCE = BUILTIN_PREFIX + "efficientnet_lite0"
 #: Decoded photos kept in memory, so going back to an image shows it at once.
@@ -343,6 +340,27 @@ class Session(QObject):
         self._submit(LoadModel(source, trust=trust, trusted_hashes=frozenset(self.settings.trusted_hashes())),
                      channel="model", on_result=self._on_model_answer,
                      on_failed=lambda message: self._on_model_failed(source, message))
+
+    def startup_source(self, model: str | None) -> str:
+        """The model to load at start-up.
+
+        `model` if given (a path, ``builtin:<name>`` or a built-in model's name), else the one used
+        last if it is still there, else the default.
+        """
+        last = self.settings.last_model()
+        if model:
+            source = model
+        elif last.startswith(BUILTIN_PREFIX) or (last and Path(last).exists()):
+            source = last
+        else:
+            source = DEFAULT_SOURCE
+        if not source.startswith(BUILTIN_PREFIX) and not Path(source).exists():
+            # `--model efficientnet_lite0`: a built-in model by name, as the CLI accepts.
+            from limelight.core.zoo import BUILTIN_MODELS
+
+            if source in BUILTIN_MODELS:
+                source = BUILTIN_PREFIX + source
+        return source
 
     def trust_and_load(self, trust: TrustRequired) -> None:
         """The user trusts this content: remember its hash and load the model."""

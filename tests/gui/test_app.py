@@ -11,7 +11,8 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
 from limelight.gui import trust_dialog
-from limelight.gui.main_window import DEFAULT_SOURCE, sample_images
+from limelight.gui.main_window import sample_images
+from limelight.gui.session import DEFAULT_SOURCE
 from limelight.gui.worker import Predict, WorkerController
 
 from .conftest import DEMO, JOB_TIMEOUT_MS, MODEL_TIMEOUT_MS
@@ -134,7 +135,7 @@ def test_showing_a_photo_keeps_a_message_about_dropped_files_and_clears_one_abou
     window = make_window(images=[shapes[0][0], shapes[1][0]])
     notes = tmp_path / "notes.txt"
     notes.write_text("not an image")
-    window.open_paths([notes])
+    window.files.open_paths([notes])
     # A photo that finishes loading after the drop (as on a busy machine) leaves its message alone.
     with qtbot.waitSignal(window.sig_image_shown, timeout=5000):
         window.browser.select_path(shapes[1][0])
@@ -142,7 +143,7 @@ def test_showing_a_photo_keeps_a_message_about_dropped_files_and_clears_one_abou
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG not really")
     with qtbot.waitSignal(window.sig_message, timeout=5000):
-        window.open_paths([broken])
+        window.files.open_paths([broken])
     assert window.message_bar.text().startswith(str(broken))
     # Another photo on screen: the message about the broken one no longer applies.
     with qtbot.waitSignal(window.sig_image_shown, timeout=5000):
@@ -156,7 +157,7 @@ def test_a_broken_image_gives_a_message_and_keeps_the_window_working(qtbot, make
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 this is not a jpeg")
     with qtbot.waitSignal(window.sig_message, timeout=5000) as blocker:
-        window.open_paths([broken])
+        window.files.open_paths([broken])
     assert blocker.args[0].startswith(str(broken)) and "Traceback" not in blocker.args[0]
     assert window.session.current_image() is None
     with qtbot.waitSignal(window.sig_image_shown, timeout=5000):

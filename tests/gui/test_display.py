@@ -20,33 +20,33 @@ def choose_method(window, method):
 def test_switching_the_method_keeps_the_results_display_and_marks_it_out_of_date(qtbot, make_window, shapes):
     window = make_window(images=[shapes[0][0]])
     cam = explain(qtbot, window, "gradcam")
-    assert window.shown_style().display == "heatmap" and window.stale_note.isHidden()
+    assert window.overlay.shown_style().display == "heatmap" and window.overlay.note.isHidden()
     before = shown_pixels(window)
 
     choose_method(window, "lime")
     # The controls are ready for LIME's outlines; the Grad-CAM map keeps its heatmap, marked as old.
     assert window.overlay_controls.style().display == "outline"
     assert np.array_equal(shown_pixels(window), before)
-    assert window.shown_style().display == "heatmap"
-    assert not window.stale_note.isHidden()
-    assert "Out of date: made with Grad-CAM" in window.stale_note.text() and "LIME" in window.stale_note.text()
+    assert window.overlay.shown_style().display == "heatmap"
+    assert not window.overlay.note.isHidden()
+    assert "Out of date: made with Grad-CAM" in window.overlay.note.text() and "LIME" in window.overlay.note.text()
     # The histogram stays the legend of the heatmap shown, not green outline bars.
     assert len({tuple(c) for c in window.overlay_controls.histogram.bar_colours()}) > 3
     # Other settings still apply to it, in its own display.
     window.overlay_controls.threshold.setValue(90)
-    assert window.shown_style().display == "heatmap" and window.shown_style().threshold == 0.9
+    assert window.overlay.shown_style().display == "heatmap" and window.overlay.shown_style().threshold == 0.9
     assert not np.array_equal(shown_pixels(window), before)
     window.overlay_controls.threshold.setValue(20)
 
     # Back to Grad-CAM: current again, no mark.
     choose_method(window, "gradcam")
-    assert window.stale_note.isHidden() and np.array_equal(shown_pixels(window), before)
+    assert window.overlay.note.isHidden() and np.array_equal(shown_pixels(window), before)
 
     # A new LIME result replaces it and is drawn as outlines, unmarked.
     choose_method(window, "lime")
     lime = explain(qtbot, window, "lime", num_samples=60, seed=1)
     assert lime.explanation.kind == "lime" and cam.explanation.kind == "cam"
-    assert window.stale_note.isHidden() and window.shown_style().display == "outline"
+    assert window.overlay.note.isHidden() and window.overlay.shown_style().display == "outline"
     expected = render(lime.frame, lime.explanation, lime.target, window.overlay_controls.style())
     assert np.array_equal(window.files.rendered_frame(), expected)
 

@@ -142,7 +142,7 @@ def test_a_saved_model_folder_is_asked_about_once(qtbot, make_window, shapes, tm
     window = make_window(images=[shapes[0][0]])
     queue.append(True)
     with qtbot.waitSignal(window.sig_model_loaded, timeout=MODEL_TIMEOUT_MS) as blocker:
-        window.open_paths([folder])
+        window.files.open_paths([folder])
     assert len(asked) == 1 and "SavedModel" in asked[0]["reason"]
     assert asked[0]["headline"].startswith("<b>Loading this folder can run any code")
     assert blocker.args[0].trusted
