@@ -20,6 +20,7 @@ from PIL import Image
 
 from limelight.core.errors import ExplanationError, LimelightError, ReportError
 from limelight.core.files import MAX_ARRAY_BYTES, check_npz_arrays, check_zip_members, open_regular_file, read_text
+from limelight.core.methods import method_file_part
 from limelight.core.overlay import OverlayStyle, heatmap_scale, render, shown_mask
 from limelight.core.scores import describe_tie, tied_places
 
@@ -171,8 +172,8 @@ def save_figure(path, image, explanation, label, style=None, *, label_name=None,
     return path
 
 
-def save_report(json_path, explanation, *, image_path, model_name, preprocessing, label_names, style=None,
-                extra=None, force=False):
+def save_report(json_path, explanation, *, image_path, model_name, preprocessing, label_names, model_source=None,
+                style=None, extra=None, force=False):
     """Save an explanation as a JSON report with its arrays in a .npz beside it.
 
     Together the two files hold everything needed to draw the explanation again without the model
@@ -188,11 +189,13 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
     image_path : str or Path
         The explained image, recorded by name.
     model_name : str
-        Which model made the predictions.
+        What the model that made the predictions is called (a built-in's title, a file's name).
     preprocessing : str
         How the model's inputs were prepared (e.g. "tf", "torch", "none").
     label_names : sequence of str or mapping of int to str, optional
         Class names by index; the explained classes' names are recorded.
+    model_source : str, optional
+        Where that model came from (a file path, or a built-in's key), recorded when given.
     style : OverlayStyle, optional
         The display settings to restore with the report.
     extra : mapping, optional
@@ -237,7 +240,8 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "kind": explanation.kind,
         "image": {"path": str(image_path), "name": Path(image_path).name},
-        "model": {"name": str(model_name), "preprocessing": str(preprocessing)},
+        "model": {"name": str(model_name), "preprocessing": str(preprocessing),
+                  **({} if model_source is None else {"source": str(model_source)})},
         "labels": entries,
         "parameters": meta.get("params", {}),
         "timings": meta.get("timings", dict(getattr(explanation, "timings", {}) or {})),
@@ -363,10 +367,10 @@ def output_name(image_path, label_name, label_index, method):
         The class name, turned into a file-name-safe slug ("Golden retriever" -> "golden_retriever").
     label_index : int
     method : str
-        "lime", "gradcam", "gradcam++" (written "gradcampp") or "scorecam".
+        A key of `limelight.core.methods.METHODS`, written as `method_file_part` gives it.
     """
     slug = re.sub(r"[^0-9a-z]+", "_", str(label_name).lower()).strip("_") or "class"
-    method = re.sub(r"[^0-9a-z]+", "_", str(method).lower().replace("+", "p")).strip("_")
+    method = re.sub(r"[^0-9a-z]+", "_", method_file_part(str(method).lower())).strip("_")
     return f"{Path(image_path).stem}_{slug}_{int(label_index)}_{method}"
 
 

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QGridLayout, QHBoxLayout,
                                QLabel, QPushButton, QVBoxLayout)
 
-from limelight.core.caption import METHOD_TITLES
+from limelight.core.methods import METHOD_TITLES
 from limelight.core.overlay import DISPLAYS, natural_display
 from limelight.gui.image_view import ImageView
 from limelight.gui.model_picker import builtin_sources

@@ -1,7 +1,8 @@
 """Drawing explanations over photos in image views, at the resolution each view shows (the window's and Compare's)."""
 import numpy as np
 
-from limelight.gui.image_view import ImageView, place_in_photo, scale_photo_and_frame
+from limelight.core.images import place_in_photo, scale_photo_and_frame
+from limelight.gui.image_view import ImageView
 
 #: Scaled-down photos kept for drawing overlays at the size shown: the window's and Compare's two.
 VIEW_COPIES = 3

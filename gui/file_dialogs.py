@@ -8,9 +8,11 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 from limelight.core.errors import LimelightError
 from limelight.core.images import SUPPORTED_EXTENSIONS, is_supported_image
 from limelight.core.models import MODEL_FILE_TYPES
+from limelight.core.pipeline import write_report
+from limelight.core.report import output_name
 from limelight.gui.drawing import rendered_frame
 from limelight.gui.session import model_title
-from limelight.gui.worker import REPORT_PREFIX, report_extra
+from limelight.gui.worker import REPORT_PREFIX
 
 IMAGE_FILTERS = "PNG image (*.png);;JPEG image (*.jpg *.jpeg);;WebP image (*.webp);;TIFF image (*.tif *.tiff)"
 
@@ -113,12 +115,10 @@ class FileDialogs(QObject):
     # --- Saving ------------------------------------------------------------------------------
 
     def _default_name(self, suffix: str) -> str:
+        """The shown explanation's file name, as batch exports and the command line name it."""
         result = self._session.shown_result()
-        method = result.request.method.replace("+", "p") if result else "image"
-        label = self._session.class_name(result.target) if result else ""
-        label = "".join(c if c.isalnum() else "_" for c in label).strip("_")[:40]
-        parts = [Path(self._session.current_path()).stem, method, label]
-        return "_".join(p for p in parts if p) + suffix
+        return output_name(self._session.current_path(), self._session.class_name(result.target), result.target,
+                           result.request.method) + suffix
 
     def _ask_save_path(self, title: str, kind: str, name: str, filters: str) -> Path | None:
         start = str(Path(self._settings.last_folder(kind)) / name)
@@ -215,10 +215,8 @@ class FileDialogs(QObject):
         style = self._window.overlay.shown_style()
         written = []
         try:
-            report.save_report(path, result.explanation, image_path=result.path,
-                               model_name=info.name, preprocessing=info.preprocessing,
-                               label_names=list(info.class_names), style=style,
-                               extra=report_extra(info.resize, result.target), force=True)
+            write_report(path, result.explanation, info, target=result.target, photo_path=result.path,
+                         style=style, force=True)
             written = [path, path.with_suffix(".npz")]
             report.save_figure(figure, result.frame, result.explanation, result.target, style,
                                label_name=self._session.class_name(result.target), model_name=info.name,

@@ -5,9 +5,9 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QLabel
 
-from limelight.core.caption import METHOD_TITLES
 from limelight.core.errors import LimelightError
-from limelight.gui.image_view import place_in_photo
+from limelight.core.images import place_in_photo
+from limelight.core.methods import METHOD_TITLES
 from limelight.gui.window_state import style_fields
 from limelight.gui.worker import REPORT_PREFIX
 

@@ -7,14 +7,14 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from limelight.core.caption import METHOD_TITLES
 from limelight.core.images import load_image
+from limelight.core.methods import METHOD_TITLES
+from limelight.core.pipeline import BUILTIN_PREFIX, ExplainRequest, ModelInfo, OpenedReport
 from limelight.gui.predictions_panel import MEASURING
 from limelight.gui.settings import Settings
-from limelight.gui.worker import (BUILTIN_PREFIX, REPORT_PREFIX, BackgroundTasks, ComparePreprocessing,
-                                  Continue, Explain, ExplainAll, ExplainResult, JobHandle, LoadModel,
-                                  ModelInfo, OpenedReport, OpenReport, Predict, Predictions, SegmentPreview,
-                                  SegmentPreviewResult, TrustRequired, Versions, WorkerController,
+from limelight.gui.worker import (REPORT_PREFIX, BackgroundTasks, ComparePreprocessing, Continue, Explain,
+                                  ExplainAll, ExplainResult, JobHandle, LoadModel, OpenReport, Predict, Predictions,
+                                  SegmentPreview, SegmentPreviewResult, TrustRequired, Versions, WorkerController,
                                   more_samples)
 
 DEFAULT_SOURCE = BUILTIN_PREFIX + "efficientnet_lite0"
@@ -300,8 +300,6 @@ class Session(QObject):
         self.sig_status.emit(f"Opening {Path(path).name}…", 0)
 
     def _on_report_opened(self, opened: OpenedReport) -> None:
-        from limelight.gui.parameter_panel import ExplainRequest
-
         explanation, info = opened.explanation, opened.info
         path = str(Path(info["image"]["path"]).resolve())
         method = "lime" if explanation.kind == "lime" else explanation.method

@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMainWindow
 
 from limelight.core.errors import LimelightError
-from limelight.gui.parameter_panel import ExplainRequest
+from limelight.core.pipeline import ExplainRequest
 
 
 def restore_window(window: QMainWindow) -> None:

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from limelight.gui.parameter_panel import ExplainRequest
+from limelight.core.pipeline import ExplainRequest
 from limelight.gui.session import Session
 from limelight.gui.worker import Predict
 from .conftest import DEMO, JOB_TIMEOUT_MS, MODEL_TIMEOUT_MS
