@@ -11,7 +11,8 @@ from limelight.core.methods import METHOD_TITLES
 from limelight.core.overlay import DISPLAYS, natural_display
 from limelight.gui.image_view import ImageView
 from limelight.gui.model_picker import builtin_sources
-from limelight.gui.worker import Explain, JobHandle, LoadModel
+from limelight.gui.controller import JobHandle
+from limelight.gui.jobs import Explain, LoadModel
 
 
 class CompareDialog(QDialog):

@@ -12,7 +12,7 @@ from limelight.core.pipeline import write_report
 from limelight.core.report import output_name
 from limelight.gui.drawing import rendered_frame
 from limelight.gui.session import model_title
-from limelight.gui.worker import REPORT_PREFIX
+from limelight.gui.jobs import REPORT_PREFIX
 
 IMAGE_FILTERS = "PNG image (*.png);;JPEG image (*.jpg *.jpeg);;WebP image (*.webp);;TIFF image (*.tif *.tiff)"
 

@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QLabel
 from limelight.core.errors import LimelightError
 from limelight.core.images import place_in_photo
 from limelight.core.methods import METHOD_TITLES
+from limelight.gui.jobs import REPORT_PREFIX
 from limelight.gui.window_state import style_fields
-from limelight.gui.worker import REPORT_PREFIX
 
 
 class OverlayPresenter(QObject):

@@ -12,10 +12,11 @@ from limelight.core.methods import METHOD_TITLES
 from limelight.core.pipeline import BUILTIN_PREFIX, ExplainRequest, ModelInfo, OpenedReport
 from limelight.gui.predictions_panel import MEASURING
 from limelight.gui.settings import Settings
-from limelight.gui.worker import (REPORT_PREFIX, BackgroundTasks, ComparePreprocessing, Continue, Explain,
-                                  ExplainAll, ExplainResult, JobHandle, LoadModel, OpenReport, Predict, Predictions,
-                                  SegmentPreview, SegmentPreviewResult, TrustRequired, Versions, WorkerController,
-                                  more_samples)
+from limelight.gui.background_tasks import BackgroundTasks
+from limelight.gui.controller import JobHandle, WorkerController
+from limelight.gui.jobs import (REPORT_PREFIX, ComparePreprocessing, Continue, Explain, ExplainAll, ExplainResult,
+                                LoadModel, OpenReport, Predict, Predictions, SegmentPreview, SegmentPreviewResult,
+                                TrustRequired, Versions, more_samples)
 
 DEFAULT_SOURCE = BUILTIN_PREFIX + "efficientnet_lite0"
 #: Decoded photos kept in memory, so going back to an image shows it at once.

@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 from limelight.gui import trust_dialog
 from limelight.gui.main_window import sample_images
 from limelight.gui.session import DEFAULT_SOURCE
-from limelight.gui.worker import Predict, WorkerController
+from limelight.gui.controller import WorkerController
+from limelight.gui.jobs import Predict
 
 from .conftest import DEMO, JOB_TIMEOUT_MS, MODEL_TIMEOUT_MS
 
@@ -33,7 +34,8 @@ def drop(window, paths):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     point = QPointF(window.width() / 2, window.height() / 2)
-    enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+    # Qt's QDragEnterEvent takes a QPoint (PySide6 6.12 also accepts a QPointF); QDropEvent a QPointF.
+    enter = QDragEnterEvent(point.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
@@ -422,7 +424,7 @@ def test_the_worker_drops_answers_nobody_waits_for(qtbot, shapes):
     try:
         results = []
         image = np.zeros((64, 64, 3), np.uint8)
-        from limelight.gui.worker import LoadModel
+        from limelight.gui.jobs import LoadModel
 
         with qtbot.waitSignal(controller.sig_busy_changed, timeout=MODEL_TIMEOUT_MS,
                               check_params_cb=lambda busy: not busy):

@@ -159,7 +159,7 @@ def test_closing_during_a_model_load(qtbot, make_window, shapes, slow_builtin_lo
 def test_closing_during_a_load_that_outlasts_the_shutdown_wait(qtbot, make_window, shapes,
                                                                slow_builtin_load, monkeypatch):
     import limelight.gui.main_window as main_window
-    from limelight.gui.worker import wait_for_orphans
+    from limelight.gui.controller import wait_for_orphans
 
     monkeypatch.setattr(main_window, "SHUTDOWN_WAIT_MS", 20)
     started = slow_builtin_load(1.0)
@@ -343,7 +343,7 @@ def test_garbage_cycles_die_on_the_gui_thread_while_a_worker_lives(qtbot, make_w
     del churn
     assert died_on_gui_thread == [True]
     # A stopped worker hands collection back (other tests' orphaned workers may still hold it).
-    from limelight.gui.worker import _GuiThreadGarbageCollector
+    from limelight.gui.controller import _GuiThreadGarbageCollector
 
     controller = window.controller
     window.close()

@@ -9,7 +9,7 @@ from limelight.core.models import ClassifierModel
 from limelight.core.images import place_in_photo
 from limelight.core.pipeline import ExplainRequest
 from limelight.gui.parameter_panel import ParameterPanel
-from limelight.gui.worker import more_samples
+from limelight.gui.jobs import more_samples
 
 from .conftest import JOB_TIMEOUT_MS
 from .test_app import explain, shown_pixels

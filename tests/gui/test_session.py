@@ -4,7 +4,7 @@ import pytest
 
 from limelight.core.pipeline import ExplainRequest
 from limelight.gui.session import Session
-from limelight.gui.worker import Predict
+from limelight.gui.jobs import Predict
 from .conftest import DEMO, JOB_TIMEOUT_MS, MODEL_TIMEOUT_MS
 
 
