@@ -45,6 +45,8 @@ _PACKAGES = ("limelight", "numpy", "scikit-learn", "scikit-image", "scipy", "pil
 # Longest side of the images drawn in a figure: a figure is a few inches wide, so more pixels
 # only cost time.
 _FIGURE_PIXELS = 1200
+# The .npz names of a sanity check's arrays start with this, beside the explanation's own.
+_SANITY_PREFIX = "sanity_"
 # How the explanation's own record spells NaN and infinities, which JSON lacks.
 _FLOAT_TAG = "__float__"
 # The explanation classes `load_report` knows, imported only when a report needs them (CAM
@@ -86,7 +88,7 @@ def save_annotated(path, image, *, force=False):
     return path
 
 
-def save_figure(path, image, explanation, label, style=None, *, label_name=None, probability=None, score=None,
+def save_figure(path, image, explanation, label, style=None, *, label_name=None, probability=None, fit_r2=None,
                 model_name=None, force=False):
     """Save a side-by-side figure: the image, the explanation over it, and the regions it shows.
 
@@ -103,8 +105,8 @@ def save_figure(path, image, explanation, label, style=None, *, label_name=None,
         As for `limelight.core.overlay.render`.
     label_name : str, optional
         The class's name; "class <label>" by default.
-    probability, score : float, optional
-        The model's probability for the class and the fit's R^2.
+    probability, fit_r2 : float, optional
+        The model's probability for the class and, for LIME, the weighted R^2 of its linear fit.
     model_name : str, optional
         Shown under the title.
     force : bool
@@ -127,9 +129,9 @@ def save_figure(path, image, explanation, label, style=None, *, label_name=None,
     figure_format = _format(path, FIGURE_FORMATS, "figure")
     image = _check_rgb(image, path)
     style = style or OverlayStyle()
-    known_probability, known_score = _label_numbers(explanation, label)
+    known_probability, known_fit = _label_numbers(explanation, label)
     probability = known_probability if probability is None else probability
-    score = known_score if score is None else score
+    fit_r2 = known_fit if fit_r2 is None else fit_r2
     small = _shrink(image, _FIGURE_PIXELS)
     try:
         overlay = render(small, explanation, label, style)
@@ -158,7 +160,7 @@ def save_figure(path, image, explanation, label, style=None, *, label_name=None,
                         orientation="horizontal", fraction=0.06, pad=0.02, label="weight")
     heading = label_name if label_name is not None else f"class {label}"
     numbers = [f"p = {probability:.3f}" if _is_number(probability) else None,
-               f"fit R\u00b2 = {score:.2f}" if _is_number(score) else None]
+               f"fit R\u00b2 = {fit_r2:.2f}" if _is_number(fit_r2) else None]
     figure.suptitle(" \u2014 ".join([heading, ", ".join(n for n in numbers if n)]) if any(numbers) else heading,
                     fontsize=14)
     if model_name:
@@ -173,7 +175,7 @@ def save_figure(path, image, explanation, label, style=None, *, label_name=None,
 
 
 def save_report(json_path, explanation, *, image_path, model_name, preprocessing, label_names, model_source=None,
-                style=None, extra=None, force=False):
+                style=None, extra=None, sanity=None, force=False):
     """Save an explanation as a JSON report with its arrays in a .npz beside it.
 
     Together the two files hold everything needed to draw the explanation again without the model
@@ -200,6 +202,9 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
         The display settings to restore with the report.
     extra : mapping, optional
         More JSON-safe facts to record under "extra" (e.g. the command line).
+    sanity : Sanity, optional
+        The sanity check of one of the explained classes (`limelight.core.sanity.check_sanity`),
+        recorded under "sanity" with its maps in the .npz.
     force : bool
         Overwrite existing files.
 
@@ -212,7 +217,8 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
     ------
     ReportError
         For a path that does not end in .json, existing files without `force`, a missing or
-        read-only folder, or `extra` that is not JSON-safe.
+        read-only folder, `extra` that is not JSON-safe, or a sanity check of a class the
+        explanation does not explain.
     """
     json_path = Path(json_path)
     if json_path.suffix.lower() != ".json":
@@ -220,6 +226,13 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
     arrays_path = json_path.with_suffix(".npz")
     meta, arrays = explanation.to_record()
     arrays = {name: np.asarray(array) for name, array in arrays.items()}
+    sanity_meta = None
+    if sanity is not None:
+        if int(sanity.target) not in [int(label) for label in explanation.labels]:
+            raise ReportError(f"cannot record the sanity check of class {sanity.target}: the explanation does not "
+                              f"explain it.", path=json_path)
+        sanity_meta, sanity_arrays = sanity.to_record()
+        arrays.update({_SANITY_PREFIX + name: np.asarray(array) for name, array in sanity_arrays.items()})
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     packed = buffer.getvalue()
@@ -228,8 +241,10 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
     names = _label_names(label_names, labels)
     entries = []
     for label in labels:
-        probability, score = _label_numbers(explanation, label)
-        entry = {"index": label, "name": names.get(label), "probability": probability, "score": score}
+        probability, fit_r2 = _label_numbers(explanation, label)
+        # "fit_r2": how well LIME's linear model fits (weighted R^2); null where there is no fit (CAM).
+        # Reports before this name called it "score".
+        entry = {"index": label, "name": names.get(label), "probability": probability, "fit_r2": fit_r2}
         if explanation.segments is not None:
             entry["superpixel_weights"] = _superpixel_weights(explanation, label).tolist()
         entry.update(_trust(explanation, label))
@@ -248,6 +263,7 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
         "warnings": list(meta.get("warnings", getattr(explanation, "warnings", ()) or ())),
         "style": None if style is None else asdict(style),
         "extra": None if extra is None else dict(extra),
+        "sanity": sanity_meta,
         "versions": _versions(),
         "explanation": _tag_floats(meta),
         "arrays": {"file": arrays_path.name, "sha256": hashlib.sha256(packed).hexdigest(),
@@ -276,7 +292,8 @@ def load_report(json_path):
     explanation : LimeExplanation or CamExplanation
         Equal in weights and maps to the saved one, so it renders identically.
     info : dict
-        The report's JSON, with ``info["style"]`` as an `OverlayStyle` (or None).
+        The report's JSON, with ``info["style"]`` as an `OverlayStyle` (or None) and
+        ``info["sanity"]`` as a `limelight.core.sanity.Sanity` (or None).
 
     Raises
     ------
@@ -324,6 +341,8 @@ def load_report(json_path):
                           path=json_path)
     arrays_path = json_path.with_name(arrays_name)
     arrays = _read_arrays(arrays_path, digest, shapes)
+    sanity_arrays = {name[len(_SANITY_PREFIX):]: arrays.pop(name) for name in list(arrays)
+                     if name.startswith(_SANITY_PREFIX)}
     module_name, class_name = _KINDS[kind]
     cls = getattr(importlib.import_module(module_name), class_name)
     try:
@@ -350,6 +369,7 @@ def load_report(json_path):
         raise ReportError(f"does not hold a usable {kind} explanation ({exc!r}); compute the explanation "
                           f"again and save it anew.", path=json_path) from None
     info["style"] = _style(info.get("style"), json_path)
+    info["sanity"] = _sanity(info.get("sanity"), sanity_arrays, json_path)
     return explanation, info
 
 
@@ -523,6 +543,19 @@ def _style(saved, json_path):
         # The reason can quote the file's own keys, newlines and all: keep the message one line.
         raise ReportError(f"holds display settings this version cannot use ({' '.join(str(exc).split())}); "
                           f"delete its 'style' entry to open it with the defaults.", path=json_path) from None
+
+
+def _sanity(saved, arrays, json_path):
+    if saved is None:
+        return None
+    from limelight.core.sanity import Sanity
+
+    try:
+        return Sanity.from_record(saved, arrays)
+    except (LimelightError, KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        reason = exc.reason if isinstance(exc, LimelightError) else repr(exc)
+        raise ReportError(f"holds a sanity check this version cannot read ({' '.join(reason.split())}); delete its "
+                          f"'sanity' entry to open it without.", path=json_path) from None
 
 
 # --- Report contents ------------------------------------------------------------------------

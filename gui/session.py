@@ -628,7 +628,7 @@ class Session(QObject):
                         add_samples=self.can_add_samples(result))
         else:
             info.update(probability=explanation.probability, layer=explanation.layer,
-                        score=explanation.score)
+                        class_score=explanation.class_score)
         info["faithfulness"] = faithfulness
         return info
 
