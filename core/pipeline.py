@@ -12,18 +12,15 @@ from limelight.core.images import frame_image, load_image
 from limelight.core.methods import METHODS
 from limelight.core.overlay import heatmap_scale, render
 from limelight.core.report import load_report, output_paths, save_annotated, save_figure, save_report
-from limelight.core.scores import MAX_SAMPLES
+from limelight.core.scores import MAX_SAMPLES, SAMPLE_BATCH_SIZE
 from limelight.core.segmentation import SEGMENTATION_DEFAULTS, segment, segmentation_params
 
-__all__ = ["BUILTIN_PREFIX", "SAMPLE_BATCH_SIZE", "MIN_SAMPLES", "ExplainRequest", "ModelInfo", "model_info",
+__all__ = ["BUILTIN_PREFIX", "MIN_SAMPLES", "ExplainRequest", "ModelInfo", "model_info",
            "PredictionCaches", "explain", "check_sanity", "export_paths", "export", "write_report", "OpenedReport",
            "open_report"]
 
 #: A model source naming a built-in model rather than a file: this prefix and the model's name.
 BUILTIN_PREFIX = "builtin:"
-#: Perturbed images sent to the model per step (LIME, Score-CAM, faithfulness): large enough to keep
-#: the model busy, small enough for a laptop's memory.
-SAMPLE_BATCH_SIZE = 48
 #: The fewest samples a fixed LIME run may use (the engine refuses fewer).
 MIN_SAMPLES = 10
 #: Prediction caches kept, one per (model, image, segmentation, hide mode): the last few images.
