@@ -77,7 +77,7 @@ def main(argv: list[str]) -> int:
     window = MainWindow(images=images or None, model=model, trust_model=args.trust_model)
     window.show()
     code = app.exec()
-    from limelight.gui.worker import wait_for_orphans
+    from limelight.gui.controller import wait_for_orphans
 
     wait_for_orphans()
     return code

@@ -7,23 +7,40 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QGridLayout, QHBoxLayout,
                                QLabel, QPushButton, QVBoxLayout)
 
-from limelight.core.caption import METHOD_TITLES
+from limelight.core.methods import METHOD_TITLES
 from limelight.core.overlay import DISPLAYS, natural_display
 from limelight.gui.image_view import ImageView
 from limelight.gui.model_picker import builtin_sources
-from limelight.gui.worker import Explain, ExplainResult, LoadModel
+from limelight.gui.controller import JobHandle
+from limelight.gui.jobs import Explain, LoadModel
 
 
 class CompareDialog(QDialog):
-    """Two explanations of the same image side by side: two models, or two methods."""
+    """Two explanations of the same image side by side: two models, or two methods.
 
-    def __init__(self, window):
-        super().__init__(window)
+    Parameters
+    ----------
+    session : Session
+        Whose current photo both sides explain, on whose worker.
+    painter : OverlayPainter
+        Draws each side's explanation.
+    request : callable
+        ``request()`` returns the ExplainRequest whose parameters both sides use, each with its own method.
+    style : callable
+        ``style()`` returns the OverlayStyle both sides are drawn with, each in its own display.
+    parent : QWidget, optional
+    """
+
+    def __init__(self, session, painter, *, request, style, parent=None):
+        super().__init__(parent)
         self.setWindowTitle("Compare Explanations")
-        self._window = window
-        self._controller = window.controller
+        self._session = session
+        self._painter = painter
+        self._request = request
+        self._style = style
         self._panes = []
-        self._jobs: dict[int, int] = {}
+        # The handle of the explanation each side waits for.
+        self._jobs: dict[int, JobHandle] = {}
         grid = QGridLayout()
         for column, method in enumerate(("gradcam", "lime")):
             model_combo = QComboBox(self)
@@ -74,16 +91,16 @@ class CompareDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(grid, 1)
         layout.addLayout(bottom)
-        self._controller.sig_result.connect(self._on_result)
-        self._controller.sig_failed.connect(self._on_failed)
-        self._controller.sig_cancelled.connect(self._on_cancelled)
+        session.sig_model_loaded.connect(self.refresh_models)
         self.refresh_models()
         self.resize(900, 560)
 
+    @Slot()
     def refresh_models(self) -> None:
+        """Offer the built-in models, the recent ones and the current one on both sides."""
         sources = [(s, t) for s, t in builtin_sources()]
-        current = self._window.model_source()
-        for path in self._window.settings.recent_models():
+        current = self._session.model_source()
+        for path in self._session.settings.recent_models():
             sources.append((path, Path(path).name))
         if current and current not in [s for s, _ in sources]:
             sources.insert(0, (current, Path(current).name))
@@ -98,7 +115,7 @@ class CompareDialog(QDialog):
     @Slot()
     def run(self) -> None:
         """Explain the current image on both sides."""
-        if self._window.current_image() is None:
+        if self._session.current_image() is None:
             self.status.setText("Open an image first.")
             return
         self.refresh_models()
@@ -107,28 +124,31 @@ class CompareDialog(QDialog):
         self.status.setText("Explaining…")
 
     def _run_pane(self, index: int) -> None:
-        image, path = self._window.current_image(), self._window.current_path()
+        session = self._session
+        image, path = session.current_image(), session.current_path()
         pane = self._panes[index]
-        for job_id in [job for job, pane_index in self._jobs.items() if pane_index == index]:
-            self._controller.cancel(job_id)
-            del self._jobs[job_id]
+        if index in self._jobs:
+            self._jobs.pop(index).cancel()
         source = pane["model"].currentData()
-        request = dataclasses.replace(self._window.parameter_panel.request(), method=pane["method"].currentData())
+        request = dataclasses.replace(self._request(), method=pane["method"].currentData())
         pane["view"].set_image(image)
         pane["caption"].setText("Working…")
         pane["result"] = None
-        if source != self._window.model_source():
+        controller = session.controller
+        if source != session.model_source():
             # Trust is by content, as in the window: a file changed since it was trusted
             # fails to load here with a message rather than running unasked.
-            trusted = frozenset(self._window.settings.trusted_hashes())
-            self._controller.submit(LoadModel(source, trusted_hashes=trusted), channel=f"compare-load-{index}")
-        job_id = self._controller.submit(Explain(source, path, image, request), channel=f"compare-{index}")
-        self._jobs[job_id] = index
+            trusted = frozenset(session.settings.trusted_hashes())
+            controller.submit(LoadModel(source, trusted_hashes=trusted), channel=f"compare-load-{index}")
+        self._jobs[index] = controller.submit(
+            Explain(source, path, image, request), channel=f"compare-{index}",
+            on_result=functools.partial(self._on_result, index), on_failed=functools.partial(self._on_failed, index),
+            on_cancelled=functools.partial(self._on_cancelled, index))
 
     def pane_style(self, index: int):
         """The style side `index` is drawn with: the window's, in this side's own display."""
         display = self._panes[index]["display"].currentData()
-        return dataclasses.replace(self._window.overlay_controls.style(), display=display)
+        return dataclasses.replace(self._style(), display=display)
 
     def restyle(self) -> None:
         """Draw both explanations again with the window's overlay style, each in its own display."""
@@ -139,15 +159,14 @@ class CompareDialog(QDialog):
         pane = self._panes[index]
         result = pane["result"]
         if result is not None:
-            self._window.draw_result(pane["view"], self._window.current_image_for(result), result,
-                                     self.pane_style(index))
+            self._painter.draw(pane["view"], self._session.current_image_for(result), result, self.pane_style(index))
 
     def _on_method_chosen(self, index: int, _combo_index: int) -> None:
         # A side's old explanation would be drawn as the new method's: explain it again instead.
         pane = self._panes[index]
         pane["display"].setCurrentIndex(pane["display"].findData(natural_display(pane["method"].currentData())))
-        shown = pane["result"] is not None or index in self._jobs.values()
-        if shown and self._window.current_image() is not None:
+        shown = pane["result"] is not None or index in self._jobs
+        if shown and self._session.current_image() is not None:
             self._run_pane(index)
 
     def _on_display_chosen(self, index: int, _combo_index: int) -> None:
@@ -157,34 +176,27 @@ class CompareDialog(QDialog):
         if self._panes[column]["view"].overlay_outdated():
             self._draw(column)
 
-    @Slot(int, object, object)
-    def _on_result(self, request_id: int, job, value) -> None:
-        index = self._jobs.pop(request_id, None)
-        if index is None or not isinstance(value, ExplainResult):
-            return
+    def _on_result(self, index: int, result) -> None:
+        self._jobs.pop(index, None)
         pane = self._panes[index]
-        pane["result"] = value
-        pane["view"].set_image(self._window.current_image_for(value))
+        pane["result"] = result
+        pane["view"].set_image(self._session.current_image_for(result))
         self._draw(index)
-        pane["caption"].setText(self._window.describe_result(value))
+        pane["caption"].setText(self._session.describe_result(result))
         if not self._jobs:
             self.status.setText("")
 
-    @Slot(int, object, str)
-    def _on_failed(self, request_id: int, job, message: str) -> None:
-        index = self._jobs.pop(request_id, None)
-        if index is not None:
-            self._panes[index]["caption"].setText(message)
-            self.status.setText("")
+    def _on_failed(self, index: int, message: str) -> None:
+        self._jobs.pop(index, None)
+        self._panes[index]["caption"].setText(message)
+        self.status.setText("")
 
-    @Slot(int, object)
-    def _on_cancelled(self, request_id: int, job) -> None:
-        index = self._jobs.pop(request_id, None)
-        if index is not None:
-            self._panes[index]["caption"].setText("Cancelled.")
+    def _on_cancelled(self, index: int) -> None:
+        self._jobs.pop(index, None)
+        self._panes[index]["caption"].setText("Cancelled.")
 
     def done(self, code: int) -> None:
-        for request_id in list(self._jobs):
-            self._controller.cancel(request_id)
-        self._jobs.clear()
+        jobs, self._jobs = self._jobs, {}
+        for handle in jobs.values():
+            handle.cancel()
         super().done(code)

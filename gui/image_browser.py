@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QLabel, QListWidget, QListWidg
                                QSizePolicy, QToolBar, QVBoxLayout, QWidget)
 
 from limelight.core.images import is_supported_image, list_images, open_image
-from limelight.gui.worker import BackgroundTasks
+from limelight.gui.background_tasks import BackgroundTasks
 
 THUMBNAIL_SIZE = QSize(72, 54)
 PATH_ROLE = Qt.ItemDataRole.UserRole

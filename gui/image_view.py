@@ -56,6 +56,9 @@ def _check_rgb(array, name):
 class _Canvas(QGraphicsView):
     """The QGraphicsView that paints the placeholder and split divider and turns input into zoom and pan."""
 
+    sig_resized = Signal()
+    """The viewport was resized or shown: a fitted photo must be fitted again."""
+
     def __init__(self, owner):
         super().__init__(owner)
         self._owner = owner
@@ -215,11 +218,11 @@ class _Canvas(QGraphicsView):
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
-        self._owner._refit()
+        self.sig_resized.emit()
 
     def showEvent(self, event):
         super().showEvent(event)
-        self._owner._refit()
+        self.sig_resized.emit()
 
 
 class ImageView(QWidget):
@@ -258,6 +261,7 @@ class ImageView(QWidget):
         self._scene.addItem(self._clip_item)
 
         self._canvas = _Canvas(self)
+        self._canvas.sig_resized.connect(self._refit)
         self._canvas.setScene(self._scene)
         self.setFocusProxy(self._canvas)
         layout = QVBoxLayout(self)
@@ -487,6 +491,7 @@ class ImageView(QWidget):
         self._canvas.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self._zoom_changed()
 
+    @Slot()
     def _refit(self):
         if not self._fitted or self._original is None:
             return

@@ -87,9 +87,9 @@ def main(argv=None) -> int:
     window.set_view_mode("explained")
 
     if args.all:
-        window.save_annotated(out / "5_caption.png", caption=True)
+        window.files.save_annotated(out / "5_caption.png", caption=True)
         window.show_compare()
-        dialog = window._compare
+        dialog = window.compare
         deadline = time.monotonic() + 300
         while any(p["result"] is None for p in dialog._panes) and time.monotonic() < deadline:
             pause(200)

@@ -86,7 +86,7 @@ def _window(settings_dir, model, images):
         window.show()
         opened["window"] = window
         # Until the worker is idle: the model loaded, the photo predicted, the graphs traced.
-        while window.controller.busy or window.current_image() is None:
+        while window.controller.busy or window.session.current_image() is None:
             _wait(window.controller.sig_busy_changed if window.controller.busy
                   else window.sig_image_shown)
 
@@ -100,7 +100,7 @@ def _select(window, path):
     Until a photo not yet cached has loaded, the window keeps the previous one: waiting only for
     the path would explain and measure the previous photo.
     """
-    if window.current_path() == path:
+    if window.session.current_path() == path:
         return  # _window waited for the first photo
     shown = []
 
@@ -120,7 +120,7 @@ def _render_times(window):
 
     from limelight.core.overlay import render
 
-    result = window.shown_result()
+    result = window.session.shown_result()
     base = window.overlay_controls.style()
     styles = [dataclasses.replace(base, threshold=t, display=d)
               for t in np.linspace(0.05, 0.9, 6) for d in ("outline", "block", "heatmap")]

@@ -29,7 +29,7 @@ def private_files(tmp_path, monkeypatch):
 @pytest.fixture(autouse=True)
 def no_leaks(qapp):
     """Fail a test that leaves a worker thread running or a top-level window open."""
-    from limelight.gui.worker import running_controllers
+    from limelight.gui.controller import running_controllers
 
     yield
     QApplication.processEvents()

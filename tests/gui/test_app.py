@@ -11,8 +11,10 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
 from limelight.gui import trust_dialog
-from limelight.gui.main_window import DEFAULT_SOURCE, sample_images
-from limelight.gui.worker import Predict, WorkerController
+from limelight.gui.main_window import sample_images
+from limelight.gui.session import DEFAULT_SOURCE
+from limelight.gui.controller import WorkerController
+from limelight.gui.jobs import Predict
 
 from .conftest import DEMO, JOB_TIMEOUT_MS, MODEL_TIMEOUT_MS
 
@@ -32,7 +34,8 @@ def drop(window, paths):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     point = QPointF(window.width() / 2, window.height() / 2)
-    enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+    # Qt's QDragEnterEvent takes a QPoint (PySide6 6.12 also accepts a QPointF); QDropEvent a QPointF.
+    enter = QDragEnterEvent(point.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
@@ -72,7 +75,7 @@ def test_first_start_selects_the_builtin_model_and_the_first_sample(qtbot, make_
                           check_params_cb=lambda p: p.model == DEFAULT_SOURCE) as blocker:
         pass
     assert not window.model_picker.is_busy()
-    assert window.model_source() == DEFAULT_SOURCE
+    assert window.session.model_source() == DEFAULT_SOURCE
     assert blocker.args[0].top[0][1] == "Egyptian cat"
     # One click on Explain gives a first explanation.
     result = explain(qtbot, window, "gradcam")
@@ -106,14 +109,14 @@ def test_open_images_by_dialog_adds_them_and_remembers_the_folder(qtbot, make_wi
     chosen = [shapes[1][0], shapes[2][0]]
     monkeypatch.setattr(QFileDialog, "getOpenFileNames",
                         staticmethod(lambda *args, **kwargs: (chosen, "")))
-    window.open_action.trigger()
+    window.commands.open_images.trigger()
     assert window.browser.paths() == [shapes[0][0], *chosen]
     assert settings.last_folder("images") == str(Path(chosen[0]).parent)
     # The first new image is selected, shown at its own size, and predicted.
     with qtbot.waitSignal(window.sig_predictions_shown, timeout=JOB_TIMEOUT_MS):
         pass
-    assert window.current_path() == chosen[0]
-    assert window.current_image().shape == (128, 128, 3)
+    assert window.session.current_path() == chosen[0]
+    assert window.session.current_image().shape == (128, 128, 3)
 
 
 def test_drop_files_and_folders_anywhere_on_the_window(qtbot, make_window, shapes, tmp_path):
@@ -134,7 +137,7 @@ def test_showing_a_photo_keeps_a_message_about_dropped_files_and_clears_one_abou
     window = make_window(images=[shapes[0][0], shapes[1][0]])
     notes = tmp_path / "notes.txt"
     notes.write_text("not an image")
-    window.open_paths([notes])
+    window.files.open_paths([notes])
     # A photo that finishes loading after the drop (as on a busy machine) leaves its message alone.
     with qtbot.waitSignal(window.sig_image_shown, timeout=5000):
         window.browser.select_path(shapes[1][0])
@@ -142,7 +145,7 @@ def test_showing_a_photo_keeps_a_message_about_dropped_files_and_clears_one_abou
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG not really")
     with qtbot.waitSignal(window.sig_message, timeout=5000):
-        window.open_paths([broken])
+        window.files.open_paths([broken])
     assert window.message_bar.text().startswith(str(broken))
     # Another photo on screen: the message about the broken one no longer applies.
     with qtbot.waitSignal(window.sig_image_shown, timeout=5000):
@@ -156,12 +159,12 @@ def test_a_broken_image_gives_a_message_and_keeps_the_window_working(qtbot, make
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 this is not a jpeg")
     with qtbot.waitSignal(window.sig_message, timeout=5000) as blocker:
-        window.open_paths([broken])
+        window.files.open_paths([broken])
     assert blocker.args[0].startswith(str(broken)) and "Traceback" not in blocker.args[0]
-    assert window.current_image() is None
+    assert window.session.current_image() is None
     with qtbot.waitSignal(window.sig_image_shown, timeout=5000):
         window.browser.select_path(shapes[0][0])
-    assert window.current_image().shape == (128, 128, 3)
+    assert window.session.current_image().shape == (128, 128, 3)
 
 
 # --- Models --------------------------------------------------------------------------------
@@ -180,7 +183,7 @@ def test_dropping_a_lambda_model_asks_for_trust_and_refusing_keeps_the_old_model
     qtbot.waitUntil(lambda: bool(asked), timeout=MODEL_TIMEOUT_MS)
     assert asked[0][0] == "with_lambda.keras" and "Lambda" in asked[0][1]
     qtbot.waitUntil(lambda: not window.model_picker.is_busy(), timeout=5000)
-    assert window.model_source() == DEMO
+    assert window.session.model_source() == DEMO
     assert window.model_picker.current_source() == DEMO
 
 
@@ -197,7 +200,7 @@ def test_a_model_is_traced_while_loading_shows_so_the_first_explain_waits_for_no
     assert events == ["traced", ("loaded", False)]
     message = window.statusBar().currentMessage()
     assert message.startswith("Loaded ") and message.endswith(", ready to explain.")
-    assert window.model_info().seconds > 0
+    assert window.session.model_info().seconds > 0
 
 
 def test_trusting_a_lambda_model_loads_it(qtbot, make_window, shapes, model_files, monkeypatch):
@@ -216,7 +219,7 @@ def test_a_broken_model_file_gives_a_message_and_keeps_the_old_model(qtbot, make
     with qtbot.waitSignal(window.sig_message, timeout=MODEL_TIMEOUT_MS) as blocker:
         window.load_model(model_files["broken"])
     assert blocker.args[0].startswith(model_files["broken"]) and "zip" in blocker.args[0]
-    assert window.model_source() == DEMO
+    assert window.session.model_source() == DEMO
     assert not window.model_picker.is_busy()
 
 
@@ -253,11 +256,11 @@ def test_explain_with_lime_shows_superpixels_over_the_photo(qtbot, make_window, 
     # The superpixel LIME weighs highest covers part of the object.
     best = explanation.top_segments(label, 1)[0]
     assert np.any(mask[explanation.segments == best])
-    photo = window.current_image()
+    photo = window.session.current_image()
     shown = shown_pixels(window)
     assert shown.shape == photo.shape
     assert np.any(shown != photo)
-    info = window.explanation_info(result)
+    info = window.session.explanation_info(result)
     assert info["samples"] == 1000 and info["seed"] == 3 and -1.0 <= info["fit"] <= 1.0
 
 
@@ -291,7 +294,7 @@ def test_overlay_controls_change_the_rendered_pixels(qtbot, make_window, shapes)
     window = make_window(images=[shapes[2][0]])
     explain(qtbot, window, "gradcam")
     controls = window.overlay_controls
-    photo = window.current_image().astype(int)
+    photo = window.session.current_image().astype(int)
 
     def changed():
         """Pixels that differ from the photo in the view now."""
@@ -320,7 +323,7 @@ def test_going_back_to_an_image_shows_its_last_explanation_at_once(qtbot, make_w
     first = explain(qtbot, window, "gradcam")
     with qtbot.waitSignal(window.sig_image_shown, timeout=5000):
         window.browser.select_path(shapes[1][0])
-    assert window.shown_result() is None
+    assert window.session.shown_result() is None
     with qtbot.waitSignal(window.sig_explanation_shown, timeout=1000) as blocker:
         window.browser.select_path(shapes[0][0])
     assert blocker.args[0] is first
@@ -333,7 +336,7 @@ def test_cancel_mid_run_stops_and_the_worker_stays_usable(qtbot, make_window, sh
         window.parameter_panel.sig_explain_requested.emit()
     with qtbot.waitSignal(window.controller.sig_cancelled, timeout=5000):
         window.parameter_panel.sig_cancel_requested.emit()
-    assert window.shown_result() is None
+    assert window.session.shown_result() is None
     # The next run starts once the worker has noticed the cancellation at its next batch.
     result = explain(qtbot, window, "gradcam")
     assert result.explanation.kind == "cam"
@@ -420,16 +423,16 @@ def test_the_worker_drops_answers_nobody_waits_for(qtbot, shapes):
     controller = WorkerController()
     try:
         results = []
-        controller.sig_result.connect(lambda request_id, job, value: results.append(request_id))
         image = np.zeros((64, 64, 3), np.uint8)
-        from limelight.gui.worker import LoadModel
+        from limelight.gui.jobs import LoadModel
 
         with qtbot.waitSignal(controller.sig_busy_changed, timeout=MODEL_TIMEOUT_MS,
                               check_params_cb=lambda busy: not busy):
             controller.submit(LoadModel(DEMO))
-            first = controller.submit(Predict(DEMO, "a", image), channel="predict")
-            second = controller.submit(Predict(DEMO, "b", image), channel="predict")
-        assert first not in results and second in results
+            for path in ("a", "b"):
+                controller.submit(Predict(DEMO, path, image), channel="predict",
+                                  on_result=lambda value: results.append(value.path))
+        assert results == ["b"]
     finally:
         controller.shutdown()
 
@@ -463,23 +466,23 @@ def test_save_annotated_at_photo_size_and_never_overwrite_without_asking(
     target.parent.mkdir()
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         staticmethod(lambda *args, **kwargs: (str(target), "")))
-    window.save_action.trigger()
+    window.commands.save.trigger()
     with Image.open(target) as saved:
         assert saved.size == (128, 128)
         first = np.asarray(saved.convert("RGB"))
-    assert np.any(first != window.current_image())
+    assert np.any(first != window.session.current_image())
     assert settings.last_folder("save") == str(target.parent)
 
     asked = []
     monkeypatch.setattr(QMessageBox, "question", staticmethod(
         lambda *args, **kwargs: asked.append(args[2]) or QMessageBox.StandardButton.Cancel))
     target.write_bytes(b"keep me")
-    window.save_action.trigger()
+    window.commands.save.trigger()
     assert len(asked) == 1 and str(target) in asked[0]
     assert target.read_bytes() == b"keep me"
     monkeypatch.setattr(QMessageBox, "question",
                         staticmethod(lambda *args, **kwargs: QMessageBox.StandardButton.Yes))
-    window.save_action.trigger()
+    window.commands.save.trigger()
     with Image.open(target) as saved:
         assert saved.size == (128, 128)
 
@@ -493,7 +496,7 @@ def test_export_report_writes_json_arrays_and_figure(qtbot, make_window, shapes,
     target = tmp_path / "report.json"
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         staticmethod(lambda *args, **kwargs: (str(target), "")))
-    window.export_action.trigger()
+    window.commands.export.trigger()
     assert (tmp_path / "report_figure.png").is_file() and (tmp_path / "report.npz").is_file()
     explanation, info = load_report(target)
     np.testing.assert_allclose(explanation.weight_map(result.target),
@@ -509,13 +512,13 @@ def test_explain_all_and_export_is_one_job_that_asks_once_before_replacing(
     out.mkdir()
     with qtbot.waitSignal(window.controller.sig_finished, timeout=JOB_TIMEOUT_MS,
                           check_params_cb=lambda i, job: type(job).__name__ == "ExplainAll"):
-        window.explain_all(out)
+        window.files.explain_all(out)
     images = sorted(p.name for p in out.glob("shape*_*.png") if not p.name.endswith("_figure.png"))
     assert len(images) == 3 and len(list(out.glob("*.json"))) == 3
     asked = []
     monkeypatch.setattr(QMessageBox, "question", staticmethod(
         lambda *args, **kwargs: asked.append(1) or QMessageBox.StandardButton.Cancel))
-    assert window.explain_all(out) is None
+    assert window.files.explain_all(out) is None
     assert asked == [1]
 
 
@@ -535,7 +538,7 @@ def test_explain_all_never_lets_two_photos_of_one_name_overwrite_each_other(
     monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *args, **kwargs: QMessageBox.StandardButton.Yes))
     with qtbot.waitSignal(window.controller.sig_finished, timeout=JOB_TIMEOUT_MS,
                           check_params_cb=lambda i, job: type(job).__name__ == "ExplainAll"):
-        window.explain_all(out)
+        window.files.explain_all(out)
     reports = [json.loads(p.read_text()) for p in out.glob("cat_*.json")]
     # The first photo's results stay; the second is refused in one line, not written over them.
     assert [r["image"]["path"] for r in reports] == [str(photos[0])] * len(reports) and reports
@@ -545,7 +548,7 @@ def test_explain_all_never_lets_two_photos_of_one_name_overwrite_each_other(
 def test_copy_puts_the_shown_image_on_the_clipboard(qtbot, make_window, shapes):
     window = make_window(images=[shapes[0][0]])
     explain(qtbot, window, "gradcam")
-    window.copy_action.trigger()
+    window.commands.copy.trigger()
     copied = QApplication.clipboard().image()
     assert (copied.width(), copied.height()) == (128, 128)
 
@@ -555,7 +558,7 @@ def test_copy_puts_the_shown_image_on_the_clipboard(qtbot, make_window, shapes):
 def test_compare_shows_two_methods_side_by_side(qtbot, make_window, shapes):
     window = make_window(images=[shapes[0][0]])
     window.show_compare()
-    dialog = window._compare
+    dialog = window.compare
     qtbot.waitUntil(lambda: all(p["result"] is not None for p in dialog._panes),
                     timeout=JOB_TIMEOUT_MS)
     kinds = [p["result"].explanation.kind for p in dialog._panes]
@@ -566,10 +569,10 @@ def test_compare_shows_two_methods_side_by_side(qtbot, make_window, shapes):
 def test_about_names_the_library_versions_without_importing_tensorflow_here(
         qtbot, make_window, shapes, monkeypatch):
     window = make_window(images=[shapes[0][0]])
-    qtbot.waitUntil(lambda: window._versions is not None, timeout=JOB_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.session.versions() is not None, timeout=JOB_TIMEOUT_MS)
     shown = []
     monkeypatch.setattr(QMessageBox, "about", staticmethod(lambda parent, title, text: shown.append(text)))
-    window.about_action.trigger()
+    window.commands.about.trigger()
     import keras
     import tensorflow as tf
 
@@ -591,7 +594,7 @@ def test_settings_remember_layout_images_parameters_and_view(qtbot, make_window,
     assert (request.method, request.num_samples, request.seed) == ("lime", 321, 9)
     assert again.image_view.view_mode() == "split"
     assert again.predictions_dock.isHidden()
-    assert again.model_source() == DEMO
+    assert again.session.model_source() == DEMO
 
 
 # --- Parts: browser, settings --------------------------------------------------------------
@@ -664,7 +667,8 @@ def test_compare_with_another_model_leaves_the_window_model_alone(qtbot, make_wi
     from limelight.gui.compare import CompareDialog
 
     window = make_window(images=[shapes[0][0]])
-    dialog = CompareDialog(window)
+    dialog = CompareDialog(window.session, window.painter, request=window.parameter_panel.request,
+                           style=window.overlay_controls.style, parent=window)
     qtbot.addWidget(dialog)
     left = dialog._panes[0]["model"]
     left.setCurrentIndex(left.findData(DEFAULT_SOURCE))
@@ -673,7 +677,7 @@ def test_compare_with_another_model_leaves_the_window_model_alone(qtbot, make_wi
         qtbot.waitUntil(lambda: all(p["result"] is not None for p in dialog._panes),
                         timeout=JOB_TIMEOUT_MS)
     assert [p["result"].model for p in dialog._panes] == [DEFAULT_SOURCE, DEMO]
-    assert window.model_source() == DEMO
+    assert window.session.model_source() == DEMO
 
 
 def test_searching_another_class_explains_it_with_gradcam(qtbot, make_window, shapes):
@@ -687,18 +691,18 @@ def test_searching_another_class_explains_it_with_gradcam(qtbot, make_window, sh
     with qtbot.waitSignal(window.sig_explanation_shown, timeout=JOB_TIMEOUT_MS) as blocker:
         panel.search.setText(CLASS_NAMES[other])
         panel.search.returnPressed.emit()
-    assert blocker.args[0].target == other == window.target()
-    assert window.explanation_info(blocker.args[0])["label"] == CLASS_NAMES[other]
+    assert blocker.args[0].target == other == window.session.target()
+    assert window.session.explanation_info(blocker.args[0])["label"] == CLASS_NAMES[other]
 
 
 def test_superpixel_preview_draws_borders_before_any_run(qtbot, make_window, shapes):
     window = make_window(images=[shapes[0][0]])
     set_method(window, "lime", segmentation="grid",
                segmentation_params=(("n_segments", 16),))
-    photo = window.current_image()
+    photo = window.session.current_image()
     window.parameter_panel.preview.setChecked(True)
-    qtbot.waitUntil(lambda: window._preview is not None, timeout=JOB_TIMEOUT_MS)
-    assert window._preview.count == 16 and window.shown_result() is None
+    qtbot.waitUntil(lambda: window.session.preview() is not None, timeout=JOB_TIMEOUT_MS)
+    assert window.session.preview().count == 16 and window.session.shown_result() is None
     borders = np.any(shown_pixels(window) != photo, axis=2)
     # A 4x4 grid on a 128-pixel photo: borders run along rows and columns 32, 64 and 96.
     assert borders[:, 31:33].all() or borders[:, 32:34].all()
@@ -710,11 +714,11 @@ def test_superpixel_preview_draws_borders_before_any_run(qtbot, make_window, sha
 def test_explain_pressed_while_the_selected_photo_loads_explains_that_photo(qtbot, make_window, shapes):
     first, second = shapes[0][0], shapes[1][0]
     window = make_window(images=[first, second])
-    assert window.current_path() == first
+    assert window.session.current_path() == first
     # Explain at once: the loader's answer comes through the event loop, so the photo is still loading.
     window.browser.select_path(second)
     with qtbot.waitSignal(window.sig_explanation_shown, timeout=JOB_TIMEOUT_MS) as blocker:
         window.explain()
     result = blocker.args[0]
-    assert result.path == second == window.current_path()
-    np.testing.assert_array_equal(result.frame, window.current_image())
+    assert result.path == second == window.session.current_path()
+    np.testing.assert_array_equal(result.frame, window.session.current_image())

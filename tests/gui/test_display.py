@@ -20,48 +20,48 @@ def choose_method(window, method):
 def test_switching_the_method_keeps_the_results_display_and_marks_it_out_of_date(qtbot, make_window, shapes):
     window = make_window(images=[shapes[0][0]])
     cam = explain(qtbot, window, "gradcam")
-    assert window.shown_style().display == "heatmap" and window.stale_note.isHidden()
+    assert window.overlay.shown_style().display == "heatmap" and window.overlay.note.isHidden()
     before = shown_pixels(window)
 
     choose_method(window, "lime")
     # The controls are ready for LIME's outlines; the Grad-CAM map keeps its heatmap, marked as old.
     assert window.overlay_controls.style().display == "outline"
     assert np.array_equal(shown_pixels(window), before)
-    assert window.shown_style().display == "heatmap"
-    assert not window.stale_note.isHidden()
-    assert "Out of date: made with Grad-CAM" in window.stale_note.text() and "LIME" in window.stale_note.text()
+    assert window.overlay.shown_style().display == "heatmap"
+    assert not window.overlay.note.isHidden()
+    assert "Out of date: made with Grad-CAM" in window.overlay.note.text() and "LIME" in window.overlay.note.text()
     # The histogram stays the legend of the heatmap shown, not green outline bars.
     assert len({tuple(c) for c in window.overlay_controls.histogram.bar_colours()}) > 3
     # Other settings still apply to it, in its own display.
     window.overlay_controls.threshold.setValue(90)
-    assert window.shown_style().display == "heatmap" and window.shown_style().threshold == 0.9
+    assert window.overlay.shown_style().display == "heatmap" and window.overlay.shown_style().threshold == 0.9
     assert not np.array_equal(shown_pixels(window), before)
     window.overlay_controls.threshold.setValue(20)
 
     # Back to Grad-CAM: current again, no mark.
     choose_method(window, "gradcam")
-    assert window.stale_note.isHidden() and np.array_equal(shown_pixels(window), before)
+    assert window.overlay.note.isHidden() and np.array_equal(shown_pixels(window), before)
 
     # A new LIME result replaces it and is drawn as outlines, unmarked.
     choose_method(window, "lime")
     lime = explain(qtbot, window, "lime", num_samples=60, seed=1)
     assert lime.explanation.kind == "lime" and cam.explanation.kind == "cam"
-    assert window.stale_note.isHidden() and window.shown_style().display == "outline"
+    assert window.overlay.note.isHidden() and window.overlay.shown_style().display == "outline"
     expected = render(lime.frame, lime.explanation, lime.target, window.overlay_controls.style())
-    assert np.array_equal(window.rendered_frame(), expected)
+    assert np.array_equal(window.files.rendered_frame(), expected)
 
 
 def test_compare_draws_each_side_in_its_methods_display_and_reruns_a_side_whose_method_changes(
         qtbot, make_window, shapes):
     window = make_window(images=[shapes[0][0]])
     window.show_compare()
-    dialog = window._compare
+    dialog = window.compare
     qtbot.waitUntil(lambda: all(p["result"] is not None for p in dialog._panes), timeout=JOB_TIMEOUT_MS)
     assert [dialog.pane_style(i).display for i in (0, 1)] == ["heatmap", "outline"]
     # Each pane shows exactly its own result drawn in its own style.
     for index, pane in enumerate(dialog._panes):
         result = pane["result"]
-        drawn = place_in_photo(window.current_image_for(result),
+        drawn = place_in_photo(window.session.current_image_for(result),
                                render(result.frame, result.explanation, result.target, dialog.pane_style(index)))
         assert np.array_equal(qimage_array(pane["view"].current_pixmap_image()), drawn)
 
@@ -85,10 +85,10 @@ def test_save_with_caption_writes_method_class_and_scores_under_the_image(
     window = make_window(images=[shapes[0][0]])
     explain(qtbot, window, "gradcam")
     plain, captioned = tmp_path / "plain.png", tmp_path / "captioned.png"
-    window.save_annotated(plain)
+    window.files.save_annotated(plain)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *args, **kwargs: (str(captioned), "")))
-    assert window.save_captioned_action in window.menuBar().actions()[0].menu().actions()
-    window.save_captioned_action.trigger()
+    assert window.commands.save_captioned in window.menuBar().actions()[0].menu().actions()
+    window.commands.save_captioned.trigger()
     with Image.open(plain) as image:
         plain_pixels = np.asarray(image.convert("RGB"))
     with Image.open(captioned) as image:
@@ -100,4 +100,4 @@ def test_save_with_caption_writes_method_class_and_scores_under_the_image(
     # Text (dark on white) and the heatmap's colour bar (a row running through jet's colours).
     assert (under < 100).all(axis=2).sum() > 100
     assert any((np.ptp(under[r].astype(int), axis=1) > 100).sum() > 60 for r in range(under.shape[0]))
-    assert np.array_equal(window.captioned_frame(), pixels)
+    assert np.array_equal(window.files.captioned_frame(), pixels)

@@ -23,7 +23,7 @@ def shown_on_screen():
     def watch(window):
         seen = []
         window.sig_explanation_shown.connect(lambda result: seen.append(
-            (result.path == window.current_path(), result.model == window.model_source())))
+            (result.path == window.session.current_path(), result.model == window.session.model_source())))
         return seen
 
     return watch
@@ -34,7 +34,7 @@ def wait_idle(qtbot, window):
 
 
 def is_running(window) -> bool:
-    return window.cancel_action.isVisible() or window.parameter_panel.cancel_button.isVisibleTo(
+    return window.commands.cancel.isVisible() or window.parameter_panel.cancel_button.isVisibleTo(
         window.parameter_panel)
 
 
@@ -51,10 +51,10 @@ def test_200_rapid_explain_cancel_alternations(qtbot, make_window, shapes, shown
         panel.sig_cancel_requested.emit()
     assert not is_running(window), "the window still shows a run after the last Cancel"
     wait_idle(qtbot, window)
-    assert window.shown_result() is None and seen == []
+    assert window.session.shown_result() is None and seen == []
     # The worker is not wedged: the next run gives the explanation of the image on screen.
     result = explain(qtbot, window, "gradcam")
-    assert result.path == window.current_path() and seen == [(True, True)]
+    assert result.path == window.session.current_path() and seen == [(True, True)]
     # The run's end arrives just after its result.
     qtbot.waitUntil(lambda: not is_running(window), timeout=5000)
 
@@ -69,7 +69,7 @@ def test_cancelling_a_run_that_waits_behind_another_job(qtbot, make_window, shap
     window.parameter_panel.sig_cancel_requested.emit()
     assert not is_running(window)
     wait_idle(qtbot, window)
-    assert window.shown_result() is None
+    assert window.session.shown_result() is None
 
 
 def test_switching_images_mid_run_never_shows_the_other_images_result(qtbot, make_window, shapes,
@@ -82,8 +82,8 @@ def test_switching_images_mid_run_never_shows_the_other_images_result(qtbot, mak
     with qtbot.waitSignal(window.sig_image_shown, timeout=5000):
         window.browser.select_path(shapes[1][0])
     wait_idle(qtbot, window)
-    assert window.shown_result() is None and seen == []
-    assert np.array_equal(shown_pixels(window), window.current_image())
+    assert window.session.shown_result() is None and seen == []
+    assert np.array_equal(shown_pixels(window), window.session.current_image())
     # Back on the first image, its finished explanation is there at once.
     with qtbot.waitSignal(window.sig_explanation_shown, timeout=5000) as blocker:
         window.browser.select_path(shapes[0][0])
@@ -100,10 +100,10 @@ def test_switching_the_model_mid_run_never_shows_the_old_models_result(
     with qtbot.waitSignal(window.sig_model_loaded, timeout=MODEL_TIMEOUT_MS):
         window.load_model(model_files["safe"])
     wait_idle(qtbot, window)
-    assert window.model_source() == model_files["safe"]
+    assert window.session.model_source() == model_files["safe"]
     assert all(path and model for path, model in seen)
-    assert window.shown_result() is None
-    assert np.array_equal(shown_pixels(window), window.current_image())
+    assert window.session.shown_result() is None
+    assert np.array_equal(shown_pixels(window), window.session.current_image())
 
 
 def test_switching_image_and_model_back_and_forth_while_explaining(qtbot, make_window, shapes,
@@ -121,7 +121,7 @@ def test_switching_image_and_model_back_and_forth_while_explaining(qtbot, make_w
     wait_idle(qtbot, window)
     assert all(path and model for path, model in seen), seen
     result = explain(qtbot, window, "gradcam")
-    assert (result.path, result.model) == (window.current_path(), window.model_source())
+    assert (result.path, result.model) == (window.session.current_path(), window.session.model_source())
 
 
 @pytest.fixture
@@ -159,7 +159,7 @@ def test_closing_during_a_model_load(qtbot, make_window, shapes, slow_builtin_lo
 def test_closing_during_a_load_that_outlasts_the_shutdown_wait(qtbot, make_window, shapes,
                                                                slow_builtin_load, monkeypatch):
     import limelight.gui.main_window as main_window
-    from limelight.gui.worker import wait_for_orphans
+    from limelight.gui.controller import wait_for_orphans
 
     monkeypatch.setattr(main_window, "SHUTDOWN_WAIT_MS", 20)
     started = slow_builtin_load(1.0)
@@ -220,7 +220,7 @@ def test_the_model_failing_mid_explanation_is_reported_and_the_next_run_works(
     assert shown in blocker.args[0] and shown in window.message_bar.text()
     assert "Traceback" not in blocker.args[0]
     wait_idle(qtbot, window)
-    assert not is_running(window) and window.shown_result() is None
+    assert not is_running(window) and window.session.shown_result() is None
     monkeypatch.undo()
     result = explain(qtbot, window, "lime", num_samples=100, batch_size=50, seed=0)
     assert result.explanation.kind == "lime" and not window.message_bar.isVisible()
@@ -248,7 +248,7 @@ def test_disk_full_while_saving_an_image_leaves_no_partial_file(explained, monke
 
     window, out = explained
     monkeypatch.setattr(Image.Image, "save", disk_full)
-    assert not window.save_annotated(out / "annotated.png")
+    assert not window.files.save_annotated(out / "annotated.png")
     assert "No space left on device" in window.message_bar.text()
     assert "free disk space" in window.message_bar.text()
     assert list(out.iterdir()) == []
@@ -260,11 +260,11 @@ def test_disk_full_while_exporting_leaves_none_of_the_report(explained, monkeypa
     window, out = explained
     # The JSON and its arrays are written; the figure, last, fails.
     monkeypatch.setattr(Figure, "savefig", disk_full)
-    assert not window.export_report(out / "report.json")
+    assert not window.files.export_report(out / "report.json")
     assert "No space left on device" in window.message_bar.text()
     assert list(out.iterdir()) == []
     monkeypatch.undo()
-    assert window.export_report(out / "report.json")
+    assert window.files.export_report(out / "report.json")
     assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.npz",
                                                      "report_figure.png"]
 
@@ -278,7 +278,7 @@ def test_permission_denied_while_saving(explained, monkeypatch):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
     monkeypatch.setattr(report, "open", denied, raising=False)
-    assert not window.save_annotated(out / "annotated.png")
+    assert not window.files.save_annotated(out / "annotated.png")
     assert "Permission denied" in window.message_bar.text()
     assert "choose another output folder" in window.message_bar.text()
     assert list(out.iterdir()) == []
@@ -297,7 +297,7 @@ def test_a_corrupt_settings_file_falls_back_to_defaults(qtbot, make_window, shap
     # Nothing is lost: the damaged file is kept beside the fresh one.
     assert (tmp_path / f"corrupt.ini{DAMAGED_SUFFIX}").read_bytes() == garbage
     window = make_window(images=[shapes[0][0]], settings_=settings)
-    assert window.model_source() == DEMO
+    assert window.session.model_source() == DEMO
     assert window.parameter_panel.request().method == "gradcam"
     window.close()
     assert Settings(path).last_model() == DEMO
@@ -313,7 +313,7 @@ def test_damaged_values_in_a_readable_settings_file_read_as_defaults(qtbot, make
                      b"[explain]\nrequest=@Invalid()\n[overlay]\nstyle={\"display\": 7}\n")
     with caplog.at_level("WARNING", logger="limelight.gui.settings"):
         window = make_window(images=[shapes[0][0]], settings_=Settings(path))
-    assert window.model_source() == DEMO and window.image_view.view_mode() == "explained"
+    assert window.session.model_source() == DEMO and window.image_view.view_mode() == "explained"
     assert any("ignoring the damaged setting" in r.getMessage() for r in caplog.records)
     result = explain(qtbot, window, "gradcam")
     assert dataclasses.asdict(window.overlay_controls.style())["display"] in (
@@ -343,7 +343,7 @@ def test_garbage_cycles_die_on_the_gui_thread_while_a_worker_lives(qtbot, make_w
     del churn
     assert died_on_gui_thread == [True]
     # A stopped worker hands collection back (other tests' orphaned workers may still hold it).
-    from limelight.gui.worker import _GuiThreadGarbageCollector
+    from limelight.gui.controller import _GuiThreadGarbageCollector
 
     controller = window.controller
     window.close()

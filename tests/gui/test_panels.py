@@ -95,15 +95,15 @@ def test_at_1366x768_the_samples_explain_progress_cancel_and_predictions_show_wi
     predictions = window.predictions_panel.list
     qtbot.waitUntil(lambda: predictions.count() > 0, timeout=JOB_TIMEOUT_MS)
     assert visible_in(predictions.viewport(), predictions.visualItemRect(predictions.item(0)), window)
-    explain_button = window.toolbar.widgetForAction(window.explain_action)
+    explain_button = window.commands.toolbar.widgetForAction(window.commands.explain)
     assert visible_in(explain_button, explain_button.rect(), window)
     set_method(window, "lime", num_samples=200_000, batch_size=100, seed=0)
     with qtbot.waitSignal(window.controller.sig_progress, timeout=JOB_TIMEOUT_MS):
         window.parameter_panel.sig_explain_requested.emit()
     QApplication.processEvents()
-    for widget in (window.status_progress, window.status_eta, window.status_cancel):
+    for widget in (window.run_status.progress, window.run_status.eta, window.run_status.cancel):
         assert visible_in(widget, widget.rect(), window), widget
-    assert "left" in window.status_eta.text() or "Estimating" in window.status_eta.text()
-    qtbot.mouseClick(window.status_cancel, Qt.MouseButton.LeftButton)
-    assert not window.status_progress.isVisible() and not window.status_cancel.isVisible()
+    assert "left" in window.run_status.eta.text() or "Estimating" in window.run_status.eta.text()
+    qtbot.mouseClick(window.run_status.cancel, Qt.MouseButton.LeftButton)
+    assert not window.run_status.progress.isVisible() and not window.run_status.cancel.isVisible()
     qtbot.waitUntil(lambda: not window.controller.busy, timeout=JOB_TIMEOUT_MS)

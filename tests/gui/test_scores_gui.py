@@ -9,7 +9,7 @@ from limelight.core.models import ClassifierModel
 from limelight.core.images import place_in_photo
 from limelight.core.pipeline import ExplainRequest
 from limelight.gui.parameter_panel import ParameterPanel
-from limelight.gui.worker import more_samples
+from limelight.gui.jobs import more_samples
 
 from .conftest import JOB_TIMEOUT_MS
 from .test_app import explain, shown_pixels
@@ -69,7 +69,7 @@ def test_auto_samples_is_the_default_and_the_info_shows_the_shown_labels_scores(
     # Stable: nothing to do, so no hint and no button.
     panel = window.predictions_panel
     assert stability.word == "stable" and panel.hint.text() == ""
-    assert not panel.hint_row.isVisibleTo(panel) and window.add_samples_action.isEnabled()
+    assert not panel.hint_row.isVisibleTo(panel) and window.commands.add_samples.isEnabled()
 
 
 def test_an_unstable_explanation_says_so_and_add_samples_sends_only_the_new_samples(
@@ -81,7 +81,7 @@ def test_an_unstable_explanation_says_so_and_add_samples_sends_only_the_new_samp
     assert first.stability[result.target].word != "stable"
     panel = window.predictions_panel
     assert first.stability[result.target].hint == "add samples" and panel.hint.text() == "To make it stable:"
-    assert panel.add_samples_button.isVisibleTo(panel) and window.add_samples_action.isEnabled()
+    assert panel.add_samples_button.isVisibleTo(panel) and window.commands.add_samples.isEnabled()
     before = sum(model_rows)
     with qtbot.waitSignal(window.sig_explanation_shown, timeout=JOB_TIMEOUT_MS) as blocker:
         panel.add_samples_button.click()
@@ -151,7 +151,7 @@ def test_open_report_shows_the_saved_overlay_and_scores_without_the_model(
     window = make_window(images=[shapes[0][0], shapes[1][0]])
     result = lime(qtbot, window)
     wait_idle(qtbot, window)
-    assert window.export_report(tmp_path / "saved.json")
+    assert window.files.export_report(tmp_path / "saved.json")
     style = window.overlay_controls.style()
     # The report, its arrays and the photo move to another folder together.
     moved = tmp_path / "moved"
@@ -166,20 +166,20 @@ def test_open_report_shows_the_saved_overlay_and_scores_without_the_model(
     window.overlay_controls.set_style(OverlayStyle(display="heatmap"))
     before = sum(model_rows)
     with qtbot.waitSignal(window.sig_explanation_shown, timeout=JOB_TIMEOUT_MS) as blocker:
-        window.open_report(moved / "saved.json")
+        window.files.open_report(moved / "saved.json")
     opened = blocker.args[0]
     assert sum(model_rows) == before, "opening a report called the model"
-    assert window.current_path() == str(photo.resolve()) and opened.target == result.target
+    assert window.session.current_path() == str(photo.resolve()) and opened.target == result.target
     assert window.overlay_controls.style() == style
     # The demo model stretches the photo, so the explanation covers all of it.
-    fresh = render(window.current_image(), result.explanation, result.target, style)
-    np.testing.assert_array_equal(shown_pixels(window), place_in_photo(window.current_image(), fresh))
+    fresh = render(window.session.current_image(), result.explanation, result.target, style)
+    np.testing.assert_array_equal(shown_pixels(window), place_in_photo(window.session.current_image(), fresh))
     stability, curves = result.explanation.stability[result.target], result.explanation.faithfulness[result.target]
     text = window.predictions_panel.info_text()
     assert "Report\nsaved.json" in text
     assert f"Stability\n{stability.value:.2f} {stability.word}" in text
     assert auc_text(curves) in text
-    assert not window.add_samples_action.isEnabled()
+    assert not window.commands.add_samples.isEnabled()
     # Its other classes show from the report too, with no job for the worker.
     other = result.explanation.labels[1]
     with qtbot.assertNotEmitted(window.controller.sig_started):
@@ -201,17 +201,17 @@ def test_a_broken_report_gives_a_message_and_keeps_what_is_shown(qtbot, make_win
     if damage == "garbage":
         report.write_text("{ not json")
     else:
-        assert window.export_report(report)
+        assert window.files.export_report(report)
         shapes_folder = tmp_path / "shapes"
         shutil.move(shapes_folder, tmp_path / "elsewhere")
         assert json.loads(report.read_text())["image"]["name"] == "shape0.png"
     pixels = shown_pixels(window)
     with qtbot.waitSignal(window.sig_message, timeout=JOB_TIMEOUT_MS) as blocker:
-        window.open_report(report)
+        window.files.open_report(report)
     message = blocker.args[0]
     assert message.startswith(str(report)) and reason in message and "\n" not in message
     assert window.message_bar.text() == message
-    assert window.shown_result() is result and window.current_path() == shapes[0][0]
+    assert window.session.shown_result() is result and window.session.current_path() == shapes[0][0]
     np.testing.assert_array_equal(shown_pixels(window), pixels)
 
 

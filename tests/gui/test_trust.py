@@ -88,7 +88,7 @@ def test_a_file_changed_at_a_trusted_path_is_asked_about_again(qtbot, make_windo
     qtbot.waitUntil(lambda: not window.controller.busy, timeout=5000)
     assert loaded == [] and not window.model_picker.is_busy()
     # Refused: the trusted load stays, nothing new is remembered.
-    assert window.model_source() == str(path) and window.model_info().sha256 == first
+    assert window.session.model_source() == str(path) and window.session.model_info().sha256 == first
     assert settings.trusted_hashes() == {first}
 
 
@@ -114,7 +114,7 @@ def test_a_file_trusted_on_the_command_line_is_remembered(qtbot, make_window, sh
     asked, _ = answers
     path = save_lambda_model(tmp_path / "net.keras", 2.0)
     window = make_window(images=[shapes[0][0]], model=str(path), trust_model=True)
-    assert window.model_info().trusted and not asked
+    assert window.session.model_info().trusted and not asked
     assert settings.trusted_hashes() == {sha256(path)}
 
 
@@ -127,7 +127,7 @@ def test_a_trusted_model_from_last_time_loads_at_start_up_without_a_question(
     load(qtbot, first, path)
     first.close()
     again = make_window(images=[shapes[0][0]], model=None)
-    assert again.model_source() == str(path) and again.model_info().trusted
+    assert again.session.model_source() == str(path) and again.session.model_info().trusted
     assert len(asked) == 1
 
 
@@ -142,7 +142,7 @@ def test_a_saved_model_folder_is_asked_about_once(qtbot, make_window, shapes, tm
     window = make_window(images=[shapes[0][0]])
     queue.append(True)
     with qtbot.waitSignal(window.sig_model_loaded, timeout=MODEL_TIMEOUT_MS) as blocker:
-        window.open_paths([folder])
+        window.files.open_paths([folder])
     assert len(asked) == 1 and "SavedModel" in asked[0]["reason"]
     assert asked[0]["headline"].startswith("<b>Loading this folder can run any code")
     assert blocker.args[0].trusted
@@ -178,7 +178,7 @@ def test_damaged_trust_entries_are_ignored(tmp_path):
 def test_the_builtin_model_needs_no_trust(qtbot, make_window, shapes, answers, settings):
     asked, _ = answers
     window = make_window(images=[shapes[0][0]])
-    assert window.model_source() == DEMO and not window.model_info().trusted and not asked
+    assert window.session.model_source() == DEMO and not window.session.model_info().trusted and not asked
     assert settings.trusted_hashes() == set()
 
 
@@ -199,7 +199,8 @@ def test_compare_loads_files_trusted_by_content_and_refuses_the_rest_without_ask
     panel.set_request(dataclasses.replace(panel.request(), method="lime", segmentation="grid",
                                           segmentation_params=(("n_segments", 16),),
                                           num_samples=50))
-    dialog = CompareDialog(window)
+    dialog = CompareDialog(window.session, window.painter, request=window.parameter_panel.request,
+                           style=window.overlay_controls.style, parent=window)
     qtbot.addWidget(dialog)
     for pane, path in zip(dialog._panes, (trusted, untrusted)):
         pane["method"].setCurrentIndex(pane["method"].findData("lime"))

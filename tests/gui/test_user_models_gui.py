@@ -37,7 +37,7 @@ def test_a_binary_model_is_explained_for_its_positive_class(qtbot, make_window, 
     image[8:20, 8:20] = 255
     Image.fromarray(image).save(tmp_path / "bright.png")
     window = make_window(images=[str(tmp_path / "bright.png")], model=str(path))
-    assert window.model_info().class_names == ("negative", "positive")
+    assert window.session.model_info().class_names == ("negative", "positive")
     result = explain(qtbot, window, "gradcam")
     assert result.target == 1
     heatmap = result.explanation.input_heatmap

@@ -38,20 +38,20 @@ def test_zoomed_out_overlay_matches_the_full_render_and_copies_at_full_size(qtbo
     # The view got an overlay of the size shown, not of the photo ...
     assert (view._overlay.width(), view._overlay.height()) == (round(SIDE * scale),) * 2
     # ... which on screen looks like the full-resolution overlay shrunk to the photo's place on it.
-    full = window.rendered_frame()
+    full = window.files.rendered_frame()
     screen, box = shown_on_screen(view)
     expected = np.asarray(Image.fromarray(full).resize((box.width(), box.height()), Image.Resampling.BICUBIC))
     difference = np.abs(screen.astype(int) - expected[1:-2, 1:-2]).mean(axis=2)
     assert np.median(difference) <= 1 and np.mean(difference) <= 3
     # Copying gives the photo's resolution: exactly the full render, and in split mode the photo
     # left of the divider and the full render right of it.
-    window.copy_action.trigger()
+    window.commands.copy.trigger()
     assert np.array_equal(qimage_array(QApplication.clipboard().image()), full)
     window.set_view_mode("split")
-    window.copy_action.trigger()
+    window.commands.copy.trigger()
     copied = qimage_array(QApplication.clipboard().image())
     half = SIDE // 2
-    assert np.array_equal(copied[:, :half], window.current_image()[:, :half])
+    assert np.array_equal(copied[:, :half], window.session.current_image()[:, :half])
     assert np.array_equal(copied[:, half:], full[:, half:])
 
 
@@ -74,7 +74,7 @@ def test_zooming_redraws_the_overlay_only_when_it_needs_more_or_fewer_pixels(qtb
     assert handed and handed[-1] == (round(SIDE * view.overlay_scale()),) * 2 and view.overlay_scale() < scale
     view.zoom_actual()
     assert handed[-1] == (SIDE, SIDE)
-    assert np.array_equal(qimage_array(view.current_pixmap_image()), window.rendered_frame())
+    assert np.array_equal(qimage_array(view.current_pixmap_image()), window.files.rendered_frame())
 
 
 def test_compare_draws_both_sides_at_the_size_shown_and_copies_them_at_full_size(qtbot, make_window,
@@ -85,14 +85,14 @@ def test_compare_draws_both_sides_at_the_size_shown_and_copies_them_at_full_size
     window = make_window(images=[big_photo])
     explain(qtbot, window, "gradcam")
     window.show_compare()
-    dialog = window._compare
+    dialog = window.compare
     qtbot.waitUntil(lambda: all(pane["result"] is not None for pane in dialog._panes), timeout=JOB_TIMEOUT_MS)
     for index, pane in enumerate(dialog._panes):
         view, result = pane["view"], pane["result"]
         style = dialog.pane_style(index)  # each side in its own method's display
         scale = view.overlay_scale()
         assert scale < 1 and (view._overlay.width(), view._overlay.height()) == (round(SIDE * scale),) * 2
-        full = place_in_photo(window.current_image(), render(result.frame, result.explanation, result.target, style))
+        full = place_in_photo(window.session.current_image(), render(result.frame, result.explanation, result.target, style))
         assert np.array_equal(qimage_array(view.current_pixmap_image()), full)
         # Zoomed to 100 %, the side draws the photo's own size again.
         view.zoom_actual()
