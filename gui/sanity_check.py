@@ -4,7 +4,7 @@ from collections import OrderedDict
 from PySide6.QtCore import QObject, Signal, Slot
 
 from limelight.core.sanity import describe_cost
-from limelight.gui.worker import REPORT_PREFIX, CheckSanity
+from limelight.gui.jobs import REPORT_PREFIX, CheckSanity
 
 __all__ = ["SanityChecks", "MAX_RESULTS"]
 
