@@ -211,7 +211,7 @@ class FileDialogs(QObject):
         written = []
         try:
             write_report(path, result.explanation, info, target=result.target, photo_path=result.path,
-                         style=style, force=True)
+                         style=style, sanity=self._window.sanity.result_for(result), force=True)
             written = [path, path.with_suffix(".npz")]
             report.save_figure(figure, result.frame, result.explanation, result.target, style,
                                label_name=self._session.class_name(result.target), model_name=info.name,

@@ -87,6 +87,15 @@ class Continue:
     num_samples: int
 
 
+@dataclass(frozen=True, eq=False)
+class CheckSanity:
+    """The sanity check of a result's explanation (an ExplainResult) for its class (limelight.core.sanity)."""
+
+    model: str
+    image: np.ndarray
+    result: Any
+
+
 @dataclass(frozen=True)
 class OpenReport:
     """Read a saved JSON report and the photo it explains, without a model."""

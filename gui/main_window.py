@@ -20,6 +20,7 @@ from limelight.gui.model_picker import ModelPicker
 from limelight.gui.overlay_controls import OverlayControls
 from limelight.gui.parameter_panel import ParameterPanel
 from limelight.gui.predictions_panel import PredictionsPanel
+from limelight.gui.sanity_check import SanityChecks
 from limelight.gui.run_status import RunStatus
 from limelight.gui.preprocessing_dialog import PreprocessingDialog
 from limelight.gui.scroll_panel import scroll_panel
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
         # Connected to the session before the window, so the overlay is drawn when the window says it is shown.
         self.overlay = OverlayPresenter(self.session, self.image_view, self.overlay_controls, self.parameter_panel,
                                         self.painter, self.settings, self)
+        self.sanity = SanityChecks(self.session, self)
         layout = self.centralWidget().layout()
         layout.addWidget(self.overlay.note)
         layout.addWidget(self.image_view, 1)
@@ -170,6 +172,14 @@ class MainWindow(QMainWindow):
         self.overlay.sig_error.connect(self.show_error)
         self.predictions_panel.sig_target_chosen.connect(session.choose_target)
         self.predictions_panel.sig_add_samples_requested.connect(session.add_samples)
+        strip = self.predictions_panel.sanity_strip
+        strip.sig_check_requested.connect(self.sanity.check)
+        strip.sig_cancel_requested.connect(self.sanity.cancel)
+        self.sanity.sig_shown.connect(strip.show_check)
+        self.sanity.sig_started.connect(strip.set_running)
+        self.sanity.sig_progress.connect(strip.set_progress)
+        self.sanity.sig_failed.connect(strip.set_failed)
+        self.sanity.sig_cancelled.connect(strip.set_cancelled)
         self.image_view.sig_view_mode_changed.connect(self._on_view_mode_changed)
 
         session.sig_image_loading.connect(lambda path: self.image_status.setText("Loading…"))

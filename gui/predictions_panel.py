@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCompleter, QHBoxLayout, QLabe
                                QListWidgetItem, QPushButton, QStyle, QStyledItemDelegate, QVBoxLayout, QWidget)
 
 from limelight.core.scores import TOO_FEW_SUPERPIXELS, fit_word
+from limelight.gui.sanity_strip import SanityStrip
 
 __all__ = ["PredictionsPanel", "MEASURING"]
 
@@ -135,6 +136,8 @@ class PredictionsPanel(QWidget):
         layout.addWidget(self.info)
         layout.addWidget(self.hint_row)
         layout.addWidget(self._plot_box)
+        self.sanity_strip = SanityStrip(self)
+        layout.addWidget(self.sanity_strip)
         layout.addWidget(self.facts)
         # Spare height goes below the facts, so they sit right under the list instead of at the bottom.
         layout.addStretch(1)

@@ -70,6 +70,16 @@ class SanityStrip(QWidget):
             f"{cost}. The loaded model is not changed." if cost else "Explain the image first")
         self.setVisible(bool(cost))
 
+    @Slot(object, str)
+    def show_check(self, sanity, cost: str) -> None:
+        """Show an explanation's check (a Sanity, or None when it has none) and offer to check it at `cost`
+        ("": it cannot be checked, e.g. a report's explanation without its model)."""
+        self.clear(cost)
+        if sanity is not None:
+            self.setVisible(True)
+            self.set_result(sanity)
+
+    @Slot(str)
     def set_running(self, cost: str) -> None:
         """The check started; it costs `cost` (a sentence from `limelight.core.sanity.describe_cost`)."""
         self._clear_maps()
@@ -114,12 +124,14 @@ class SanityStrip(QWidget):
             self._grid.addWidget(caption, 1, column)
         self.maps.setVisible(True)
 
+    @Slot(str)
     def set_failed(self, message: str) -> None:
         """The check could not run: say why in one line."""
         self._set_running(False)
         self.verdict.setText(f"<span style='color: {_WORD_COLOURS['fails']}'>Sanity check failed: "
                              f"{html.escape(message)}</span>")
 
+    @Slot()
     def set_cancelled(self) -> None:
         """The check was cancelled: offer it again."""
         self._set_running(False)

@@ -14,8 +14,8 @@ from PySide6.QtCore import QObject, Signal, Slot
 from limelight.core import pipeline
 from limelight.core.errors import Cancelled, LimelightError, UntrustedModelError
 from limelight.core.pipeline import BUILTIN_PREFIX, ModelInfo, PredictionCaches, model_info, open_report
-from limelight.gui.jobs import (BatchResult, ComparePreprocessing, Continue, Explain, ExplainAll, ExplainResult,
-                                LoadModel, OpenReport, Predict, Predictions, PreprocessingChoices, SegmentPreview,
+from limelight.gui.jobs import (BatchResult, CheckSanity, ComparePreprocessing, Continue, Explain, ExplainAll,
+                                ExplainResult, LoadModel, OpenReport, Predict, Predictions, PreprocessingChoices, SegmentPreview,
                                 SegmentPreviewResult, TrustRequired, Versions)
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class Worker(QObject):
         self._handlers = {LoadModel: self._load, Versions: self._versions, Predict: self._predict,
                           ComparePreprocessing: self._compare_preprocessing, SegmentPreview: self._segment_preview,
                           Explain: self._explain, Continue: self._continue, OpenReport: self._open_report,
-                          ExplainAll: self._explain_all}
+                          ExplainAll: self._explain_all, CheckSanity: self._check_sanity}
 
     @Slot(int, object, object)
     def run_job(self, request_id: int, job, token: threading.Event) -> None:
@@ -192,6 +192,12 @@ class Worker(QObject):
         target, explanation = next(iter(explanations.items()))
         return ExplainResult(job.model, job.path, job.request, target, model.frame(job.image),
                              explanation, time.perf_counter() - started)
+
+    def _check_sanity(self, job: CheckSanity, cancelled):
+        result = job.result
+        return pipeline.check_sanity(job.image, self._model(job.model), result.explanation, result.request,
+                                     target=result.target, random_state=0, progress=self._progress,
+                                     cancelled=cancelled)
 
     def _continue(self, job: Continue, cancelled) -> ExplainResult:
         from limelight.core.lime import explain_lime

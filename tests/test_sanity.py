@@ -338,3 +338,17 @@ def test_the_cost_is_said_in_maps_before_the_check_starts(demo):
     assert describe_cost(explanation) == (f"up to 9 Grad-CAM runs, about {seconds:.1f} s (the first check of a "
                                           f"model also copies it)")
     assert describe_cost(explain_cam(image, demo, method="scorecam"), steps=3).startswith("up to 4 Score-CAM runs, ")
+
+
+def test_the_kept_copy_does_not_keep_a_model_alive():
+    import gc
+    import weakref
+
+    keras_model = user_models.fruits_20()
+    model = load_model_from(keras_model)
+    image = np.random.default_rng(0).integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    gradcam_sanity(model, image, steps=1, random_state=0)
+    alive = weakref.ref(keras_model)
+    del keras_model, model
+    gc.collect()
+    assert alive() is None
