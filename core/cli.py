@@ -20,7 +20,7 @@ EXIT_BAD_INPUT = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from limelight.core.pipeline import SAMPLE_BATCH_SIZE
+    from limelight.core.scores import SAMPLE_BATCH_SIZE
 
     parser = argparse.ArgumentParser(
         prog="limelight",
@@ -353,7 +353,7 @@ def _explain_one(args, model, info, request, path, photo, style, written_for) ->
         sanity = None
         if args.sanity:
             progress = ProgressBar(f"{Path(path).name} sanity")
-            sanity = check_sanity(photo, model, explanation, target=target, random_state=args.seed,
+            sanity = check_sanity(photo, model, explanation, request, target=target, random_state=args.seed,
                                   progress=progress)
             progress.close()
             print(f"{Path(path).name}  {info.class_name(target)}  {sanity.summary}", flush=True)
