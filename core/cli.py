@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="where predictions.csv, confusion.png and evaluation.json go (default: here)")
     evaluate.add_argument("--force", action="store_true", help="overwrite existing output files")
     evaluate.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
+    evaluate.add_argument("--compare", metavar="NAME|PATH",
+                          help="also evaluate this model (with its own labels and preprocessing) and write both "
+                               "confusion matrices and disagreements.csv, the images the two predict differently")
     evaluate.set_defaults(run=run_evaluate)
 
     layers = commands.add_parser("layers", help="list the layers Grad-CAM can explain")
@@ -475,21 +478,35 @@ def run_models(args) -> int:
 def run_evaluate(args) -> int:
     from limelight.core.dataset import write_evaluation
 
-    model = open_model(args)
-    progress = ProgressBar(f"evaluate {Path(args.folder).name}")
-    try:
-        evaluation = evaluate_folder(args, model, progress=progress)
-    finally:
-        progress.close()
-    written = write_evaluation(evaluation, args.out, force=args.force)
+    evaluations = []
+    for model_args in [args] + ([_compared_model_arguments(args)] if args.compare else []):
+        model = open_model(model_args)
+        progress = ProgressBar(f"evaluate {Path(args.folder).name} ({model.name})")
+        try:
+            evaluations.append(evaluate_folder(model_args, model, progress=progress))
+        finally:
+            progress.close()
+    evaluation, compared = evaluations[0], (evaluations[1:] or [None])[0]
+    written = write_evaluation(evaluation, args.out, compared=compared, force=args.force)
     for path, reason in evaluation.failures:
         print(f"limelight: {path}: {reason}", file=sys.stderr)
     if args.json:
-        print(json.dumps({**evaluation.summary(), "files": [str(p) for p in written]}, indent=2))
+        summary = json.loads(written[2].read_text(encoding="utf-8"))
+        print(json.dumps({**summary, "files": [str(p) for p in written]}, indent=2))
     else:
-        print(evaluation_text(evaluation))
+        print("\n".join(evaluation_text(e) for e in evaluations))
+        if compared is not None:
+            from limelight.core.dataset import disagreements
+
+            print(f"the two models disagree on {len(disagreements(evaluation, compared))} of "
+                  f"{len(evaluation.paths)} images\n")
         print("\n".join(str(p) for p in written))
     return 2 if evaluation.failures else 0
+
+
+def _compared_model_arguments(args):
+    """The options of `evaluate --compare M`: the other model, with its own labels and preprocessing."""
+    return argparse.Namespace(**{**vars(args), "model": args.compare, "labels": None, "preprocess": None})
 
 
 def evaluation_text(evaluation) -> str:

@@ -31,6 +31,7 @@ OTHER_CLASSES = "(other classes)"
 PREDICTIONS_FILE = "predictions.csv"
 CONFUSION_FILE = "confusion.png"
 SUMMARY_FILE = "evaluation.json"
+DISAGREEMENTS_FILE = "disagreements.csv"
 # Batches decoded ahead of the model: enough that the model never waits for a decoder.
 _PREFETCH_BATCHES = 3
 # SQLite refuses statements with more variables than this in old releases.
@@ -602,8 +603,12 @@ def evaluate(model, dataset: Dataset, *, mapping: ClassMapping | None = None, **
                       probabilities=_frozen(probabilities[readable]), failures=tuple(failures))
 
 
-def write_evaluation(evaluation: Evaluation, out_dir, *, force=False) -> list[Path]:
+def write_evaluation(evaluation: Evaluation, out_dir, *, compared: Evaluation | None = None,
+                     force=False) -> list[Path]:
     """Save the predictions CSV, the confusion matrix PNG and the summary JSON into `out_dir`.
+
+    With `compared` (another model on the same images), the PNG shows both models' matrices, the
+    summary holds both, and `DISAGREEMENTS_FILE` lists the images where their predictions differ.
 
     Raises
     ------
@@ -612,17 +617,39 @@ def write_evaluation(evaluation: Evaluation, out_dir, *, force=False) -> list[Pa
     """
     out_dir = Path(out_dir)
     paths = [out_dir / PREDICTIONS_FILE, out_dir / CONFUSION_FILE, out_dir / SUMMARY_FILE]
+    if compared is not None:
+        paths.append(out_dir / DISAGREEMENTS_FILE)
     for path in paths:
         if path.exists() and not force:
             raise DatasetError("already exists; pass --force to overwrite", path=path)
+    summary = evaluation.summary()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_predictions_csv(paths[0], evaluation)
-        save_confusion_png(paths[1], evaluation)
-        paths[2].write_text(json.dumps(evaluation.summary(), indent=2) + "\n", encoding="utf-8")
+        save_confusion_png(paths[1], evaluation, *([compared] if compared is not None else []))
+        if compared is not None:
+            summary["compared"] = compared.summary()
+            summary["disagreements"] = write_disagreements_csv(paths[3], evaluation, compared)
+        paths[2].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     except OSError as error:
         raise DatasetError(f"cannot write the results ({error.strerror})", path=out_dir) from None
     return paths
+
+
+def write_disagreements_csv(path, first: Evaluation, second: Evaluation) -> int:
+    """One row per image the two models predict differently; returns how many."""
+    where = {image: i for i, image in enumerate(second.paths)}
+    rows = disagreements(first, second)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "true", f"{first.model_name} predicted", f"{first.model_name} confidence",
+                         f"{second.model_name} predicted", f"{second.model_name} confidence"])
+        for i in rows:
+            j = where[first.paths[i]]
+            writer.writerow([str(first.paths[i]), first.label_names[first.true[i]],
+                             first.label_names[first.predicted[i]], f"{first.confidence[i]:.6f}",
+                             second.label_names[second.predicted[j]], f"{second.confidence[j]:.6f}"])
+    return len(rows)
 
 
 def write_predictions_csv(path, evaluation: Evaluation) -> None:

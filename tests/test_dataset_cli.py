@@ -140,3 +140,27 @@ def test_explain_folder_on_ray_writes_the_pixels_the_local_engine_writes(shapes,
     for name in local:
         np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "local" / name)),
                                       np.asarray(Image.open(tmp_path / "ray" / name)))
+
+
+def test_evaluate_compare_writes_both_matrices_and_the_images_the_models_disagree_on(shapes, tmp_path, capsys):
+    import keras
+
+    from limelight.core.models import ModelSettings, write_sidecar
+    from limelight.core.zoo import load_builtin
+
+    demo = load_builtin("demo_shapes")
+    other = keras.models.clone_model(demo.keras_model)
+    other.set_weights([w * 0.8 for w in demo.keras_model.get_weights()])
+    other.save(tmp_path / "other.keras")
+    (tmp_path / "other.txt").write_text("\n".join(demo.labels.names))
+    write_sidecar(tmp_path / "other.keras", ModelSettings("unit", labels_path=str(tmp_path / "other.txt")))
+    out = tmp_path / "out"
+    assert main(["evaluate", str(shapes), "--model", "demo_shapes", "--compare", str(tmp_path / "other.keras"),
+                 "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    with open(out / "disagreements.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert summary["disagreements"] == len(rows)
+    assert summary["compared"]["model"] == "other"
+    for row in rows:
+        assert row[f"{summary['model']} predicted"] != row["other predicted"]
