@@ -17,6 +17,11 @@ __all__ = ["METHODS", "BASELINES", "GradientExplanation", "explain_gradients"]
 METHODS = ("gradients", "smoothgrad", "smoothgrad-squared", "vargrad", "integrated-gradients")
 #: Integrated Gradients' named baselines: a flat colour or the blurred image (an RGB tuple works too).
 BASELINES = ("black", "blur", *(name for name in HIDE_COLOURS if name != "black"))
+#: Integrated Gradients with steps="auto" refines until its attributions add up to the score's
+#: change within this share (Sundararajan et al. suggest checking completeness to 5%).
+COMPLETENESS = 0.01
+# steps="auto" starts with this many trapezoids and doubles them up to the most.
+_FIRST_INTERVALS, _MOST_INTERVALS = 32, 1024
 #: Where the map is taken: the gradients are of the score with respect to the model's input.
 INPUT_LAYER = "input"
 
@@ -58,7 +63,7 @@ def _input_gradient_function(model, survey, use_logits: bool):
 
 def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", target: int | None = None,
                       use_logits: bool = True, num_samples: int = 50, noise: float = 0.15,
-                      baseline: str | tuple = "black", steps: int = 128, batch_size: int = 16,
+                      baseline: str | tuple = "black", steps: int | str = "auto", batch_size: int = 16,
                       random_state=None, progress: Callable[[int, int], Any] | None = None,
                       cancelled: Callable[[], bool] | None = None) -> GradientExplanation:
     """Explain one prediction with the gradients of its class score with respect to the pixels.
@@ -77,8 +82,8 @@ def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", t
         pixel-to-pixel noise. "smoothgrad-squared" and "vargrad" (Hooker et al. 2019, Adebayo et
         al. 2018): the mean square and the variance of those gradients. "integrated-gradients"
         (Sundararajan et al. 2017): the gradients along the straight path from `baseline` to
-        the image, integrated with `steps` Gauss-Legendre points and multiplied by the image's
-        difference from the baseline; signed, and its pixels sum to the score's change.
+        the image, integrated over `steps` trapezoids and multiplied by the image's difference
+        from the baseline; signed, and its pixels sum to the score's change.
     target : int, optional
         The class to explain; by default the top prediction.
     use_logits : bool
@@ -91,8 +96,11 @@ def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", t
     baseline : {"black", "blur", "white", "grey"} or tuple of 3 int
         Integrated Gradients' starting image: a flat colour, the image blurred as LIME's
         ``hide="blur"`` blurs it, or an RGB colour such as LIME's hide colour.
-    steps : int
-        Integration points (Integrated Gradients).
+    steps : int or "auto"
+        Integrated Gradients' trapezoids along the path. "auto" starts with 32 and doubles them
+        (reusing every gradient already taken) until the attributions add up to the score's
+        change within `COMPLETENESS`, or up to 1024; ``params["completeness"]`` says how close
+        they came and with how many steps.
     batch_size : int
         Copies per gradient pass.
     random_state : int, numpy.random.Generator or None
@@ -118,7 +126,8 @@ def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", t
     if method not in METHODS:
         raise ExplanationError(f"unknown gradient method {method!r}; choose one of {', '.join(METHODS)}")
     image = _validate_image(image, model, target, "gradient maps")
-    for name, value, least in (("num_samples", num_samples, 1), ("steps", steps, 1), ("batch_size", batch_size, 1)):
+    counts = [("num_samples", num_samples, 1), ("batch_size", batch_size, 1)]
+    for name, value, least in counts + ([] if steps == "auto" else [("steps", steps, 1)]):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
             raise ExplanationError(f"{name} must be a whole number of at least {least}, not {value!r}")
     if not (isinstance(noise, (int, float, np.number)) and np.isfinite(noise) and noise >= 0):
@@ -143,9 +152,8 @@ def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", t
         passes.report(1, 1)
     elif method == "integrated-gradients":
         baseline_name, baseline_image = _baseline(image, baseline)
-        heatmap, completeness = _integrated_gradients(passes, x, model.preprocess(baseline_image[None]),
-                                                      float(scores[0]), steps)
-        params.update(baseline=baseline_name, steps=int(steps), completeness=completeness)
+        heatmap, completeness = _integrated_gradients(passes, x, model.preprocess(baseline_image[None]), steps)
+        params.update(baseline=baseline_name, completeness=completeness)
     else:
         mean, mean_square = _noisy_moments(passes, x, num_samples, noise, seed)
         if method == "smoothgrad":
@@ -203,29 +211,46 @@ def _noisy_moments(passes: _Passes, x: np.ndarray, num_samples: int, noise: floa
     return total / num_samples, total_square / num_samples
 
 
-def _integrated_gradients(passes: _Passes, x: np.ndarray, x_baseline: np.ndarray, score: float, steps: int):
-    """Integrated Gradients' map (channels summed) and its completeness check."""
+def _integrated_gradients(passes: _Passes, x: np.ndarray, x_baseline: np.ndarray, steps):
+    """Integrated Gradients' map (channels summed) and its completeness check.
+
+    The trapezoid rule over ``intervals`` equal steps from the baseline to the image; with "auto"
+    the intervals double, each time adding only the midpoints, until the attributions add up to
+    the score's change within `COMPLETENESS`.
+    """
     x_baseline = np.asarray(x_baseline, dtype=np.float32)
-    # Gauss-Legendre points and weights on [0, 1], as Captum integrates by default.
-    nodes, weights = np.polynomial.legendre.leggauss(int(steps))
-    alphas, weights = (nodes + 1.0) / 2.0, weights / 2.0
     difference = (x - x_baseline)[0].astype(np.float64)
-    integral = np.zeros(x.shape[1:])
-    baseline_score = None
-
-    def path(start, stop):
-        # Row 0 of the first batch is the baseline itself, for f(baseline); it weighs nothing.
-        points = np.concatenate([[0.0], alphas])[start:stop]
-        return x_baseline + points[:, None, None, None].astype(np.float32) * (x - x_baseline)
-
-    for start, gradients, scores in passes.run(len(alphas) + 1, path):
-        if start == 0:
-            baseline_score = float(scores[0])
-        weight = np.concatenate([[0.0], weights])[start:start + len(gradients)]
-        integral += np.tensordot(weight, gradients, axes=(0, 0))
-    attributions = difference * integral
-    completeness = {"attribution_sum": float(attributions.sum()), "score": score, "baseline_score": baseline_score}
+    auto = steps == "auto"
+    intervals = _FIRST_INTERVALS if auto else int(steps)
+    alphas = np.linspace(0.0, 1.0, intervals + 1)
+    gradients, scores = _path_gradients(passes, x, x_baseline, alphas)
+    # Gradients at the baseline and the image count half, as the trapezoid rule has it.
+    interior, ends = gradients[1:-1].sum(axis=0), (gradients[0] + gradients[-1]) / 2
+    change = scores[-1] - scores[0]
+    while True:
+        attributions = difference * (interior + ends) / intervals
+        total = float(attributions.sum())
+        if not auto or abs(total - change) <= COMPLETENESS * abs(change) or intervals >= _MOST_INTERVALS:
+            break
+        midpoints = (np.arange(intervals) + 0.5) / intervals
+        interior += _path_gradients(passes, x, x_baseline, midpoints)[0].sum(axis=0)
+        intervals *= 2
+    completeness = {"attribution_sum": total, "score": float(scores[-1]), "baseline_score": float(scores[0]),
+                    "steps": intervals}
     return attributions.sum(axis=-1), completeness
+
+
+def _path_gradients(passes: _Passes, x: np.ndarray, x_baseline: np.ndarray, alphas: np.ndarray):
+    """The score's gradients and values at ``baseline + alpha (x - baseline)`` for each alpha."""
+    gradients, scores = np.empty((len(alphas), *x.shape[1:])), np.empty(len(alphas))
+
+    def points(start, stop):
+        return x_baseline + alphas[start:stop, None, None, None].astype(np.float32) * (x - x_baseline)
+
+    for start, batch_gradients, batch_scores in passes.run(len(alphas), points):
+        gradients[start:start + len(batch_gradients)] = batch_gradients
+        scores[start:start + len(batch_scores)] = batch_scores
+    return gradients, scores
 
 
 def _baseline(image: np.ndarray, baseline):
