@@ -8,7 +8,10 @@ from limelight.core.scores import fit_word
 __all__ = ["METHOD_TITLES", "method_of", "class_title", "caption_lines", "render_with_caption"]
 
 #: Each explanation method's name as a user reads it, by the key the CLI and the app use.
-METHOD_TITLES = {"lime": "LIME", "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "scorecam": "Score-CAM"}
+METHOD_TITLES = {"lime": "LIME", "kernelshap": "KernelSHAP", "rise": "RISE", "gradcam": "Grad-CAM",
+                 "gradcam++": "Grad-CAM++", "hirescam": "HiResCAM", "layercam": "Layer-CAM", "scorecam": "Score-CAM",
+                 "gradients": "Gradients", "smoothgrad": "SmoothGrad", "smoothgrad-squared": "SmoothGrad²",
+                 "vargrad": "VarGrad", "integrated-gradients": "Integrated Gradients"}
 # Caption text height as a share of the image's width, within readable bounds in pixels.
 _FONT_SHARE, _MIN_FONT, _MAX_FONT = 1 / 45, 11, 32
 _BACKGROUND, _INK, _MUTED = (255, 255, 255), (20, 20, 20), (90, 90, 90)
@@ -16,7 +19,7 @@ _BACKGROUND, _INK, _MUTED = (255, 255, 255), (20, 20, 20), (90, 90, 90)
 
 def method_of(explanation):
     """Return the method key ("lime", "gradcam", ...) that made `explanation`."""
-    return "lime" if explanation.kind == "lime" else explanation.method
+    return explanation.method
 
 
 def class_title(label, label_name=None):

@@ -29,6 +29,22 @@ _METHOD_TIPS = {
                  "several times; instant",
     "scorecam": "Score-CAM: weighs each feature map by the score of the image masked with it; no "
                 "gradients, one batch of predictions per layer channel",
+    "hirescam": "HiResCAM: multiplies each activation by its own gradient, so the map shows exactly "
+                "which places raise the score when the network ends in pooling and one dense layer; instant",
+    "layercam": "Layer-CAM: like HiResCAM with positive gradients only; stays sharp on earlier, finer "
+                "layers; instant",
+    "kernelshap": "KernelSHAP: LIME with the Shapley kernel; superpixel weights that add up to the "
+                  "probability's change from the fully hidden image; takes seconds",
+    "rise": "RISE: the mean probability of random masks that show each superpixel; uses LIME's masks, "
+            "so after LIME with the same seed it costs no model calls",
+    "gradients": "Gradients: how strongly each pixel's change moves the score; one pass, noisy",
+    "smoothgrad": "SmoothGrad: gradients averaged over noisy copies of the image, much less noisy; "
+                  "about 50 passes",
+    "smoothgrad-squared": "SmoothGrad²: the mean squared gradient over noisy copies; about 50 passes",
+    "vargrad": "VarGrad: the variance of the gradient over noisy copies; about 50 passes",
+    "integrated-gradients": "Integrated Gradients: gradients along the path from a baseline image (black, "
+                            "blurred or the hide colour) to the photo; the pixels add up to the score's "
+                            "change; 33 to 1025 passes",
 }
 _AUTO_TIP = (f"Sample in rounds and stop once the {TOP_K} strongest superpixels are stable (a rerun with "
              f"another seed would pick the same ones, Jaccard {STABLE}), at most {MAX_SAMPLES:,} samples")
