@@ -208,3 +208,15 @@ def test_the_explanation_round_trips_through_a_record_as_a_gradient_map(fruits):
     assert np.array_equal(again.weight_map(1), explanation.weight_map(1))
     assert again.params["completeness"] == explanation.params["completeness"]
     assert set(BASELINES) >= {"black", "blur"}
+
+
+def test_a_saved_report_reopens_as_the_same_gradient_map(fruits, tmp_path):
+    from limelight.core.report import load_report, save_report
+
+    explanation = explain_gradients(random_image(13, (20, 20)), fruits[0], method="smoothgrad", target=2,
+                                    num_samples=4, random_state=1)
+    path = save_report(tmp_path / "fruit.json", explanation, image_path="fruit.png", model_name="fruits_20",
+                       preprocessing="none", label_names=None)
+    loaded, info = load_report(path)
+    assert info["kind"] == "gradient" and loaded.method == "smoothgrad" and type(loaded) is GradientExplanation
+    assert np.array_equal(loaded.weight_map(2), explanation.weight_map(2))

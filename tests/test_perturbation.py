@@ -178,3 +178,16 @@ def test_rise_and_kernelshap_point_at_the_object_as_often_as_lime_must():
             found.append(on_object[np.argmax(explanation.weights[scene.label])])
     assert np.mean(hits[explain_rise]) >= 0.9
     assert np.mean(hits[explain_kernelshap]) >= 0.9
+
+
+def test_a_saved_kernelshap_report_reopens_with_its_method(tmp_path):
+    from limelight.core.report import load_report, save_report
+
+    image, segments = band_scene()
+    explanation = explain_kernelshap(image, additive_model(np.linspace(0, 0.1, 6), 0.1), segments=segments,
+                                     labels=[0], num_samples=100, hide="black", random_state=3)
+    path = save_report(tmp_path / "bands.json", explanation, image_path="bands.png", model_name="additive",
+                       preprocessing="none", label_names=None)
+    loaded, info = load_report(path)
+    assert info["parameters"]["method"] == "kernelshap" and loaded.method == "kernelshap"
+    assert info["labels"][0]["superpixel_weights"] == pytest.approx(list(np.linspace(0, 0.1, 6)), abs=1e-6)
