@@ -39,26 +39,43 @@ class GradientExplanation(CamExplanation):
     kind: ClassVar[str] = "gradient"
 
 
-def _input_gradient_function(model, survey, use_logits: bool):
-    """Return f(x, target) -> (gradients of the score with respect to x, scores, probabilities)."""
+def _weighted_gradient_function(model, survey, use_logits: bool):
+    """Return f(origin, direction, alphas, noise, weights, target, seed) -> the batch's gradient sums.
+
+    Row i of the batch is ``origin + alphas[i] * direction + noise[i] * z`` with z standard normal
+    noise drawn from `seed` (stateless, so a seed repeats exactly). The function returns the
+    weighted sums over rows of the score's gradient and of its square, each row's score and probabilities, and
+    the class explained: `target`, or row 0's top class when `target` is negative. Only the sums
+    leave TensorFlow, not a gradient per row. The sums are float32 within a batch and float64
+    across batches (see `_Passes.run`): float64 inside the pass cost a small model a third more time.
+    """
     model_ref = weakref.ref(model.keras_model)
     head = model.head
-    signature = (tf.TensorSpec((None, *_input_shape(model)), tf.float32), tf.TensorSpec((None,), tf.int32))
+    shape = _input_shape(model)
+    image = tf.TensorSpec((1, *shape), tf.float32)
+    per_row = tf.TensorSpec((None,), tf.float32)
+    signature = (image, image, per_row, per_row, per_row, tf.TensorSpec((), tf.int32), tf.TensorSpec((2,), tf.int64))
 
     @tf.function(input_signature=signature)
-    def input_gradients(x, target):
+    def weighted_gradients(origin, direction, alphas, noise, weights, target, seed):
+        def column(values):
+            return values[:, None, None, None]
+
+        z = tf.random.stateless_normal(tf.concat([tf.shape(alphas), shape], axis=0), seed)
+        rows = origin + column(alphas) * direction + column(noise) * z
         with tf.GradientTape() as tape:
-            tape.watch(x)
-            _, logits, probabilities = _forward(model_ref(), x, survey, None, head)
+            tape.watch(rows)
+            _, logits, probabilities = _forward(model_ref(), rows, survey, None, head)
             scores = logits if use_logits else probabilities
-            top = tf.argmax(probabilities, axis=1, output_type=tf.int32)
-            target = tf.where(target < 0, top, target)
-            score = tf.gather(scores, target, axis=1, batch_dims=1)
+            chosen = tf.where(target < 0, tf.argmax(probabilities[0], output_type=tf.int32), target)
+            score = scores[:, chosen]
         # Rows of a batch are independent (inference mode), so the gradient of their sum is each
         # row's own gradient.
-        return tape.gradient(score, x), score, probabilities
+        gradients = tape.gradient(score, rows)
+        return (tf.tensordot(weights, gradients, 1), tf.tensordot(weights, gradients * gradients, 1), score,
+                probabilities, chosen)
 
-    return input_gradients
+    return weighted_gradients
 
 
 def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", target: int | None = None,
@@ -135,27 +152,27 @@ def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", t
                                "the SmoothGrad paper uses 0.1 to 0.2")
     seed = _seed(random_state)
     survey = _survey(model)
-    compute = _cached(model, ("input-gradients", bool(use_logits)),
-                      lambda: _input_gradient_function(model, survey, bool(use_logits)))
+    compute = _cached(model, ("weighted-gradients", bool(use_logits)),
+                      lambda: _weighted_gradient_function(model, survey, bool(use_logits)))
     x = np.asarray(model.preprocess(image[None]), dtype=np.float32)
-    chosen = -1 if target is None else int(target)
-    if cancelled is not None and cancelled():
-        raise Cancelled(f"{method} cancelled before it started.")
-    gradients, scores, probabilities = (t.numpy() for t in compute(tf.constant(x), tf.constant([chosen], tf.int32)))
-    timings = {"forward": time.perf_counter() - started}
-    target = int(np.argmax(probabilities[0])) if target is None else int(target)
-    params = {"method": method, "layer": INPUT_LAYER, "target": target, "use_logits": bool(use_logits)}
-    passes = _Passes(compute, target, batch_size, progress, cancelled, method)
+    passes = _Passes(compute, -1 if target is None else int(target), seed, batch_size, progress, cancelled, method)
+    params = {"method": method, "layer": INPUT_LAYER, "use_logits": bool(use_logits)}
 
+    # Row 0 of every method's first batch is the image itself: its score, its probabilities and,
+    # without a target, its top class come from there.
     if method == "gradients":
-        heatmap = np.abs(gradients[0].astype(np.float64)).sum(axis=-1)
-        passes.report(1, 1)
+        total, _ = passes.run(x, 0 * x, [0.0], [0.0], [1.0], total=1)
+        heatmap = np.abs(total).sum(axis=-1)
     elif method == "integrated-gradients":
         baseline_name, baseline_image = _baseline(image, baseline)
         heatmap, completeness = _integrated_gradients(passes, x, model.preprocess(baseline_image[None]), steps)
         params.update(baseline=baseline_name, completeness=completeness)
     else:
-        mean, mean_square = _noisy_moments(passes, x, num_samples, noise, seed)
+        sigma = float(noise) * float(x.max() - x.min())
+        # The image first, weighing nothing, then the noisy copies.
+        total, total_square = passes.run(x, 0 * x, np.zeros(num_samples + 1), [0.0] + [sigma] * num_samples,
+                                         [0.0] + [1.0] * num_samples, total=num_samples + 1)
+        mean, mean_square = total / num_samples, total_square / num_samples
         if method == "smoothgrad":
             heatmap = np.abs(mean).sum(axis=-1)
         elif method == "smoothgrad-squared":
@@ -165,50 +182,66 @@ def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", t
             heatmap = np.maximum(mean_square - mean ** 2, 0.0).sum(axis=-1)
         params.update(num_samples=int(num_samples), noise=float(noise), seed=seed, batch_size=int(batch_size))
     heatmap = heatmap.astype(np.float32)
-    timings["total"] = time.perf_counter() - started
+    params["target"] = target = passes.target
+    timings = {"total": time.perf_counter() - started}
     return GradientExplanation(method=method, heatmap=heatmap, heatmap_full=heatmap, layer=INPUT_LAYER,
-                               target=target, score=float(scores[0]), probability=float(probabilities[0, target]),
+                               target=target, score=passes.score, probability=float(passes.probabilities[target]),
                                timings=timings, params=params)
 
 
 class _Passes:
-    """Runs the gradient function over copies of the image a batch at a time, with progress and cancel."""
+    """Runs the weighted gradient function a batch at a time, with progress and cancel; remembers the image's scores.
 
-    def __init__(self, compute, target, batch_size, progress, cancelled, method):
-        self._compute, self._target, self._batch_size = compute, target, int(batch_size)
-        self._progress, self._cancelled, self._method = progress, cancelled, method
+    Attributes
+    ----------
+    target : int
+        The explained class, once the first batch has run.
+    score : float
+        The image's score for `target`.
+    probabilities : ndarray of shape (num_classes,)
+        The image's class probabilities.
+    """
 
-    def run(self, total: int, make_batch):
-        """Yield (start, gradients, scores) for each batch of the `total` copies `make_batch(start, stop)` builds."""
-        for start in range(0, total, self._batch_size):
+    def __init__(self, compute, target, seed, batch_size, progress, cancelled, method):
+        self._compute, self.target, self._seed = compute, target, seed
+        self._batch_size, self._progress, self._cancelled, self._method = int(batch_size), progress, cancelled, method
+        self._done = 0
+        self.score = self.probabilities = None
+        self.scores = []
+
+    def run(self, origin, direction, alphas, noise, weights, *, total):
+        """The weighted sums over rows of the gradients and squared gradients; every row's score is kept in `scores`.
+
+        `total` is the number of rows the whole explanation will take, for progress.
+        """
+        alphas, noise, weights = (np.asarray(v) for v in (alphas, noise, weights))
+        origin, direction = tf.constant(origin, tf.float32), tf.constant(direction, tf.float32)
+        sums = [np.zeros(origin.shape[1:]), np.zeros(origin.shape[1:])]
+        for start in range(0, len(alphas), self._batch_size):
             if self._cancelled is not None and self._cancelled():
-                raise Cancelled(f"{self._method} cancelled after {start} of {total} copies.")
-            stop = min(start + self._batch_size, total)
-            batch = make_batch(start, stop)
-            gradients, scores, _ = self._compute(tf.constant(batch, tf.float32),
-                                                 tf.fill((stop - start,), self._target))
-            yield start, gradients.numpy().astype(np.float64), scores.numpy().astype(np.float64)
-            self.report(stop, total)
+                raise Cancelled(f"{self._method} cancelled after {self._done} of {total} passes.")
+            chosen = slice(start, start + self._batch_size)
+            # Each batch its own noise: the seed and the rows done so far.
+            total_gradients, total_squares, scores, probabilities, target = self._compute(
+                origin, direction, tf.constant(alphas[chosen], tf.float32), tf.constant(noise[chosen], tf.float32),
+                tf.constant(weights[chosen], tf.float32), tf.constant(self.target, tf.int32),
+                tf.constant([self._seed, self._done], tf.int64))
+            if self.score is None:
+                self.target = int(target)
+                self.score, self.probabilities = float(scores[0]), probabilities.numpy()[0]
+            # float64 across batches: with one row a batch, the mean of n equal gradients is exactly that gradient.
+            sums[0] += total_gradients.numpy()
+            sums[1] += total_squares.numpy()
+            self.scores.extend(scores.numpy().astype(np.float64))
+            self._done += len(weights[chosen])
+            if self._progress is not None:
+                self._progress(min(self._done, total), total)
+        return sums
 
-    def report(self, done: int, total: int):
+    def finish(self):
+        """Report the work as done, when it stopped before the most it might have taken."""
         if self._progress is not None:
-            self._progress(done, total)
-
-
-def _noisy_moments(passes: _Passes, x: np.ndarray, num_samples: int, noise: float, seed: int):
-    """The mean and mean square over noisy copies of `x` of the score's gradient, per input value."""
-    rng = np.random.default_rng(seed)
-    sigma = float(noise) * float(x.max() - x.min())
-    total, total_square = np.zeros(x.shape[1:]), np.zeros(x.shape[1:])
-
-    def noisy(start, stop):
-        return x + rng.normal(0.0, sigma, (stop - start, *x.shape[1:])).astype(np.float32)
-
-    for _, gradients, _ in passes.run(num_samples, noisy):
-        # float64 sums: with zero noise the mean of n equal gradients is exactly that gradient.
-        total += gradients.sum(axis=0)
-        total_square += (gradients ** 2).sum(axis=0)
-    return total / num_samples, total_square / num_samples
+            self._progress(self._done, self._done)
 
 
 def _integrated_gradients(passes: _Passes, x: np.ndarray, x_baseline: np.ndarray, steps):
@@ -219,38 +252,32 @@ def _integrated_gradients(passes: _Passes, x: np.ndarray, x_baseline: np.ndarray
     the score's change within `COMPLETENESS`.
     """
     x_baseline = np.asarray(x_baseline, dtype=np.float32)
-    difference = (x - x_baseline)[0].astype(np.float64)
+    direction = x - x_baseline
     auto = steps == "auto"
     intervals = _FIRST_INTERVALS if auto else int(steps)
-    alphas = np.linspace(0.0, 1.0, intervals + 1)
-    gradients, scores = _path_gradients(passes, x, x_baseline, alphas)
-    # Gradients at the baseline and the image count half, as the trapezoid rule has it.
-    interior, ends = gradients[1:-1].sum(axis=0), (gradients[0] + gradients[-1]) / 2
-    change = scores[-1] - scores[0]
+    most = _MOST_INTERVALS + 1 if auto else intervals + 1
+    # The image first (its score and top class), the baseline second, then the inner points; the
+    # ends count half, as the trapezoid rule has it.
+    alphas = np.concatenate([[1.0, 0.0], np.arange(1, intervals) / intervals])
+    weights = np.concatenate([[0.5, 0.5], np.ones(intervals - 1)])
+    integral, _ = passes.run(x_baseline, direction, alphas, np.zeros(len(alphas)), weights, total=most)
+    score, baseline_score = passes.scores[0], passes.scores[1]
+    change = score - baseline_score
+    difference = direction[0].astype(np.float64)
     while True:
-        attributions = difference * (interior + ends) / intervals
-        total = float(attributions.sum())
-        if not auto or abs(total - change) <= COMPLETENESS * abs(change) or intervals >= _MOST_INTERVALS:
+        attributions = difference * integral / intervals
+        attribution_sum = float(attributions.sum())
+        if (not auto or abs(attribution_sum - change) <= COMPLETENESS * abs(change)
+                or intervals >= _MOST_INTERVALS):
             break
         midpoints = (np.arange(intervals) + 0.5) / intervals
-        interior += _path_gradients(passes, x, x_baseline, midpoints)[0].sum(axis=0)
+        integral = integral + passes.run(x_baseline, direction, midpoints, np.zeros(intervals), np.ones(intervals),
+                                         total=most)[0]
         intervals *= 2
-    completeness = {"attribution_sum": total, "score": float(scores[-1]), "baseline_score": float(scores[0]),
+    passes.finish()
+    completeness = {"attribution_sum": attribution_sum, "score": float(score), "baseline_score": float(baseline_score),
                     "steps": intervals}
     return attributions.sum(axis=-1), completeness
-
-
-def _path_gradients(passes: _Passes, x: np.ndarray, x_baseline: np.ndarray, alphas: np.ndarray):
-    """The score's gradients and values at ``baseline + alpha (x - baseline)`` for each alpha."""
-    gradients, scores = np.empty((len(alphas), *x.shape[1:])), np.empty(len(alphas))
-
-    def points(start, stop):
-        return x_baseline + alphas[start:stop, None, None, None].astype(np.float32) * (x - x_baseline)
-
-    for start, batch_gradients, batch_scores in passes.run(len(alphas), points):
-        gradients[start:start + len(batch_gradients)] = batch_gradients
-        scores[start:start + len(batch_scores)] = batch_scores
-    return gradients, scores
 
 
 def _baseline(image: np.ndarray, baseline):

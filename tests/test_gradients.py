@@ -175,9 +175,10 @@ def test_progress_counts_copies_and_cancel_stops_between_passes(fruits):
     calls = []
     explain_gradients(image, model, method="smoothgrad", num_samples=10, batch_size=4, target=0,
                       progress=lambda done, total: calls.append((done, total)))
-    assert calls == [(4, 10), (8, 10), (10, 10)]
+    # The image itself, then ten noisy copies.
+    assert calls == [(4, 11), (8, 11), (11, 11)]
     passes = []
-    with pytest.raises(Cancelled, match="after 4 of 10"):
+    with pytest.raises(Cancelled, match="after 4 of 11 passes"):
         explain_gradients(image, model, method="vargrad", num_samples=10, batch_size=4, target=0,
                           progress=lambda done, total: passes.append(done), cancelled=lambda: len(passes) == 1)
 
