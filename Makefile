@@ -18,6 +18,7 @@ run: $(INSTALLED)
 	$(VENV)/bin/limelight
 
 test: $(INSTALLED)
+	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests --ignore=tests/benchmarks
 
 bench: $(INSTALLED)

@@ -18,9 +18,10 @@ from PIL import Image
 from limelight.core.errors import Cancelled, ExplanationError
 from limelight.core.scores import Faithfulness, frozen_scores
 
-__all__ = ["METHODS", "RESAMPLE", "LayerInfo", "CamExplanation", "candidate_layers", "explain_cam"]
+__all__ = ["CAM_METHODS", "RESAMPLE", "LayerInfo", "CamExplanation", "candidate_layers", "explain_cam"]
 
-METHODS = ("gradcam", "gradcam++", "hirescam", "layercam", "scorecam")
+#: The class activation map methods `explain_cam` makes (keys of `limelight.core.methods.METHODS`).
+CAM_METHODS = ("gradcam", "gradcam++", "hirescam", "layercam", "scorecam")
 RESAMPLE = {
     "bilinear": Image.Resampling.BILINEAR,
     "box": Image.Resampling.BOX,
@@ -571,8 +572,8 @@ def _resample(heatmap: np.ndarray, size: tuple[int, int], resample: str) -> np.n
 
 
 def _validate(image, model, method, target, resample, batch_size) -> np.ndarray:
-    if method not in METHODS:
-        raise ExplanationError(f"unknown CAM method {method!r}; choose one of {', '.join(METHODS)}")
+    if method not in CAM_METHODS:
+        raise ExplanationError(f"unknown CAM method {method!r}; choose one of {', '.join(CAM_METHODS)}")
     if resample not in RESAMPLE:
         raise ExplanationError(f"unknown resampling {resample!r}; choose one of {', '.join(RESAMPLE)}")
     if int(batch_size) < 1:

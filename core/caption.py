@@ -1,17 +1,13 @@
-"""Words that describe an explanation (method titles, caption lines) and an image saved with them under it."""
+"""Words that describe an explanation (its method, caption lines) and an image saved with them under it."""
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from limelight.core.images import as_rgb_image
+from limelight.core.methods import METHOD_TITLES
 from limelight.core.scores import fit_word
 
-__all__ = ["METHOD_TITLES", "method_of", "class_title", "caption_lines", "render_with_caption"]
+__all__ = ["method_of", "class_title", "caption_lines", "render_with_caption"]
 
-#: Each explanation method's name as a user reads it, by the key the CLI and the app use.
-METHOD_TITLES = {"lime": "LIME", "kernelshap": "KernelSHAP", "rise": "RISE", "gradcam": "Grad-CAM",
-                 "gradcam++": "Grad-CAM++", "hirescam": "HiResCAM", "layercam": "Layer-CAM", "scorecam": "Score-CAM",
-                 "gradients": "Gradients", "smoothgrad": "SmoothGrad", "smoothgrad-squared": "SmoothGrad²",
-                 "vargrad": "VarGrad", "integrated-gradients": "Integrated Gradients"}
 # Caption text height as a share of the image's width, within readable bounds in pixels.
 _FONT_SHARE, _MIN_FONT, _MAX_FONT = 1 / 45, 11, 32
 _BACKGROUND, _INK, _MUTED = (255, 255, 255), (20, 20, 20), (90, 90, 90)

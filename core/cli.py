@@ -7,16 +7,16 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from limelight.core.errors import LimelightError, one_line
+from limelight.core.methods import METHODS
 
 SUBCOMMANDS = ("predict", "explain", "info", "layers", "models")
-METHODS = ("lime", "gradcam", "gradcam++", "scorecam")
 EXIT_BAD_INPUT = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from limelight.core.pipeline import SAMPLE_BATCH_SIZE
+
     parser = argparse.ArgumentParser(
         prog="limelight",
         description="Explain image classifiers. Without a subcommand, opens the desktop app.")
@@ -35,8 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("images", nargs="+", metavar="IMAGE")
     _add_model_arguments(explain)
     explain.add_argument("--method", choices=METHODS, default="lime",
-                         help="lime (superpixels, a few hundred to 4000 model calls) or a class activation map "
-                              "(about one call; scorecam one per channel)")
+                         help="lime, kernelshap or rise (superpixels, a few hundred to 4000 model calls), a "
+                              "class activation map (about one pass; scorecam one per channel) or a gradient "
+                              "map (gradients one pass, smoothgrad/smoothgrad-squared/vargrad 50, "
+                              "integrated-gradients 33 to 1025)")
     which = explain.add_mutually_exclusive_group()
     which.add_argument("--top-labels", type=int, default=1, metavar="K",
                        help="explain the K most probable classes (default 1)")
@@ -45,11 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     lime = explain.add_argument_group("LIME")
     lime.add_argument("--samples", type=_samples, default="auto", metavar="auto|N",
                       help="perturbed images to sample; auto (default) stops when the top 5 "
-                           "superpixels are stable (0.9) or at --max-samples")
+                           "superpixels are stable (0.9) or at --max-samples; for kernelshap and rise "
+                           "auto is 1000 masks, for smoothgrad, smoothgrad-squared and vargrad 50 noisy copies")
     lime.add_argument("--max-samples", type=int, default=4000, metavar="N",
                       help="the most samples --samples auto draws (default 4000)")
-    lime.add_argument("--batch-size", type=int, default=48, metavar="N",
-                      help="perturbed images built per step (default 48)")
+    explain.add_argument("--batch-size", type=int, default=SAMPLE_BATCH_SIZE, metavar="N",
+                         help=f"perturbed images sent to the model per step (default {SAMPLE_BATCH_SIZE})")
     lime.add_argument("--segmentation", default="quickshift",
                       choices=("quickshift", "slic", "felzenszwalb", "grid"),
                       help="superpixel algorithm (default quickshift, as Python lime)")
@@ -73,12 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="show what speaks against the class (negated gradients)")
     cam.add_argument("--resample", choices=("bilinear", "box", "lanczos"), default="bilinear",
                      help="how the layer-resolution map is upscaled (default bilinear)")
+    gradients = explain.add_argument_group("gradient maps")
+    gradients.add_argument("--baseline", default="black", metavar="MODE",
+                           help="integrated-gradients' starting image: black (default), blur, white, grey "
+                                "or R,G,B such as the --hide colour")
     explain.add_argument("--faithfulness", action=argparse.BooleanOptionalAction,
                          help="measure deletion and insertion AUC over superpixels (about 100 model "
                               "calls; default: on for LIME, off for Grad-CAM)")
+    explain.add_argument("--sanity", action="store_true",
+                         help="also check that the map depends on the model: randomise its layers from the top "
+                              "and see the map change (LIME: 9 more LIME runs; Grad-CAM: 9 gradient passes)")
     display = explain.add_argument_group("display")
     display.add_argument("--display", choices=("outline", "block", "heatmap"),
-                         help="outline (default for LIME), block, or heatmap (default for CAM)")
+                         help="outline (default for LIME and KernelSHAP), block, or heatmap (default for the "
+                              "other methods)")
     shown = display.add_mutually_exclusive_group()
     shown.add_argument("--threshold", type=float, metavar="T",
                        help="show regions whose weight is at least T times the largest (0..1)")
@@ -188,10 +199,12 @@ def _prediction_table(result: dict) -> str:
 
 def run_explain(args) -> int:
     from limelight.core.images import load_image
+    from limelight.core.pipeline import model_info
 
+    request = explain_request(args)
     style = _overlay_style(args)
-    hide = _hide_mode(args.hide)
     model = open_model(args)
+    info = model_info(model)
     out_dir = Path(args.out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -201,11 +214,11 @@ def run_explain(args) -> int:
     failures = 0
     # What this run wrote: --force replaces files of earlier runs, never a file of this one
     # (two photos called cat.jpg in two folders would otherwise leave one set of results).
-    written_here = {}
+    written_for = {}
     for path in args.images:
         try:
             photo = load_image(path)
-            written = _explain_one(args, model, path, photo, style, hide, out_dir, written_here)
+            written = _explain_one(args, model, info, request, path, photo, style, written_for)
         except LimelightError as error:
             # A batch run must say which image failed, also when the engine's message names none.
             print(f"limelight: {error}" if error.path else f"limelight: {path}: {error}", file=sys.stderr)
@@ -215,86 +228,9 @@ def run_explain(args) -> int:
     return EXIT_BAD_INPUT if failures else 0
 
 
-def _explain_one(args, model, path, photo, style, hide, out_dir, written_here) -> list[str]:
-    from limelight.core.overlay import render
-    from limelight.core.report import output_paths, save_annotated, save_figure, save_report
-
-    image = model.prepare(photo)
-    if args.label:
-        labels = [model.labels.find(name) for name in args.label]
-    else:
-        if args.top_labels < 1:
-            raise LimelightError("--top-labels must be at least 1")
-        probabilities = model.predict(image[None])[0]
-        labels = [int(i) for i in np.argsort(probabilities)[::-1][:args.top_labels]]
-    targets = []
-    for label in labels:
-        paths = output_paths(out_dir, path, model.labels.name(label), label, args.method, extension=args.format)
-        for key in ("image", "json", "arrays", "figure") if args.figure else ("image", "json", "arrays"):
-            if paths[key] in written_here:
-                raise LimelightError(f"{paths[key]} was written for {written_here[paths[key]]} earlier in this run; "
-                                     "give the images different names or explain them one --out folder each")
-            if not args.force and paths[key].exists():
-                raise LimelightError(f"{paths[key]} already exists; pass --force to overwrite")
-        targets.append((label, paths))
-
-    progress = ProgressBar(f"{Path(path).name}")
-    if args.method == "lime":
-        explanations = dict.fromkeys(labels, _explain_lime(args, model, image, labels, hide,
-                                                           progress))
-    else:
-        explanations = {}
-        for label in labels:
-            explanations[label] = _explain_cam(args, model, image, label, hide, progress)
-    progress.close()
-
-    framed = model.frame(photo)
-    written = []
-    for label, paths in targets:
-        explanation = explanations[label]
-        print(trust_line(path, model.labels.name(label), explanation, label), flush=True)
-        for doubt in getattr(explanation, "warnings", ()) if label == targets[0][0] else ():
-            print(f"limelight: {path}: {doubt}", file=sys.stderr, flush=True)
-        rendered = render(framed, explanation, label, style)
-        if args.caption:
-            rendered = _with_caption(rendered, explanation, label, style, model)
-        save_annotated(paths["image"], rendered, force=args.force)
-        save_report(paths["json"], explanation, image_path=str(path), model_name=model.source,
-                    preprocessing=model.preprocessing, label_names=model.labels.names,
-                    style=style, force=args.force)
-        written_here.update(dict.fromkeys(paths.values(), path))
-        written += [str(paths["image"]), str(paths["json"])]
-        if args.figure:
-            save_figure(paths["figure"], framed, explanation, label, style,
-                        label_name=model.labels.name(label), force=args.force)
-            written.append(str(paths["figure"]))
-    return written
-
-
-def _with_caption(rendered, explanation, label, style, model):
-    from limelight.core.caption import caption_lines, render_with_caption
-    from limelight.core.overlay import heatmap_scale
-
-    lines = caption_lines(explanation, label, label_name=model.labels.name(label), model_name=model.name)
-    scale = heatmap_scale(explanation, label, style) if style.display == "heatmap" else None
-    return render_with_caption(rendered, lines, scale=scale)
-
-
-def _explain_lime(args, model, image, labels, hide, progress):
-    from limelight.core.lime import explain_lime
-
-    segments, params = _segment(args, image)
-    return explain_lime(image, model.predict, segments=segments, labels=labels,
-                        num_samples=args.samples, max_samples=args.max_samples,
-                        batch_size=args.batch_size, hide=hide,
-                        kernel_width=args.kernel_width, random_state=args.seed,
-                        segmentation={"method": args.segmentation, **params},
-                        faithfulness=args.faithfulness is not False, progress=progress)
-
-
-def _segment(args, image):
-    """The superpixels of --segmentation, and every parameter that made them."""
-    from limelight.core.segmentation import segment, segmentation_params
+def explain_request(args):
+    """The `ExplainRequest` that `limelight explain`'s options ask for."""
+    from limelight.core.pipeline import ExplainRequest
 
     params = {}
     if args.segments is not None:
@@ -302,29 +238,53 @@ def _segment(args, image):
             raise LimelightError("--segments applies to --segmentation slic or grid; quickshift "
                                  "and felzenszwalb find their own number of superpixels")
         params["n_segments"] = args.segments
-    params = segmentation_params(image, method=args.segmentation, **params)
-    return segment(image, method=args.segmentation, **params), params
-
-
-def _explain_cam(args, model, image, label, hide, progress):
-    from limelight.core.cam import explain_cam
-
     layer = args.layer
     if layer is not None and layer.isdigit():
         layer = int(layer)
-    explanation = explain_cam(image, model, method=args.method, target=label, layer=layer,
-                              use_logits=not args.no_logits, relu=not args.signed,
-                              counterfactual=args.counterfactual, resample=args.resample,
-                              progress=progress)
-    if args.faithfulness:
-        from limelight.core.lime import PredictionCache
-        from limelight.core.scores import add_faithfulness
+    return ExplainRequest(
+        method=args.method, segmentation=args.segmentation, segmentation_params=params,
+        num_samples=args.samples, max_samples=args.max_samples, batch_size=args.batch_size,
+        hide=_hide_mode(args.hide), kernel_width=args.kernel_width, seed=args.seed, layer=layer,
+        use_logits=not args.no_logits, relu=not args.signed, counterfactual=args.counterfactual,
+        resample=args.resample, baseline=_hide_mode(args.baseline, option="--baseline"),
+        faithfulness=args.faithfulness)
 
-        # Superpixels from --segmentation, ranked by the map's mean inside each.
-        segments, _ = _segment(args, image)
-        cache = PredictionCache(model.predict, image, segments, hide=hide)
-        explanation = add_faithfulness(explanation, cache, [label])
-    return explanation
+
+def _explain_one(args, model, info, request, path, photo, style, written_for) -> list[str]:
+    from limelight.core.pipeline import check_sanity, explain, export, export_paths
+
+    if args.label:
+        targets = [model.labels.find(name) for name in args.label]
+    else:
+        if args.top_labels < 1:
+            raise LimelightError("--top-labels must be at least 1")
+        targets = [index for index, _, _ in model.top_classes(photo, k=min(args.top_labels, model.num_classes))]
+    # Refused before the explanation is computed, not after.
+    for target in targets:
+        export_paths(args.out, path, target, info, args.method, image_format=args.format, figure=args.figure,
+                     force=args.force, written_for=written_for)
+
+    progress = ProgressBar(f"{Path(path).name}")
+    explanations = explain(photo, model, request, target=targets, progress=progress)
+    progress.close()
+
+    written = []
+    for target, explanation in explanations.items():
+        print(trust_line(path, info.class_name(target), explanation, target), flush=True)
+        for doubt in getattr(explanation, "warnings", ()) if target == targets[0] else ():
+            print(f"limelight: {path}: {doubt}", file=sys.stderr, flush=True)
+        sanity = None
+        if args.sanity:
+            progress = ProgressBar(f"{Path(path).name} sanity")
+            sanity = check_sanity(photo, model, explanation, target=target, random_state=args.seed,
+                                  progress=progress)
+            progress.close()
+            print(f"{Path(path).name}  {info.class_name(target)}  {sanity.summary}", flush=True)
+        files = export(photo, explanation, info, target=target, photo_path=path, folder=args.out, style=style,
+                       image_format=args.format, caption=args.caption, figure=args.figure, sanity=sanity,
+                       force=args.force, written_for=written_for)
+        written += [str(files[0]), str(files[1]), *([str(files[3])] if args.figure else [])]
+    return written
 
 
 def trust_line(path, name: str, explanation, label: int) -> str:
@@ -335,9 +295,9 @@ def trust_line(path, name: str, explanation, label: int) -> str:
     if explanation.kind == "lime":
         stability = explanation.stability[label]
         hint = f" ({stability.hint})" if stability.hint else ""
-        fit = explanation.scores[label]
-        parts.append(f"{explanation.num_samples} samples  stability {stability.summary}{hint}  "
-                     f"fit R² {fit:.2f} {fit_word(fit)}")
+        fit = explanation.scores.get(label)  # RISE fits nothing
+        parts.append(f"{explanation.num_samples} samples  stability {stability.summary}{hint}"
+                     + ("" if fit is None else f"  fit R² {fit:.2f} {fit_word(fit)}"))
         tie = describe_tie(explanation.weights[label], stability.k, tie_delta=stability.tie_delta)
         if tie:
             parts.append(tie)
@@ -358,12 +318,12 @@ def _overlay_style(args):
     for option in ("threshold", "num_features", "alpha", "colormap"):
         if getattr(args, option) is not None:
             options[option] = getattr(args, option)
-    if args.method == "lime" and args.threshold is None and args.num_features is None:
+    if args.method in ("lime", "kernelshap") and args.threshold is None and args.num_features is None:
         options["num_features"] = 5  # lime's own examples show the top 5 superpixels
     return OverlayStyle(**options)
 
 
-def _hide_mode(text: str):
+def _hide_mode(text: str, option="--hide"):
     if "," not in text:
         return text
     try:
@@ -371,7 +331,7 @@ def _hide_mode(text: str):
     except ValueError:
         colour = ()
     if len(colour) != 3 or not all(0 <= c <= 255 for c in colour):
-        raise LimelightError(f"--hide colour '{text}' must be three numbers 0-255, e.g. 255,0,255")
+        raise LimelightError(f"{option} colour '{text}' must be three numbers 0-255, e.g. 255,0,255")
     return colour
 
 

@@ -252,3 +252,11 @@ def _size(count) -> str:
 def _first_line(error: BaseException) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[0][:200] if lines else type(error).__name__
+
+
+def cache_dir() -> Path:
+    """Where built models are cached: $LIMELIGHT_CACHE_DIR, else the user's cache folder."""
+    if os.environ.get("LIMELIGHT_CACHE_DIR"):
+        return Path(os.environ["LIMELIGHT_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "limelight"

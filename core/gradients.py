@@ -10,13 +10,11 @@ import tensorflow as tf
 
 from limelight.core.cam import CamExplanation, _cached, _forward, _input_shape, _survey, _validate_image
 from limelight.core.errors import Cancelled, ExplanationError
-from limelight.core.lime import HIDE_COLOURS, _hidden_image, _seed
+from limelight.core.lime import _hidden_image, _seed
+from limelight.core.methods import BASELINES, GRADIENT_METHODS
 
-__all__ = ["METHODS", "BASELINES", "GradientExplanation", "explain_gradients"]
+__all__ = ["GradientExplanation", "explain_gradients"]
 
-METHODS = ("gradients", "smoothgrad", "smoothgrad-squared", "vargrad", "integrated-gradients")
-#: Integrated Gradients' named baselines: a flat colour or the blurred image (an RGB tuple works too).
-BASELINES = ("black", "blur", *(name for name in HIDE_COLOURS if name != "black"))
 #: Integrated Gradients with steps="auto" refines until its attributions add up to the score's
 #: change within this share (Sundararajan et al. suggest checking completeness to 5%).
 COMPLETENESS = 0.01
@@ -140,8 +138,8 @@ def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", t
         When `cancelled` returned True.
     """
     started = time.perf_counter()
-    if method not in METHODS:
-        raise ExplanationError(f"unknown gradient method {method!r}; choose one of {', '.join(METHODS)}")
+    if method not in GRADIENT_METHODS:
+        raise ExplanationError(f"unknown gradient method {method!r}; choose one of {', '.join(GRADIENT_METHODS)}")
     image = _validate_image(image, model, target, "gradient maps")
     counts = [("num_samples", num_samples, 1), ("batch_size", batch_size, 1)]
     for name, value, least in counts + ([] if steps == "auto" else [("steps", steps, 1)]):

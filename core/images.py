@@ -116,6 +116,65 @@ def as_rgb_image(image, *, needed_by: str, hint: str) -> np.ndarray:
     return image
 
 
+# --- Framing: the part of a photo a model sees -------------------------------------------------
+
+def frame_box(shape, frame_shape) -> tuple[int, int]:
+    """Top-left (row, col) of a centred frame of `frame_shape` inside an image of `shape`.
+
+    The one place a crop's centring is computed: `frame_image` cuts there, `place_in_photo` and
+    `scale_photo_and_frame` put a rendering back there.
+    """
+    return (shape[0] - frame_shape[0]) // 2, (shape[1] - frame_shape[1]) // 2
+
+
+def frame_image(image: np.ndarray, input_size, resize: str) -> np.ndarray:
+    """The part of a photo a model with this input size (rows, cols) and resize mode sees.
+
+    "stretch" keeps the whole photo; "crop" keeps its centre at the input's aspect ratio. Also
+    frames a saved report's photo when no model is at hand.
+    """
+    if resize == "stretch":
+        return image
+    rows, cols = image.shape[:2]
+    want = input_size[1] / input_size[0]
+    if cols / rows > want:
+        kept = (rows, max(1, round(rows * want)))
+    else:
+        kept = (max(1, round(cols / want)), cols)
+    top, left = frame_box(image.shape, kept)
+    return image[top:top + kept[0], left:left + kept[1]]
+
+
+def place_in_photo(photo: np.ndarray, framed: np.ndarray) -> np.ndarray:
+    """Put a rendering of the centred frame a model saw back into the whole photo.
+
+    The parts the model never saw are dimmed, so the overlay lines up with the photo and
+    the view can show both at the same size.
+    """
+    if framed.shape == photo.shape:
+        return framed
+    top, left = frame_box(photo.shape, framed.shape)
+    out = (photo.astype(np.uint16) * 2 // 5 + 77).astype(np.uint8)
+    out[top:top + framed.shape[0], left:left + framed.shape[1]] = framed
+    return out
+
+
+def scale_photo_and_frame(photo: np.ndarray, frame: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Scale a photo down by `scale`, and return it with the centred frame a model saw, cut from it.
+
+    The frame is cut where `place_in_photo` puts a rendering of it back, so an overlay rendered on
+    the smaller frame lines up with the smaller photo. At scale 1 both come back as they are.
+    """
+    if scale >= 1.0:
+        return photo, frame
+    rows, cols = photo.shape[:2]
+    small = np.asarray(Image.fromarray(photo).resize(
+        (max(1, round(cols * scale)), max(1, round(rows * scale))), Image.Resampling.BICUBIC))
+    framed = (max(1, round(frame.shape[0] * scale)), max(1, round(frame.shape[1] * scale)))
+    top, left = frame_box(small.shape, framed)
+    return small, small[top:top + framed[0], left:left + framed[1]]
+
+
 def list_images(folder, *, recursive=True) -> list[Path]:
     """Return the supported image files in a folder, sorted by path."""
     pattern = "**/*" if recursive else "*"

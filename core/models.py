@@ -1,5 +1,4 @@
 """Load Keras image classifiers safely, inspect them, and turn photos into predictions."""
-import contextlib
 import functools
 import hashlib
 import json
@@ -14,9 +13,11 @@ import numpy as np
 from PIL import Image
 
 from limelight.core.errors import LabelsError, ModelError, UntrustedModelError
-from limelight.core.files import (check_hdf5_sizes, check_model_size, check_zip_members,
+from limelight.core.files import (cache_dir, check_hdf5_sizes, check_model_size, check_zip_members,
                                    file_in_folder, open_regular_file, read_text, seekable_member)
+from limelight.core.images import frame_image
 from limelight.core.labels import Labels, labels_for_model
+from limelight.core.runtime import PerturbationRuntime, silenced_stderr, softmax
 
 PREPROCESSING_MODES = {
     "none": "pixel values 0..255 as they are",
@@ -82,20 +83,6 @@ def import_tensorflow():
         # Device discovery prints its own CUDA chatter on machines without a GPU.
         tensorflow.config.list_physical_devices()
     return tensorflow
-
-
-@contextlib.contextmanager
-def silenced_stderr():
-    """Silence file descriptor 2 (C++ libraries' chatter) for the duration; Python exceptions still propagate."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def preprocess(batch: np.ndarray, mode: str, *, channels: int = 3) -> np.ndarray:
@@ -168,9 +155,6 @@ class ClassifierModel:
 
     def __init__(self, keras_model, *, name, source, settings: ModelSettings, labels: Labels,
                  input_size, channels, num_classes, head, batch_size=DEFAULT_BATCH_SIZE):
-        from limelight.core.runtime import PerturbationRuntime
-        from limelight.core.zoo import cache_dir
-
         self.keras_model = keras_model
         self.name = name
         self.source = source
@@ -274,31 +258,6 @@ class ClassifierModel:
         probabilities = self.predict(self.prepare(image)[None], preprocessing=preprocessing)[0]
         order = np.argsort(probabilities)[::-1][:k]
         return [(int(i), self.labels.name(int(i)), float(probabilities[i])) for i in order]
-
-
-def frame_image(image: np.ndarray, input_size, resize: str) -> np.ndarray:
-    """The part of a photo a model with this input size (rows, cols) and resize mode sees.
-
-    "stretch" keeps the whole photo; "crop" keeps its centre at the input's aspect ratio. Also
-    frames a saved report's photo when no model is at hand.
-    """
-    if resize == "stretch":
-        return image
-    rows, cols = image.shape[:2]
-    want = input_size[1] / input_size[0]
-    if cols / rows > want:
-        keep = max(1, round(rows * want))
-        start = (cols - keep) // 2
-        return image[:, start:start + keep]
-    keep = max(1, round(cols / want))
-    start = (rows - keep) // 2
-    return image[start:start + keep]
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return (exp / exp.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
 def load_model(path, *, trust=False, preprocessing=None, labels_path=None, resize=None,

@@ -12,9 +12,8 @@ from limelight.core.scores import (MAX_SAMPLES, TOP_K, Stability, faithfulness a
                                    rerun_agreement, top_k_stability)
 from limelight.core.segmentation import segment_count
 
-__all__ = ["METHODS", "explain_kernelshap", "explain_rise", "kernelshap_masks"]
+__all__ = ["explain_kernelshap", "explain_rise", "kernelshap_masks"]
 
-METHODS = ("kernelshap", "rise")
 # Captum's KernelShap gives the all-shown and all-hidden samples this weight, so that the fit
 # passes through both and the weights add up to f(image) - f(all hidden), as Shapley values do.
 _ENDPOINT_WEIGHT = 1e6

@@ -20,6 +20,7 @@ from PIL import Image
 
 from limelight.core.errors import ExplanationError, LimelightError, ReportError
 from limelight.core.files import MAX_ARRAY_BYTES, check_npz_arrays, check_zip_members, open_regular_file, read_text
+from limelight.core.methods import method_file_part
 from limelight.core.overlay import OverlayStyle, heatmap_scale, render, shown_mask
 from limelight.core.scores import describe_tie, tied_places
 
@@ -44,6 +45,8 @@ _PACKAGES = ("limelight", "numpy", "scikit-learn", "scikit-image", "scipy", "pil
 # Longest side of the images drawn in a figure: a figure is a few inches wide, so more pixels
 # only cost time.
 _FIGURE_PIXELS = 1200
+# The .npz names of a sanity check's arrays start with this, beside the explanation's own.
+_SANITY_PREFIX = "sanity_"
 # How the explanation's own record spells NaN and infinities, which JSON lacks.
 _FLOAT_TAG = "__float__"
 # The explanation classes `load_report` knows, imported only when a report needs them (CAM
@@ -172,8 +175,8 @@ def save_figure(path, image, explanation, label, style=None, *, label_name=None,
     return path
 
 
-def save_report(json_path, explanation, *, image_path, model_name, preprocessing, label_names, style=None,
-                extra=None, force=False):
+def save_report(json_path, explanation, *, image_path, model_name, preprocessing, label_names, model_source=None,
+                style=None, extra=None, sanity=None, force=False):
     """Save an explanation as a JSON report with its arrays in a .npz beside it.
 
     Together the two files hold everything needed to draw the explanation again without the model
@@ -189,15 +192,20 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
     image_path : str or Path
         The explained image, recorded by name.
     model_name : str
-        Which model made the predictions.
+        What the model that made the predictions is called (a built-in's title, a file's name).
     preprocessing : str
         How the model's inputs were prepared (e.g. "tf", "torch", "none").
     label_names : sequence of str or mapping of int to str, optional
         Class names by index; the explained classes' names are recorded.
+    model_source : str, optional
+        Where that model came from (a file path, or a built-in's key), recorded when given.
     style : OverlayStyle, optional
         The display settings to restore with the report.
     extra : mapping, optional
         More JSON-safe facts to record under "extra" (e.g. the command line).
+    sanity : Sanity, optional
+        The sanity check of one of the explained classes (`limelight.core.sanity.check_sanity`),
+        recorded under "sanity" with its maps in the .npz.
     force : bool
         Overwrite existing files.
 
@@ -210,7 +218,8 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
     ------
     ReportError
         For a path that does not end in .json, existing files without `force`, a missing or
-        read-only folder, or `extra` that is not JSON-safe.
+        read-only folder, `extra` that is not JSON-safe, or a sanity check of a class the
+        explanation does not explain.
     """
     json_path = Path(json_path)
     if json_path.suffix.lower() != ".json":
@@ -218,6 +227,13 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
     arrays_path = json_path.with_suffix(".npz")
     meta, arrays = explanation.to_record()
     arrays = {name: np.asarray(array) for name, array in arrays.items()}
+    sanity_meta = None
+    if sanity is not None:
+        if int(sanity.target) not in [int(label) for label in explanation.labels]:
+            raise ReportError(f"cannot record the sanity check of class {sanity.target}: the explanation does not "
+                              f"explain it.", path=json_path)
+        sanity_meta, sanity_arrays = sanity.to_record()
+        arrays.update({_SANITY_PREFIX + name: np.asarray(array) for name, array in sanity_arrays.items()})
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     packed = buffer.getvalue()
@@ -238,13 +254,15 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "kind": explanation.kind,
         "image": {"path": str(image_path), "name": Path(image_path).name},
-        "model": {"name": str(model_name), "preprocessing": str(preprocessing)},
+        "model": {"name": str(model_name), "preprocessing": str(preprocessing),
+                  **({} if model_source is None else {"source": str(model_source)})},
         "labels": entries,
         "parameters": meta.get("params", {}),
         "timings": meta.get("timings", dict(getattr(explanation, "timings", {}) or {})),
         "warnings": list(meta.get("warnings", getattr(explanation, "warnings", ()) or ())),
         "style": None if style is None else asdict(style),
         "extra": None if extra is None else dict(extra),
+        "sanity": sanity_meta,
         "versions": _versions(),
         "explanation": _tag_floats(meta),
         "arrays": {"file": arrays_path.name, "sha256": hashlib.sha256(packed).hexdigest(),
@@ -273,7 +291,8 @@ def load_report(json_path):
     explanation : LimeExplanation or CamExplanation
         Equal in weights and maps to the saved one, so it renders identically.
     info : dict
-        The report's JSON, with ``info["style"]`` as an `OverlayStyle` (or None).
+        The report's JSON, with ``info["style"]`` as an `OverlayStyle` (or None) and
+        ``info["sanity"]`` as a `limelight.core.sanity.Sanity` (or None).
 
     Raises
     ------
@@ -321,6 +340,8 @@ def load_report(json_path):
                           path=json_path)
     arrays_path = json_path.with_name(arrays_name)
     arrays = _read_arrays(arrays_path, digest, shapes)
+    sanity_arrays = {name[len(_SANITY_PREFIX):]: arrays.pop(name) for name in list(arrays)
+                     if name.startswith(_SANITY_PREFIX)}
     module_name, class_name = _KINDS[kind]
     cls = getattr(importlib.import_module(module_name), class_name)
     try:
@@ -347,6 +368,7 @@ def load_report(json_path):
         raise ReportError(f"does not hold a usable {kind} explanation ({exc!r}); compute the explanation "
                           f"again and save it anew.", path=json_path) from None
     info["style"] = _style(info.get("style"), json_path)
+    info["sanity"] = _sanity(info.get("sanity"), sanity_arrays, json_path)
     return explanation, info
 
 
@@ -364,10 +386,10 @@ def output_name(image_path, label_name, label_index, method):
         The class name, turned into a file-name-safe slug ("Golden retriever" -> "golden_retriever").
     label_index : int
     method : str
-        "lime", "gradcam", "gradcam++" (written "gradcampp") or "scorecam".
+        A key of `limelight.core.methods.METHODS`, written as `method_file_part` gives it.
     """
     slug = re.sub(r"[^0-9a-z]+", "_", str(label_name).lower()).strip("_") or "class"
-    method = re.sub(r"[^0-9a-z]+", "_", str(method).lower().replace("+", "p")).strip("_")
+    method = re.sub(r"[^0-9a-z]+", "_", method_file_part(str(method).lower())).strip("_")
     return f"{Path(image_path).stem}_{slug}_{int(label_index)}_{method}"
 
 
@@ -520,6 +542,19 @@ def _style(saved, json_path):
         # The reason can quote the file's own keys, newlines and all: keep the message one line.
         raise ReportError(f"holds display settings this version cannot use ({' '.join(str(exc).split())}); "
                           f"delete its 'style' entry to open it with the defaults.", path=json_path) from None
+
+
+def _sanity(saved, arrays, json_path):
+    if saved is None:
+        return None
+    from limelight.core.sanity import Sanity
+
+    try:
+        return Sanity.from_record(saved, arrays)
+    except (LimelightError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        reason = exc.reason if isinstance(exc, LimelightError) else repr(exc)
+        raise ReportError(f"holds a sanity check this version cannot read ({' '.join(reason.split())}); delete its "
+                          f"'sanity' entry to open it without.", path=json_path) from None
 
 
 # --- Report contents ------------------------------------------------------------------------

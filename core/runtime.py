@@ -1,11 +1,11 @@
 """The runtime that runs a model's forward passes on perturbed images: LiteRT where it agrees with Keras, else Keras."""
+import contextlib
 import hashlib
 import os
+import sys
 import threading
 
 import numpy as np
-
-from limelight.core.models import silenced_stderr, softmax
 
 #: The largest difference of probabilities from Keras that a converted model may show on the probe batch.
 PROBE_TOLERANCE = 1e-4
@@ -170,3 +170,23 @@ def _probe_difference(first, second, input_shape, outputs_probabilities):
 def _first_line(error):
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+@contextlib.contextmanager
+def silenced_stderr():
+    """Silence file descriptor 2 (C++ libraries' chatter) for the duration; Python exceptions still propagate."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return (exp / exp.sum(axis=-1, keepdims=True)).astype(np.float32)

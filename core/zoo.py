@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from limelight.core.errors import ModelError
+from limelight.core.files import cache_dir
 from limelight.core.labels import imagenet_labels, load_labels
 from limelight.core.models import ClassifierModel, ModelSettings, wrap_model
 from limelight.resources import resource_path
@@ -46,14 +47,6 @@ BUILTIN_MODELS = {m.name: m for m in [
     BuiltinModel("nasnet_mobile", "NASNetMobile (Keras, ImageNet)", (224, 224), "symmetric",
                  "NASNetMobile", "NASNet-mobile.h5"),
 ]}
-
-
-def cache_dir() -> Path:
-    """Where built models are cached: $LIMELIGHT_CACHE_DIR, else the user's cache folder."""
-    if os.environ.get("LIMELIGHT_CACHE_DIR"):
-        return Path(os.environ["LIMELIGHT_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "limelight"
 
 
 def keras_weights_dir() -> Path:

@@ -2,14 +2,13 @@
 import math
 
 import numpy as np
-from PIL import Image
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import (QBrush, QColor, QFont, QImage, QKeySequence, QPainter, QPainterPath, QPen, QPixmap,
                            QTransform)
 from PySide6.QtWidgets import (QFrame, QGraphicsItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene,
                                QGraphicsView, QVBoxLayout, QWidget)
 
-__all__ = ["ImageView", "VIEW_MODES", "array_to_qimage", "place_in_photo", "scale_photo_and_frame"]
+__all__ = ["ImageView", "VIEW_MODES", "array_to_qimage"]
 
 #: What the view can show: the overlay, the photo alone, or both with a draggable divider.
 VIEW_MODES = ("explained", "original", "split")
@@ -52,41 +51,6 @@ def _check_rgb(array, name):
         raise ValueError(f"the {name} must be an array of shape (rows, cols, 3) and dtype uint8, "
                          f"got shape {array.shape} and dtype {array.dtype}.")
     return array
-
-
-def frame_box(shape, result_frame_shape) -> tuple[int, int]:
-    """Top-left (row, col) of a centred frame of `result_frame_shape` inside an image of `shape`."""
-    return ((shape[0] - result_frame_shape[0]) // 2, (shape[1] - result_frame_shape[1]) // 2)
-
-
-def place_in_photo(photo: np.ndarray, framed: np.ndarray) -> np.ndarray:
-    """Put a rendering of the centred frame a model saw back into the whole photo.
-
-    The parts the model never saw are dimmed, so the overlay lines up with the photo and
-    the view can show both at the same size.
-    """
-    if framed.shape == photo.shape:
-        return framed
-    top, left = frame_box(photo.shape, framed.shape)
-    out = (photo.astype(np.uint16) * 2 // 5 + 77).astype(np.uint8)
-    out[top:top + framed.shape[0], left:left + framed.shape[1]] = framed
-    return out
-
-
-def scale_photo_and_frame(photo: np.ndarray, frame: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Scale a photo down by `scale`, and return it with the centred frame a model saw, cut from it.
-
-    The frame is cut where `place_in_photo` puts a rendering of it back, so an overlay rendered on
-    the smaller frame lines up with the smaller photo. At scale 1 both come back as they are.
-    """
-    if scale >= 1.0:
-        return photo, frame
-    rows, cols = photo.shape[:2]
-    small = np.asarray(Image.fromarray(photo).resize(
-        (max(1, round(cols * scale)), max(1, round(rows * scale))), Image.Resampling.BICUBIC))
-    framed = (max(1, round(frame.shape[0] * scale)), max(1, round(frame.shape[1] * scale)))
-    top, left = frame_box(small.shape, framed)
-    return small, small[top:top + framed[0], left:left + framed[1]]
 
 
 class _Canvas(QGraphicsView):

@@ -12,16 +12,18 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFrame, Q
                                QMainWindow, QMessageBox, QProgressBar, QStyle,
                                QToolBar, QToolButton, QVBoxLayout, QWidget)
 
-from limelight.core.caption import METHOD_TITLES
 from limelight.core.errors import LimelightError
-from limelight.core.images import is_supported_image, load_image
+from limelight.core.images import is_supported_image, load_image, place_in_photo, scale_photo_and_frame
+from limelight.core.methods import METHOD_TITLES, SUPERPIXEL_METHODS
 from limelight.core.models import MODEL_FILE_TYPES
+from limelight.core.pipeline import ExplainRequest, OpenedReport, write_report
+from limelight.core.report import output_name
 from limelight.gui.image_browser import ImageBrowser
 from limelight.gui.compare import CompareDialog
-from limelight.gui.image_view import ImageView, place_in_photo, scale_photo_and_frame
+from limelight.gui.image_view import ImageView
 from limelight.gui.model_picker import ModelPicker, builtin_sources
 from limelight.gui.overlay_controls import OverlayControls
-from limelight.gui.parameter_panel import ExplainRequest, ParameterPanel
+from limelight.gui.parameter_panel import ParameterPanel
 from limelight.gui.predictions_panel import MEASURING, PredictionsPanel
 from limelight.gui.scroll_panel import scroll_panel
 from limelight.gui.settings import Settings
@@ -29,9 +31,9 @@ from limelight.gui.trust_dialog import ask_trust
 from limelight.gui.preprocessing_dialog import PreprocessingDialog
 from limelight.gui.worker import (BUILTIN_PREFIX, REPORT_PREFIX, BackgroundTasks, BatchResult,
                                   ComparePreprocessing, Continue, Explain, ExplainAll, ExplainResult, LoadModel,
-                                  ModelInfo, OpenedReport, OpenReport, Predict, Predictions,
+                                  ModelInfo, OpenReport, Predict, Predictions,
                                   PreprocessingChoices, SegmentPreview, SegmentPreviewResult, TrustRequired, Versions,
-                                  WorkerController, more_samples, report_extra)
+                                  WorkerController, more_samples)
 
 log = logging.getLogger(__name__)
 
@@ -476,7 +478,7 @@ class MainWindow(QMainWindow):
             self.overlay_controls.set_style(style)
         else:
             self._use_natural_display(request.method)
-        self.overlay_controls.set_superpixel_method(request.method == "lime")
+        self.overlay_controls.set_superpixel_method(request.method in SUPERPIXEL_METHODS)
         self.set_view_mode(settings.view_mode())
 
         if images:
@@ -606,7 +608,7 @@ class MainWindow(QMainWindow):
     def _on_report_opened(self, opened: OpenedReport) -> None:
         explanation, info = opened.explanation, opened.info
         path = str(Path(info["image"]["path"]).resolve())
-        method = "lime" if explanation.kind == "lime" else explanation.method
+        method = explanation.method
         result = ExplainResult(REPORT_PREFIX + opened.path, path, ExplainRequest(method=method), opened.target,
                                opened.frame, explanation, float(explanation.timings.get("total", 0.0)))
         entries = [entry for entry in info.get("labels", ()) if isinstance(entry, dict) and "index" in entry]
@@ -898,11 +900,11 @@ class MainWindow(QMainWindow):
         if cached is not None:
             self._show_result(cached)
             return
-        if shown is not None and shown.request.method in ("gradcam", "gradcam++"):
+        if shown is not None and shown.request.method in ("gradcam", "gradcam++", "hirescam", "layercam", "gradients"):
             # A gradient map costs one pass: explain the new class at once.
             self.explain()
             return
-        if shown is not None and shown.explanation.kind == "lime" and self._is_live(shown):
+        if shown is not None and shown.explanation.method == "lime" and self._is_live(shown):
             # The samples are cached: the new class costs only its faithfulness curves.
             self._continue(shown, self._target, shown.explanation.num_samples)
             return
@@ -1002,7 +1004,7 @@ class MainWindow(QMainWindow):
                 and result.model == self.model_source())
 
     def _can_add_samples(self, result: ExplainResult | None) -> bool:
-        return self._is_live(result) and result.explanation.kind == "lime"
+        return self._is_live(result) and result.explanation.method == "lime"
 
     def _measure_faithfulness(self, result: ExplainResult) -> None:
         """Measure the shown class's faithfulness in the background if its LIME run did not."""
@@ -1046,8 +1048,8 @@ class MainWindow(QMainWindow):
                                          f"({seconds}).", 6000)
 
     def _cache_key(self, model, path, request, target) -> tuple:
-        # LIME explains several classes in one run, so its key leaves the class out.
-        return (path, model, request.key(), None if request.method == "lime" else target)
+        # LIME, KernelSHAP and RISE explain several classes in one run, so their key leaves the class out.
+        return (path, model, request.key(), None if request.method in SUPERPIXEL_METHODS else target)
 
     def _cached_result(self, target: int) -> ExplainResult | None:
         request = self.parameter_panel.request()
@@ -1194,7 +1196,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_method_changed(self, method: str) -> None:
         before = self.shown_style().display
-        self.overlay_controls.set_superpixel_method(method == "lime")
+        self.overlay_controls.set_superpixel_method(method in SUPERPIXEL_METHODS)
         self._use_natural_display(method)
         # The shown result keeps the display it was made with; the controls now set up the next one.
         stale = self._shown is not None and self.is_stale(self._shown)
@@ -1267,12 +1269,9 @@ class MainWindow(QMainWindow):
     # --- Saving ----------------------------------------------------------------------------
 
     def _default_name(self, suffix: str) -> str:
+        """The shown explanation's file name, as batch exports and the command line name it."""
         result = self._shown
-        method = result.request.method.replace("+", "p") if result else "image"
-        label = self._class_name(result.target) if result else ""
-        label = "".join(c if c.isalnum() else "_" for c in label).strip("_")[:40]
-        parts = [Path(self._path).stem, method, label]
-        return "_".join(p for p in parts if p) + suffix
+        return output_name(self._path, self._class_name(result.target), result.target, result.request.method) + suffix
 
     def _ask_save_path(self, title: str, kind: str, name: str, filters: str) -> Path | None:
         start = str(Path(self.settings.last_folder(kind)) / name)
@@ -1366,10 +1365,8 @@ class MainWindow(QMainWindow):
         style = self.shown_style()
         written = []
         try:
-            report.save_report(path, result.explanation, image_path=result.path,
-                               model_name=info.name, preprocessing=info.preprocessing,
-                               label_names=list(info.class_names), style=style,
-                               extra=report_extra(info.resize, result.target), force=True)
+            write_report(path, result.explanation, info, target=result.target, photo_path=result.path,
+                         style=style, force=True)
             written = [path, path.with_suffix(".npz")]
             report.save_figure(figure, result.frame, result.explanation, result.target, style,
                                label_name=self._class_name(result.target), model_name=info.name,

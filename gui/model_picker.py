@@ -10,7 +10,7 @@ from limelight.core.labels import LABEL_FILE_TYPES
 from limelight.core.models import (PREPROCESSING_MODES, RESIZE_MODES, ModelSettings,
                                    write_sidecar)
 from limelight.core.zoo import BUILTIN_MODELS, weights_available
-from limelight.gui.worker import BUILTIN_PREFIX, ModelInfo
+from limelight.core.pipeline import BUILTIN_PREFIX, ModelInfo
 
 OPEN_MODEL = "open:"
 SOURCE_ROLE = Qt.ItemDataRole.UserRole

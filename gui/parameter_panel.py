@@ -1,5 +1,4 @@
 """The explanation parameters: method, its settings, the Explain button and the run's progress."""
-import dataclasses
 import time
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -8,17 +7,14 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QLabel, QProgressBar, QPushButton, QSizePolicy, QSpinBox,
                                QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
-from limelight.core.caption import METHOD_TITLES
 from limelight.core.lime import HIDE_MODES
+from limelight.core.methods import BASELINES, GRADIENT_METHODS, METHOD_TITLES, SUPERPIXEL_METHODS
+from limelight.core.pipeline import MIN_SAMPLES, ExplainRequest
 from limelight.core.scores import MAX_SAMPLES, STABLE, TOP_K
 from limelight.core.segmentation import SEGMENTATION_DEFAULTS
 
-__all__ = ["ExplainRequest", "ParameterPanel", "DEFAULT_BATCH_SIZE"]
+__all__ = ["ParameterPanel"]
 
-#: The engine's default: large enough to keep the model busy, small enough for a laptop's memory.
-DEFAULT_BATCH_SIZE = 48
-#: The fewest samples a fixed LIME run may use (the engine refuses fewer).
-MIN_SAMPLES = 10
 _MAX_SEED = 2**31 - 1
 
 _METHOD_TIPS = {
@@ -74,88 +70,9 @@ _PARAM_SPECS = {
     "scale": ("Scale", "Higher makes fewer, larger regions", 1.0, 100_000.0, 10.0),
     "min_size": ("Minimum size", "Smallest region, in pixels; smaller ones are merged", 1, 100_000, 5),
 }
+_BASELINE_TITLES = {"black": "Black", "blur": "Blurred photo", "white": "White", "grey": "Grey"}
 _HIDE_TITLES = {"mean": "Superpixel mean colour", "blur": "Blurred", "black": "Black", "white": "White",
                 "grey": "Grey"}
-
-
-@dataclasses.dataclass(frozen=True)
-class ExplainRequest:
-    """What to explain with: the method and all its parameters, an immutable value.
-
-    Attributes
-    ----------
-    method : {"lime", "gradcam", "gradcam++", "scorecam"}
-    segmentation : str
-        LIME's superpixel algorithm, a key of ``SEGMENTATION_DEFAULTS``.
-    segmentation_params : tuple of (str, value) pairs
-        The algorithm's parameters; a dict is accepted and stored as its items, so the request
-        stays hashable.
-    num_samples : int or "auto"
-        LIME's perturbed images: a fixed number, or "auto" to sample until the top superpixels
-        are stable (see `limelight.core.lime.explain_lime`).
-    batch_size : int
-        How many images go to the model at once (all methods).
-    hide : str
-        How LIME hides a superpixel, one of ``HIDE_MODES``.
-    kernel_width : float
-        Width of LIME's proximity kernel.
-    seed : int or None
-        LIME's random seed; None draws a new one each run.
-    layer : str or None
-        The CAM layer; None picks the last convolutional layer.
-    use_logits, relu : bool
-        CAM: explain the pre-softmax score, and keep only positive evidence.
-    cam_faithfulness : bool
-        CAM: also measure the deletion and insertion curves (about 100 model calls; LIME
-        always measures them).
-    """
-
-    method: str = "lime"
-    segmentation: str = "quickshift"
-    segmentation_params: tuple = tuple(SEGMENTATION_DEFAULTS["quickshift"].items())
-    num_samples: int | str = "auto"
-    batch_size: int = DEFAULT_BATCH_SIZE
-    hide: str = "mean"
-    kernel_width: float = 0.25
-    seed: int | None = 0
-    layer: str | None = None
-    use_logits: bool = True
-    relu: bool = True
-    cam_faithfulness: bool = False
-
-    def __post_init__(self):
-        if self.method not in METHOD_TITLES:
-            raise ValueError(f"method must be one of {', '.join(METHOD_TITLES)}, not {self.method!r}.")
-        if self.segmentation not in SEGMENTATION_DEFAULTS:
-            raise ValueError(f"segmentation must be one of {', '.join(SEGMENTATION_DEFAULTS)}, "
-                             f"not {self.segmentation!r}.")
-        samples = self.num_samples
-        if samples != "auto" and (isinstance(samples, bool) or not isinstance(samples, int)
-                                  or samples < MIN_SAMPLES):
-            raise ValueError(f"num_samples must be 'auto' or a whole number of at least {MIN_SAMPLES}, "
-                             f"not {samples!r}.")
-        params = self.segmentation_params
-        items = params.items() if isinstance(params, dict) else params
-        object.__setattr__(self, "segmentation_params", tuple((str(k), v) for k, v in items))
-
-    def params(self) -> dict:
-        """Return the segmentation parameters as a dict."""
-        return dict(self.segmentation_params)
-
-    def key(self) -> tuple:
-        """Return a hashable value that is equal for requests giving the same explanation.
-
-        Only the chosen method's parameters count, so changing a LIME seed does not make a cached
-        Grad-CAM map stale; batch sizes change speed, not results, and are left out.
-        """
-        if self.method == "lime":
-            return (self.method, self.segmentation, self.segmentation_params, self.num_samples, self.hide,
-                    self.kernel_width, self.seed)
-        return (self.method, self.layer, self.use_logits, self.relu, self.cam_faithfulness)
-
-    def is_auto(self) -> bool:
-        """Return whether this is a LIME run that samples until stable."""
-        return self.method == "lime" and self.num_samples == "auto"
 
 
 class ParameterPanel(QWidget):
@@ -296,9 +213,15 @@ class ParameterPanel(QWidget):
                                          "the probability (deletion and insertion curves); about 100 extra "
                                          "model calls per image, so Grad-CAM takes about a second longer. "
                                          "LIME always measures it.")
-        form = QFormLayout(self.cam_box.body)
+        self.baseline_combo = QComboBox(self)
+        for baseline in BASELINES:
+            self.baseline_combo.addItem(_BASELINE_TITLES[baseline], baseline)
+        self.baseline_combo.setToolTip("The image Integrated Gradients starts from: the attributions add up to "
+                                       "the score's change from it to the photo")
+        form = self._map_form = QFormLayout(self.cam_box.body)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("&Layer:", self.layer_combo)
+        form.addRow("Base&line:", self.baseline_combo)
         form.addRow(self.use_logits)
         form.addRow(self.show_negative)
         form.addRow(self.cam_faithfulness)
@@ -358,7 +281,10 @@ class ParameterPanel(QWidget):
             hide=self.hide_combo.currentData(), kernel_width=round(self.kernel_width.value(), 6),
             seed=None if self.random_seed.isChecked() else self.seed.value(),
             layer=self.layer_combo.currentData(), use_logits=self.use_logits.isChecked(),
-            relu=not self.show_negative.isChecked(), cam_faithfulness=self.cam_faithfulness.isChecked())
+            relu=not self.show_negative.isChecked(), baseline=self.baseline_combo.currentData(),
+            # LIME, KernelSHAP and RISE always measure faithfulness (their default); the maps when asked.
+            faithfulness=(None if self.method_combo.currentData() in SUPERPIXEL_METHODS
+                          else self.cam_faithfulness.isChecked()))
 
     def set_request(self, request: ExplainRequest) -> None:
         """Show the parameters of `request`, without emitting change signals."""
@@ -386,7 +312,10 @@ class ParameterPanel(QWidget):
             _select(self.layer_combo, request.layer)
             self.use_logits.setChecked(request.use_logits)
             self.show_negative.setChecked(not request.relu)
-            self.cam_faithfulness.setChecked(request.cam_faithfulness)
+            if isinstance(request.baseline, str):
+                _select(self.baseline_combo, request.baseline)
+            if request.method not in SUPERPIXEL_METHODS:
+                self.cam_faithfulness.setChecked(request.measures_faithfulness)
         finally:
             self._updating = False
         self._update_sections()
@@ -486,7 +415,7 @@ class ParameterPanel(QWidget):
 
     def _update_sections(self):
         method = self.method_combo.currentData()
-        lime = method == "lime"
+        lime = method in SUPERPIXEL_METHODS
         current = self.segmentation_combo.currentIndex()
         self.segmentation_stack.setCurrentIndex(current)
         # A stack is as tall as its tallest page; ignoring the hidden pages fits it to the shown one.
@@ -497,8 +426,14 @@ class ParameterPanel(QWidget):
         self.superpixels_box.setVisible(lime)
         self.sampling_box.setVisible(lime)
         self.cam_box.setVisible(not lime)
-        # Grad-CAM and Grad-CAM++ take one forward and backward pass: no batches to size.
-        self._top_form.setRowVisible(self.batch_size, method in ("lime", "scorecam"))
+        gradient = method in GRADIENT_METHODS
+        self.cam_box.set_title("Gradient map" if gradient else "Class Activation Map")
+        self._map_form.setRowVisible(self.layer_combo, not gradient)
+        self._map_form.setRowVisible(self.show_negative, not gradient)
+        self._map_form.setRowVisible(self.baseline_combo, method == "integrated-gradients")
+        self.sampling_box.body.layout().setRowVisible(self.kernel_width, method == "lime")
+        # Grad-CAM and its kin take one forward and backward pass: no batches to size.
+        self._top_form.setRowVisible(self.batch_size, lime or method == "scorecam")
         self._update_sampling_summary()
         self.method_note.setText(_METHOD_TIPS[method].split(": ", 1)[1].capitalize() + ".")
         if not lime and self.preview.isChecked():
@@ -544,6 +479,11 @@ class _Section(QWidget):
 
     def set_summary(self, text):
         self._summary = text
+        self._apply()
+
+    def set_title(self, title):
+        self._title = title
+        self.header.setToolTip(f"Show or hide the {title.lower()} settings")
         self._apply()
 
     @Slot()

@@ -1,7 +1,6 @@
 """The background worker: one QObject on one QThread runs every TensorFlow job, and its controller."""
 import dataclasses
 import gc
-import hashlib
 import logging
 import threading
 import time
@@ -15,26 +14,25 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThread, QThreadPool, QTimer, Signal, Slot
 
+from limelight.core import pipeline
 from limelight.core.errors import Cancelled, LimelightError, UntrustedModelError
+from limelight.core.pipeline import (BUILTIN_PREFIX, ExplainRequest, ModelInfo, PredictionCaches, model_info,
+                                     open_report)
 
 log = logging.getLogger(__name__)
 
-BUILTIN_PREFIX = "builtin:"
 #: The `model` of an ExplainResult read from a saved report: this prefix and the report's path.
 REPORT_PREFIX = "report:"
 #: Most progress updates a second sent to the window: more only costs repaints.
 PROGRESS_RATE = 20
 #: Models kept loaded at once (the current one and what Compare uses).
 MAX_LOADED_MODELS = 3
-#: How many classes LIME explains besides the target: they come from the same samples for free.
-LIME_TOP_LABELS = 5
+#: How many of the top classes LIME explains besides the target: they come from the same samples for free.
+LIME_TOP_CLASSES = 5
 #: Stack of the worker thread: the platform default (512 kB on macOS) is too small for TensorFlow.
 WORKER_STACK_BYTES = 64 * 2**20
 #: Colour of superpixel borders in the preview.
 PREVIEW_COLOUR = (255, 221, 0)
-#: Prediction caches kept, one per (model, image, segmentation, hide mode): the last few images.
-#: Each holds every class's probability per sample, 16 MB for 1000 classes and 4000 samples.
-MAX_PREDICTION_CACHES = 4
 #: Add samples continues a LIME run with this many times its samples, rounded up to a hundred.
 ADD_SAMPLES_FACTOR = 1.5
 
@@ -90,12 +88,12 @@ class SegmentPreview:
 
 @dataclass(frozen=True, eq=False)
 class Explain:
-    """Explain one photo with the method and parameters of `request` (an ExplainRequest)."""
+    """Explain one photo with the method and parameters of `request`."""
 
     model: str
     path: str
     image: np.ndarray
-    request: Any
+    request: ExplainRequest
     target: int | None = None
 
 
@@ -139,36 +137,6 @@ class Versions:
 
 
 # --- Results: what the worker answers -------------------------------------------------------
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the window needs to know about a loaded model, without touching TensorFlow."""
-
-    source: str
-    name: str
-    input_size: tuple
-    channels: int
-    num_classes: int
-    parameter_count: int
-    class_names: tuple
-    preprocessing: str
-    preprocessing_guessed: bool
-    resize: str
-    labels_path: str | None
-    labels_assumed: bool
-    layers: tuple
-    trusted: bool = False
-    sha256: str | None = None
-    """The content hash of a model that needed trust to load."""
-    runtime: str = ""
-    """What runs the forward passes, e.g. "LiteRT" or "Keras (why not LiteRT)"."""
-    seconds: float = field(default=0.0, compare=False)
-    """How long loading took, its first trace included."""
-
-    @property
-    def builtin(self) -> bool:
-        return self.source.startswith(BUILTIN_PREFIX)
-
 
 @dataclass(frozen=True)
 class TrustRequired:
@@ -217,18 +185,6 @@ class ExplainResult:
     frame: np.ndarray
     explanation: Any
     seconds: float
-
-
-@dataclass(frozen=True, eq=False)
-class OpenedReport:
-    """A report read back: its explanation of class `target` and the photo, whole and as the model saw it."""
-
-    path: str
-    info: dict
-    image: np.ndarray
-    frame: np.ndarray
-    explanation: Any
-    target: int
 
 
 @dataclass(frozen=True)
@@ -392,8 +348,10 @@ class Worker(QObject):
     def _explain(self, job: Explain, cancelled) -> ExplainResult:
         started = time.perf_counter()
         model = self._model(job.model)
-        explanation, target = explain_one(model, job.image, job.request, job.target, caches=self._caches,
-                                          progress=self._progress, cancelled=cancelled)
+        explanations = pipeline.explain(job.image, model, job.request, target=job.target,
+                                        also_top_classes=LIME_TOP_CLASSES, caches=self._caches,
+                                        progress=self._progress, cancelled=cancelled)
+        target, explanation = next(iter(explanations.items()))
         return ExplainResult(job.model, job.path, job.request, target, model.frame(job.image),
                              explanation, time.perf_counter() - started)
 
@@ -429,6 +387,7 @@ class Worker(QObject):
         from limelight.core.images import load_image
 
         model = self._model(job.model)
+        info = model_info(model)
         written, failures = [], []
         written_for = {}  # each file written in this batch -> the photo it was written for
         total = len(job.paths)
@@ -443,11 +402,11 @@ class Worker(QObject):
             progress(0, 1)
             try:
                 image = load_image(path)
-                explanation, target = explain_one(model, image, job.request, None,
-                                                  progress=progress, cancelled=cancelled)
-                written.extend(export_explanation(model, path, image, explanation, target,
-                                                  job.style, job.folder, force=job.overwrite,
-                                                  written_for=written_for))
+                explanations = pipeline.explain(image, model, job.request, progress=progress, cancelled=cancelled)
+                target, explanation = next(iter(explanations.items()))
+                written.extend(str(file) for file in pipeline.export(
+                    image, explanation, info, target=target, photo_path=path, folder=job.folder, style=job.style,
+                    force=job.overwrite, written_for=written_for))
             except Cancelled:
                 return BatchResult(tuple(written), tuple(failures), cancelled=True)
             except LimelightError as error:
@@ -456,155 +415,9 @@ class Worker(QObject):
         return BatchResult(tuple(written), tuple(failures))
 
 
-def export_explanation(model, path, image, explanation, target, style, folder, *,
-                       force=False, written_for=None) -> list[str]:
-    """Write the annotated image, the JSON report and the figure of one explanation to `folder`.
-
-    `written_for` maps the files a batch has written so far to their photos: a file written for
-    another photo of the same batch (two photos called cat.jpg) is never overwritten, even with `force`.
-    """
-    from limelight.core import report
-    from limelight.core.overlay import render
-
-    name = model.labels.name(target)
-    paths = report.output_paths(folder, path, name, target, getattr(explanation, "method", explanation.kind))
-    written_for = {} if written_for is None else written_for
-    for written in paths.values():
-        if written in written_for:
-            raise LimelightError(f"{written} was written for {written_for[written]} earlier in this batch; "
-                                 "give the photos different names or save them to separate folders")
-    frame = model.frame(image)
-    report.save_annotated(paths["image"], render(frame, explanation, target, style), force=force)
-    report.save_report(paths["json"], explanation, image_path=path, model_name=model.name,
-                       preprocessing=model.preprocessing, label_names=list(model.labels.names),
-                       style=style, extra=report_extra(model.settings.resize, target), force=force)
-    report.save_figure(paths["figure"], frame, explanation, target, style, label_name=name,
-                       model_name=model.name, force=force)
-    written_for.update(dict.fromkeys(paths.values(), path))
-    return [str(paths[k]) for k in ("image", "json", "arrays", "figure")]
-
-
-def explain_one(model, image, request, target, *, caches=None, progress=None, cancelled=None):
-    """Explain `image` (the whole photo) with `request`; return the explanation and its class.
-
-    LIME explains the target together with the top classes, which costs nothing more
-    and lets the window switch between them without a new run; "auto" samples until the
-    target's top superpixels are stable. Faithfulness is measured for the target (LIME always,
-    CAM on request). `caches` (PredictionCaches) keeps the model's predictions for later runs.
-    """
-    from limelight.core.segmentation import SEGMENTATION_DEFAULTS, segment, segmentation_params
-
-    caches = caches if caches is not None else PredictionCaches(1)
-    prepared = model.prepare(image)
-    if request.method == "lime":
-        from limelight.core.lime import explain_lime
-
-        probabilities = model.predict(prepared[None])[0]
-        top = [int(i) for i in np.argsort(probabilities)[::-1][:LIME_TOP_LABELS]]
-        target = top[0] if target is None else int(target)
-        # The target first: "auto" stops when the first label is stable.
-        labels = [target, *(label for label in top if label != target)]
-        # Every parameter used, quickshift's scaled to a small image included, so the report says them.
-        params = segmentation_params(prepared, method=request.segmentation, **dict(request.segmentation_params))
-        segments = segment(prepared, method=request.segmentation, **params)
-        cache = caches.get(model, prepared, segments, request.segmentation, request.segmentation_params,
-                           request.hide)
-        explanation = explain_lime(
-            prepared, model.predict, segments=segments, labels=labels,
-            num_samples=request.num_samples, batch_size=request.batch_size, hide=request.hide,
-            kernel_width=request.kernel_width, random_state=request.seed,
-            segmentation={"method": request.segmentation, **params}, faithfulness=[target],
-            cache=cache, progress=progress, cancelled=cancelled)
-        return explanation, target
-    from limelight.core.cam import explain_cam
-
-    explanation = explain_cam(prepared, model, method=request.method, target=target,
-                              layer=request.layer, use_logits=request.use_logits,
-                              relu=request.relu, batch_size=request.batch_size,
-                              progress=progress, cancelled=cancelled)
-    if request.cam_faithfulness:
-        from limelight.core.scores import add_faithfulness
-
-        # Superpixels as LIME makes them by default, ranked by the map's mean inside each.
-        params = tuple(SEGMENTATION_DEFAULTS["quickshift"].items())
-        segments = segment(prepared, method="quickshift", **dict(params))
-        cache = caches.get(model, prepared, segments, "quickshift", params, "mean")
-        explanation = add_faithfulness(explanation, cache, [explanation.target], cancelled=cancelled)
-    return explanation, explanation.target
-
-
 def more_samples(num_samples: int) -> int:
     """The sample count Add samples continues a LIME run with: half as many again, in hundreds."""
     return -(-int(num_samples * ADD_SAMPLES_FACTOR) // 100) * 100
-
-
-class PredictionCaches:
-    """The model's predictions on perturbed copies of the last few images, so none is predicted twice.
-
-    One `limelight.core.lime.PredictionCache` per (model, image, segmentation, hide mode); the
-    oldest goes when there are more than `size`. Used on the worker thread only.
-    """
-
-    def __init__(self, size: int = MAX_PREDICTION_CACHES):
-        self._size = size
-        self._caches: OrderedDict = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._caches)
-
-    def get(self, model, prepared, segments, segmentation, params, hide):
-        """Return the cache for `model` and the model-ready image `prepared` cut into `segments`.
-
-        `segmentation` and `params` are how `segments` were made: the same ones always give the
-        same segments, so they (not the segments) identify the cache.
-        """
-        from limelight.core.lime import PredictionCache
-
-        # The model by its predict, as the cache itself checks it; the image by content, not by path.
-        key = (model.predict, hashlib.sha256(np.ascontiguousarray(prepared)).hexdigest(), segmentation,
-               tuple(params), hide)
-        cache = self._caches.get(key)
-        if cache is None:
-            cache = self._caches[key] = PredictionCache(model.predict, prepared, segments, hide=hide)
-            while len(self._caches) > self._size:
-                self._caches.popitem(last=False)
-        self._caches.move_to_end(key)
-        return cache
-
-
-def report_extra(resize: str, target: int) -> dict:
-    """What a report needs besides the explanation to be shown again: how the photo was framed, and the class shown."""
-    return {"resize": resize, "target": int(target)}
-
-
-def open_report(path) -> OpenedReport:
-    """Read a report written by `export_explanation` or the window, with the photo it explains.
-
-    The photo is looked for where the report says, then beside the report.
-    """
-    from limelight.core.errors import ReportError
-    from limelight.core.images import load_image
-    from limelight.core.models import frame_image
-    from limelight.core.report import load_report
-
-    explanation, info = load_report(path)
-    image_info = info.get("image") if isinstance(info.get("image"), dict) else {}
-    extra = info.get("extra") if isinstance(info.get("extra"), dict) else {}
-    saved = Path(str(image_info.get("path") or image_info.get("name") or ""))
-    folder = Path(path).parent
-    candidates = [saved if saved.is_absolute() else folder / saved, folder / saved.name]
-    photo = next((c for c in candidates if saved.name and c.is_file()), None)
-    if photo is None:
-        raise ReportError(f"the photo it explains ({saved.name or 'not named'}) is missing; put it back "
-                          f"where it was or beside the report.", path=path)
-    image = load_image(photo)
-    target = extra.get("target", explanation.labels[0])
-    if target not in explanation.labels:
-        target = explanation.labels[0]
-    # The part of the photo the model saw, with no model at hand.
-    frame = frame_image(image, np.shape(explanation.weight_map(target)), extra.get("resize", "stretch"))
-    info = dict(info, image=dict(image_info, path=str(photo)))
-    return OpenedReport(str(path), info, image, frame, explanation, int(target))
 
 
 def _warm_up(model, cancelled) -> None:
@@ -631,25 +444,6 @@ def _warm_up(model, cancelled) -> None:
     from skimage.segmentation import find_boundaries, quickshift  # noqa: F401
     import sklearn.linear_model  # noqa: F401
     import sklearn.metrics  # noqa: F401
-
-
-def model_info(model, *, sha256=None) -> ModelInfo:
-    """Everything the window shows about `model`, read once in the worker thread."""
-    try:
-        from limelight.core.cam import candidate_layers
-
-        layers = tuple(info.path for info in candidate_layers(model))
-    except LimelightError:
-        layers = ()
-    settings = model.settings
-    return ModelInfo(
-        source=model.source, name=model.name, input_size=tuple(model.input_size),
-        channels=model.channels, num_classes=model.num_classes,
-        parameter_count=model.parameter_count, class_names=tuple(model.labels.names),
-        preprocessing=settings.preprocessing,
-        preprocessing_guessed=bool(settings.preprocessing_guessed), resize=settings.resize,
-        labels_path=settings.labels_path, labels_assumed=bool(getattr(model.labels, "assumed", False)),
-        layers=layers, trusted=sha256 is not None, sha256=sha256, runtime=model.runtime.description)
 
 
 def _versions() -> dict:

@@ -370,7 +370,7 @@ def test_the_users_model_is_unchanged_after_a_logits_run(nested):
     image = random_image(11, (96, 96))
     weights = [w.copy() for w in model.keras_model.get_weights()]
     before = model.predict(image[None])
-    for method in cam.METHODS:
+    for method in cam.CAM_METHODS:
         explain_cam(image, model, method=method, use_logits=True)
     assert head.activation is keras.activations.softmax
     assert all(np.array_equal(a, b) for a, b in zip(weights, model.keras_model.get_weights()))

@@ -6,7 +6,8 @@ import tensorflow as tf
 from scipy.ndimage import binary_fill_holes, distance_transform_edt
 
 from limelight.core.errors import Cancelled, ExplanationError
-from limelight.core.gradients import BASELINES, METHODS, GradientExplanation, explain_gradients
+from limelight.core.gradients import GradientExplanation, explain_gradients
+from limelight.core.methods import BASELINES, GRADIENT_METHODS
 from limelight.core.models import ModelSettings, wrap_model
 from limelight.core.zoo import load_builtin, weights_available
 from tests import user_models
@@ -137,7 +138,7 @@ def test_integrated_gradients_baseline_score_is_the_models_own(sigmoid):
 def test_the_bright_patch_detector_is_explained_where_the_patch_is(sigmoid):
     image = np.full((32, 32, 3), 60, np.uint8)
     image[20:26, 5:11] = 250
-    for method in METHODS:
+    for method in GRADIENT_METHODS:
         heatmap = explain_gradients(image, sigmoid, method=method, target=1, random_state=0).heatmap_full
         row, col = np.unravel_index(np.argmax(heatmap), heatmap.shape)
         assert 18 <= row <= 27 and 3 <= col <= 12, method

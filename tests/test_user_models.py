@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from limelight.core.cam import METHODS, explain_cam
+from limelight.core.cam import CAM_METHODS, explain_cam
 from limelight.core.cli import main
 from limelight.core.images import load_image
 from limelight.core.lime import explain_lime
@@ -56,7 +56,7 @@ def test_every_user_model_predicts_and_explains_with_lime_and_each_cam(saved, ph
     assert segment_count(segments) >= 15
     lime = explain_lime(image, model.predict, segments=segments, labels=[0], num_samples=150, faithfulness=False)
     assert np.all(np.isfinite(lime.weights[0]))
-    for method in METHODS[:2] if name in APPLICATIONS else METHODS:
+    for method in CAM_METHODS[:2] if name in APPLICATIONS else CAM_METHODS:
         explanation = explain_cam(image, model, method=method, target=model.num_classes - 1)
         assert explanation.heatmap_full.shape == model.input_size
         assert np.all(np.isfinite(explanation.heatmap_full)) and explanation.heatmap_full.min() >= 0
@@ -64,7 +64,7 @@ def test_every_user_model_predicts_and_explains_with_lime_and_each_cam(saved, ph
 
 def test_a_model_converted_from_pytorch_is_explained_by_every_cam_in_the_cli(saved, tmp_path, capsys):
     # Layer names such as "_conv_stem" were refused as TensorFlow name scopes ("not a valid root scope name").
-    for method in METHODS:
+    for method in CAM_METHODS:
         assert main(["explain", CHELSEA, "--model", saved["pytorch_names"], "--method", method,
                      "--out", str(tmp_path)]) == 0, capsys.readouterr().err
     assert len(list(tmp_path.glob("*.png"))) == 3
@@ -94,7 +94,7 @@ def test_a_binary_models_labels_come_from_its_labels_file(saved, tmp_path):
 def test_the_positive_class_of_a_binary_model_is_explained_where_the_bright_square_is(saved):
     model = load_model(saved["binary"])
     image, square = square_image((255, 255, 255), (16, 8), side=16)
-    for method in METHODS:
+    for method in CAM_METHODS:
         positive = explain_cam(image, model, method=method, target=1)
         heatmap = positive.heatmap_full
         assert heatmap[square].mean() > 5 * heatmap[~square].mean(), method
@@ -119,7 +119,7 @@ def test_a_multi_label_model_gives_independent_probabilities_explained_per_outpu
     np.testing.assert_allclose(probabilities, model.keras_model(model.preprocess(image[None]))[0], rtol=1e-6)
     assert probabilities.min() > 0.5 and probabilities.sum() > 1.2
     for label, where in ((0, red), (1, blue)):
-        for method in METHODS:
+        for method in CAM_METHODS:
             heatmap = explain_cam(image, model, method=method, target=label).heatmap_full
             assert heatmap[where].mean() > 5 * heatmap[~where].mean(), (label, method)
 
@@ -257,5 +257,5 @@ def test_a_vision_transformers_tokens_are_offered_as_a_grid_and_explained_like_a
     explanation = explain_cam(image, model, target=2, relu=False)
     assert explanation.layer == "encoder_norm"
     np.testing.assert_allclose(explanation.heatmap, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
-    for method in METHODS[1:]:
+    for method in CAM_METHODS[1:]:
         assert explain_cam(image, model, method=method, target=2).heatmap_full.shape == (32, 32)

@@ -436,14 +436,14 @@ def test_the_worker_drops_answers_nobody_waits_for(qtbot, shapes):
 
 def test_a_model_failure_mid_run_is_reported_and_the_window_recovers(qtbot, make_window, shapes,
                                                                      monkeypatch):
-    import limelight.gui.worker as worker
+    from limelight.core import pipeline
 
     window = make_window(images=[shapes[0][0]])
 
     def out_of_memory(*args, **kwargs):
         raise MemoryError()
 
-    monkeypatch.setattr(worker, "explain_one", out_of_memory)
+    monkeypatch.setattr(pipeline, "explain", out_of_memory)
     set_method(window, "gradcam")
     with qtbot.waitSignal(window.sig_message, timeout=JOB_TIMEOUT_MS) as blocker:
         window.parameter_panel.sig_explain_requested.emit()
@@ -539,7 +539,7 @@ def test_explain_all_never_lets_two_photos_of_one_name_overwrite_each_other(
     reports = [json.loads(p.read_text()) for p in out.glob("cat_*.json")]
     # The first photo's results stay; the second is refused in one line, not written over them.
     assert [r["image"]["path"] for r in reports] == [str(photos[0])] * len(reports) and reports
-    qtbot.waitUntil(lambda: "earlier in this batch" in window.message_bar.text(), timeout=JOB_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "earlier in this run" in window.message_bar.text(), timeout=JOB_TIMEOUT_MS)
 
 
 def test_copy_puts_the_shown_image_on_the_clipboard(qtbot, make_window, shapes):

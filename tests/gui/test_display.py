@@ -4,7 +4,7 @@ from PIL import Image
 from PySide6.QtWidgets import QFileDialog
 
 from limelight.core.overlay import render
-from limelight.gui.image_view import place_in_photo
+from limelight.core.images import place_in_photo
 
 from .conftest import JOB_TIMEOUT_MS
 from .test_app import explain, qimage_array, shown_pixels

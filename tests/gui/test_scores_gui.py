@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from limelight.core.models import ClassifierModel
-from limelight.gui.image_view import place_in_photo
-from limelight.gui.parameter_panel import ExplainRequest, ParameterPanel
+from limelight.core.images import place_in_photo
+from limelight.core.pipeline import ExplainRequest
+from limelight.gui.parameter_panel import ParameterPanel
 from limelight.gui.worker import more_samples
 
 from .conftest import JOB_TIMEOUT_MS
@@ -129,7 +130,7 @@ def test_another_class_costs_no_new_sample_predictions(qtbot, make_window, shape
 
 
 def test_cam_faithfulness_is_optional(qtbot, make_window, shapes):
-    assert not ExplainRequest(method="gradcam").cam_faithfulness
+    assert not ExplainRequest(method="gradcam").measures_faithfulness
     window = make_window(images=[shapes[0][0]])
     plain = explain(qtbot, window, "gradcam")
     panel = window.predictions_panel
@@ -137,7 +138,7 @@ def test_cam_faithfulness_is_optional(qtbot, make_window, shapes):
     assert panel.faithfulness_plot is None or not panel.faithfulness_plot.isVisibleTo(panel)
     assert not panel.add_samples_button.isVisibleTo(panel)
     assert dict(plain.explanation.faithfulness) == {}
-    measured = explain(qtbot, window, "gradcam", cam_faithfulness=True)
+    measured = explain(qtbot, window, "gradcam", faithfulness=True)
     curves = measured.explanation.faithfulness[measured.target]
     assert auc_text(curves) in panel.info_text()
     assert panel.faithfulness_plot.isVisibleTo(panel)

@@ -6,8 +6,10 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QMouseEvent
 from PySide6.QtWidgets import QApplication
 
+from limelight.core.errors import ExplanationError
 from limelight.core.segmentation import SEGMENTATION_DEFAULTS
-from limelight.gui.image_view import ImageView, place_in_photo, scale_photo_and_frame
+from limelight.core.images import place_in_photo, scale_photo_and_frame
+from limelight.gui.image_view import ImageView
 
 
 def qimage_array(image):
@@ -201,7 +203,7 @@ def panel(qtbot):
 
 
 def test_explain_request_round_trips_through_the_panel(panel):
-    from limelight.gui.parameter_panel import ExplainRequest
+    from limelight.core.pipeline import ExplainRequest
 
     panel.set_layers(["conv_a", "conv_b"])
     lime = ExplainRequest(method="lime", segmentation="slic",
@@ -219,7 +221,7 @@ def test_explain_request_round_trips_through_the_panel(panel):
     odd = ExplainRequest(method="gradcam", layer="elsewhere")
     panel.set_request(odd)
     assert panel.request().layer == "elsewhere"
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(ExplanationError, match="method must be one of"):
         ExplainRequest(method="shap")
 
 
@@ -248,7 +250,7 @@ def test_switching_method_shows_only_its_parameters(panel, qtbot):
 
 
 def test_cache_key_counts_only_the_chosen_methods_parameters():
-    from limelight.gui.parameter_panel import ExplainRequest
+    from limelight.core.pipeline import ExplainRequest
 
     cam = ExplainRequest(method="gradcam", seed=1, num_samples=500)
     assert cam.key() == ExplainRequest(method="gradcam", seed=2, num_samples=900, batch_size=7).key()
@@ -263,7 +265,7 @@ def test_cache_key_counts_only_the_chosen_methods_parameters():
 def test_only_the_users_method_choice_is_announced(panel, qtbot):
     from PySide6.QtTest import QTest
 
-    from limelight.gui.parameter_panel import ExplainRequest
+    from limelight.core.pipeline import ExplainRequest
 
     with qtbot.assertNotEmitted(panel.sig_method_changed):
         panel.set_request(ExplainRequest(method="gradcam"))

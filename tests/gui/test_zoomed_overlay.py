@@ -80,7 +80,7 @@ def test_zooming_redraws_the_overlay_only_when_it_needs_more_or_fewer_pixels(qtb
 def test_compare_draws_both_sides_at_the_size_shown_and_copies_them_at_full_size(qtbot, make_window,
                                                                                 big_photo):
     from limelight.core.overlay import render
-    from limelight.gui.image_view import place_in_photo
+    from limelight.core.images import place_in_photo
 
     window = make_window(images=[big_photo])
     explain(qtbot, window, "gradcam")
