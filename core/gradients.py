@@ -27,7 +27,7 @@ INPUT_LAYER = "input"
 class GradientExplanation(CamExplanation):
     """A map of the class score's gradients with respect to the input pixels; arrays are read-only.
 
-    The fields are those of `CamExplanation`, with `heatmap` and `heatmap_full` both at the
+    The fields are those of `CamExplanation`, with `heatmap` and `input_heatmap` both at the
     model's input resolution and `layer` equal to `INPUT_LAYER`. The plain, SmoothGrad,
     SmoothGrad-Squared and VarGrad maps are magnitudes (never negative); Integrated Gradients'
     map is signed: its pixels sum to the score's change from the baseline to the image, and
@@ -185,8 +185,8 @@ def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", t
     heatmap = heatmap.astype(np.float32)
     params["target"] = target = passes.target
     timings = {"total": time.perf_counter() - started}
-    return GradientExplanation(method=method, heatmap=heatmap, heatmap_full=heatmap, layer=INPUT_LAYER,
-                               target=target, score=passes.score, probability=float(passes.probabilities[target]),
+    return GradientExplanation(method=method, heatmap=heatmap, input_heatmap=heatmap, layer=INPUT_LAYER,
+                               target=target, class_score=passes.class_score, probability=float(passes.probabilities[target]),
                                timings=timings, params=params)
 
 
@@ -197,7 +197,7 @@ class _Passes:
     ----------
     target : int
         The explained class, once the first batch has run.
-    score : float
+    class_score : float
         The image's score for `target`.
     probabilities : ndarray of shape (num_classes,)
         The image's class probabilities.
@@ -207,7 +207,7 @@ class _Passes:
         self._compute, self.target, self._seed = compute, target, seed
         self._batch_size, self._progress, self._cancelled, self._method = int(batch_size), progress, cancelled, method
         self._done = 0
-        self.score = self.probabilities = None
+        self.class_score = self.probabilities = None
         self.scores = []
 
     def run(self, origin, direction, alphas, noise, weights, *, total):
@@ -227,9 +227,9 @@ class _Passes:
                 origin, direction, tf.constant(alphas[chosen], tf.float32), tf.constant(noise[chosen], tf.float32),
                 tf.constant(weights[chosen], tf.float32), tf.constant(self.target, tf.int32),
                 tf.constant([self._seed, self._done], tf.int64))
-            if self.score is None:
+            if self.class_score is None:
                 self.target = int(target)
-                self.score, self.probabilities = float(scores[0]), probabilities.numpy()[0]
+                self.class_score, self.probabilities = float(scores[0]), probabilities.numpy()[0]
             # float64 across batches: with one row a batch, the mean of n equal gradients is exactly that gradient.
             sums[0] += total_gradients.numpy()
             sums[1] += total_squares.numpy()
@@ -276,8 +276,8 @@ def _integrated_gradients(passes: _Passes, x: np.ndarray, x_baseline: np.ndarray
                                          total=most)[0]
         intervals *= 2
     passes.finish()
-    completeness = {"attribution_sum": attribution_sum, "score": float(score), "baseline_score": float(baseline_score),
-                    "steps": intervals}
+    completeness = {"attribution_sum": attribution_sum, "class_score": float(score),
+                    "baseline_class_score": float(baseline_score), "steps": intervals}
     return attributions.sum(axis=-1), completeness
 
 

@@ -1,11 +1,12 @@
 """How far to trust an explanation: stability of its top superpixels, and faithfulness (deletion and insertion AUC)."""
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from limelight.core.errors import Cancelled, ExplanationError
 from limelight.core.segmentation import MIN_SUPERPIXELS
@@ -17,6 +18,10 @@ BORDERLINE = 0.7
 WEAK_FIT = 0.5
 #: The most samples `explain_lime(num_samples="auto")` draws; past it more samples cost minutes.
 MAX_SAMPLES = 4000
+#: Perturbed images (LIME's samples, Score-CAM's masked images) built and sent to the model per step, and
+#: so how often progress is told and cancellation checked: enough to keep the model busy, few enough for a
+#: laptop's memory. The model splits them into forward passes of its own (models.FORWARD_BATCH_SIZE).
+SAMPLE_BATCH_SIZE = 48
 #: The stability word of an explanation over fewer than MIN_SUPERPIXELS superpixels.
 TOO_FEW_SUPERPIXELS = "too few superpixels"
 #: How many superpixels the stability score follows, as lime's own examples show them.
@@ -206,13 +211,28 @@ def top_k_stability(masks, targets, sample_weight, *, k=TOP_K, tie_delta=TIE_DEL
     refits = np.empty((targets.shape[1], repeats, design.shape[1]))
     # Matrices this small gain nothing from BLAS threads, and on a busy machine the threads' waiting
     # makes each refit 100x slower (75 ms instead of 0.7 ms at 2000 samples on two shared cores).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_threaded_blas():
         for repeat in range(repeats):
             counts = np.bincount(rng.integers(1, num_samples, num_samples - 1), minlength=num_samples)
             counts[0] = 1
             refits[:, repeat] = ridge_coefficients(design, targets, sample_weight * counts)
     scores = np.array([rerun_agreement(weights, k, tie_delta=tie_delta) for weights in refits])
     return scores[:, 0], scores[:, 1]
+
+
+def single_threaded_blas():
+    """A context in which BLAS runs on one thread (for the small matrices of LIME's fits)."""
+    return _threadpools().limit(limits=1, user_api="blas")
+
+
+@functools.cache
+def _threadpools():
+    # threadpool_limits() looks for the loaded libraries on every call: 7 ms of wall time a call on
+    # the busy machine (0.4 ms of CPU). scikit-learn's fits use SciPy's own OpenBLAS, not numpy's,
+    # so it is loaded before looking.
+    import scipy.linalg  # noqa: F401
+
+    return ThreadpoolController()
 
 
 def rerun_agreement(runs, k=TOP_K, *, tie_delta=TIE_DELTA):

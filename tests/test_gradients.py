@@ -73,29 +73,29 @@ def test_plain_gradients_match_a_gradient_tape_summed_over_channels(fruits):
     image = random_image(0, (20, 20))
     expected, score = tape_gradients(keras_model, model.preprocess(image[None]), 2)
     explanation = explain_gradients(image, model, method="gradients", target=2)
-    np.testing.assert_allclose(explanation.heatmap_full, np.abs(expected[0]).sum(axis=-1), rtol=1e-4, atol=1e-7)
-    assert explanation.score == pytest.approx(float(score[0]), rel=1e-5)
+    np.testing.assert_allclose(explanation.input_heatmap, np.abs(expected[0]).sum(axis=-1), rtol=1e-4, atol=1e-7)
+    assert explanation.class_score == pytest.approx(float(score[0]), rel=1e-5)
     assert isinstance(explanation, GradientExplanation) and explanation.kind == "gradient"
 
 
 def test_smoothgrad_with_zero_noise_equals_plain_gradients_exactly(fruits, grayscale):
     for model in (fruits[0], grayscale):
         image = random_image(1, model.input_size)
-        plain = explain_gradients(image, model, method="gradients", target=1).heatmap_full
+        plain = explain_gradients(image, model, method="gradients", target=1).input_heatmap
         # One copy per pass runs exactly the plain pass, so any difference would be the averaging's.
         smooth = explain_gradients(image, model, method="smoothgrad", noise=0.0, num_samples=7, batch_size=1,
-                                   target=1, random_state=0).heatmap_full
+                                   target=1, random_state=0).input_heatmap
         assert np.array_equal(smooth, plain)
         # Batched copies differ only by the convolution's rounding for a batch of another size.
         batched = explain_gradients(image, model, method="smoothgrad", noise=0.0, num_samples=7, batch_size=4,
-                                    target=1, random_state=0).heatmap_full
+                                    target=1, random_state=0).input_heatmap
         np.testing.assert_allclose(batched, plain, rtol=1e-5, atol=1e-6 * plain.max())
 
 
 def test_vargrad_is_smoothgrad_squared_less_the_squared_mean_on_one_channel(grayscale):
     image = random_image(2, (28, 28))
     maps = {method: explain_gradients(image, grayscale, method=method, target=3, num_samples=12,
-                                      random_state=5).heatmap_full
+                                      random_state=5).input_heatmap
             for method in ("smoothgrad", "smoothgrad-squared", "vargrad")}
     # With one channel, E[g^2] - Var[g] = E[g]^2 pixel by pixel.
     np.testing.assert_allclose(maps["smoothgrad-squared"] - maps["vargrad"], maps["smoothgrad"] ** 2,
@@ -107,7 +107,7 @@ def test_noise_changes_the_map_and_the_same_seed_repeats_it(fruits):
     model, _ = fruits
     image = random_image(3, (20, 20))
     first, again, other = (explain_gradients(image, model, method="smoothgrad", target=0, num_samples=8,
-                                             random_state=seed).heatmap_full for seed in (4, 4, 5))
+                                             random_state=seed).input_heatmap for seed in (4, 4, 5))
     assert np.array_equal(first, again)
     assert not np.array_equal(first, other)
 
@@ -119,11 +119,11 @@ def test_integrated_gradients_sum_to_the_score_change_within_one_percent(nested,
         explanation = explain_gradients(image, model, method="integrated-gradients", baseline=baseline,
                                         target=model.num_classes - 1)
         check = explanation.params["completeness"]
-        change = check["score"] - check["baseline_score"]
-        assert explanation.heatmap_full.sum() == pytest.approx(check["attribution_sum"], rel=1e-4)
+        change = check["class_score"] - check["baseline_class_score"]
+        assert explanation.input_heatmap.sum() == pytest.approx(check["attribution_sum"], rel=1e-4)
         assert abs(check["attribution_sum"] - change) <= 0.01 * abs(change), (model.name, check)
         # The path ends on the image: its score is the plain pass's, up to a batch's rounding.
-        assert check["score"] == pytest.approx(explanation.score, rel=1e-4, abs=1e-6)
+        assert check["class_score"] == pytest.approx(explanation.class_score, rel=1e-4, abs=1e-6)
 
 
 def test_integrated_gradients_baseline_score_is_the_models_own(sigmoid):
@@ -131,7 +131,7 @@ def test_integrated_gradients_baseline_score_is_the_models_own(sigmoid):
     explanation = explain_gradients(image, sigmoid, method="integrated-gradients", baseline=(0, 0, 0), target=1)
     probability = float(sigmoid.predict(np.zeros((1, 32, 32, 3), np.uint8))[0, 1])
     # The binary head's score is the sigmoid's logit, log(p / (1 - p)).
-    assert explanation.params["completeness"]["baseline_score"] == pytest.approx(
+    assert explanation.params["completeness"]["baseline_class_score"] == pytest.approx(
         np.log(probability / (1 - probability)), rel=1e-4)
 
 
@@ -139,7 +139,7 @@ def test_the_bright_patch_detector_is_explained_where_the_patch_is(sigmoid):
     image = np.full((32, 32, 3), 60, np.uint8)
     image[20:26, 5:11] = 250
     for method in GRADIENT_METHODS:
-        heatmap = explain_gradients(image, sigmoid, method=method, target=1, random_state=0).heatmap_full
+        heatmap = explain_gradients(image, sigmoid, method=method, target=1, random_state=0).input_heatmap
         row, col = np.unravel_index(np.argmax(heatmap), heatmap.shape)
         assert 18 <= row <= 27 and 3 <= col <= 12, method
 
@@ -161,7 +161,7 @@ def test_the_gradient_map_peak_lies_near_the_object(demo, method, options, expec
     for index in range(50):
         scene = make_scene(np.random.default_rng(3000 + index), label=index % 6)
         heatmap = explain_gradients(scene.image, demo, method=method, target=scene.label, random_state=0,
-                                    **options).heatmap_full
+                                    **options).input_heatmap
         near = distance_transform_edt(~binary_fill_holes(scene.mask)) <= 4
         hits.append(near[np.unravel_index(np.argmax(heatmap), heatmap.shape)])
         chance.append(near.mean())

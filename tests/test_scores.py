@@ -42,8 +42,8 @@ def test_a_heatmap_is_scored_by_its_mean_inside_each_superpixel(red_square):
     assert sorted(np.argsort(-means)[:4]) == SQUARE_CELLS and means[SQUARE_CELLS[0]] == pytest.approx(1.5)
 
     def cam(heatmap):
-        return CamExplanation(method="gradcam", heatmap=heatmap[::4, ::4], heatmap_full=heatmap, layer="conv",
-                              target=0, score=1.0, probability=RED / 255)
+        return CamExplanation(method="gradcam", heatmap=heatmap[::4, ::4], input_heatmap=heatmap, layer="conv",
+                              target=0, class_score=1.0, probability=RED / 255)
 
     recorder = Recorder()
     cache = PredictionCache(recorder, image, segments, hide="black")
@@ -173,14 +173,14 @@ def test_the_stability_estimate_tracks_the_measured_agreement_of_reruns(demo_mod
 
 # --- samples="auto" -------------------------------------------------------------------------------
 
-def test_auto_stops_when_two_estimates_in_a_row_are_stable(red_square):
+def test_auto_stops_when_three_estimates_in_a_row_are_stable(red_square):
     image, segments = red_square
     recorder, calls = Recorder(), []
     auto = explain_lime(image, recorder, segments=segments, labels=[0], num_samples="auto", hide="black",
                         random_state=3, faithfulness=False, top_k=4,
                         progress=lambda done, total: calls.append((done, total)))
     # The square's four superpixels are certain from the first round (250 samples) on, but one
-    # estimate alone does not stop a run: the second round (500) confirms it.
+    # estimate alone does not stop a run: the next two rounds (375, 500) confirm it.
     assert auto.num_samples == auto.params["num_samples"] == 500 and recorder.images == 500
     assert auto.params["auto"] == {"target_stability": 0.9, "max_samples": 4000, "stopped":
                                    "stable: tie-aware agreement 1.00 reached 0.9 at 500 samples"}
@@ -188,6 +188,7 @@ def test_auto_stops_when_two_estimates_in_a_row_are_stable(red_square):
     fixed = explain_lime(image, redness, segments=segments, labels=[0], num_samples=500, hide="black",
                          random_state=3, faithfulness=False, top_k=4)
     assert np.array_equal(auto.masks, fixed.masks) and np.array_equal(auto.weights[0], fixed.weights[0])
+    assert auto.stability[0] == fixed.stability[0]
 
 
 def test_auto_stops_at_the_cap_when_it_cannot_get_stable(red_square):
@@ -213,7 +214,8 @@ def test_auto_stops_early_when_more_samples_would_not_make_it_stable(red_square)
     recorder = Recorder(noise)
     explanation = explain_lime(image, recorder, segments=segments, labels=[0], num_samples="auto", hide="black",
                                random_state=0, faithfulness=False)
-    # Three estimates (250, 500, 750 samples) on a flat trend, far from 4000.
+    # Estimates from 250 to 750 samples (a tripling, enough to draw a trend) on a flat trend, far
+    # from 4000; not the 22 rounds up to it.
     assert explanation.num_samples == recorder.images == 750
     stopped = explanation.params["auto"]["stopped"]
     assert stopped.startswith("stopped at 750 samples with agreement 0.") and "at 4000, short of 0.9" in stopped

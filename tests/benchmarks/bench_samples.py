@@ -32,6 +32,7 @@ def table():
     """Measure everything in one run and return the markdown table."""
     from limelight.core.zoo import load_builtin
 
+    loads = [os.getloadavg()[0]]
     model = load_builtin("efficientnet_lite0")
     model.predict(np.zeros((48, *model.input_size, 3), np.uint8))  # warm-up
     rows, estimates = [], []
@@ -40,6 +41,7 @@ def table():
         print(row, file=sys.stderr, flush=True)  # progress: the whole table takes minutes
         rows.append(row)
         estimates += pairs
+        loads.append(os.getloadavg()[0])
     header = ["### Default LIME (samples=\"auto\") against lime 0.2.0.1 at its defaults", "",
               "| photo | superpixels | auto: median samples (range) | reruns' tie-aware agreement (target "
               f">= {STABLE}) | reruns' Jaccard | auto's estimate | auto: median time | lime: time | "
@@ -62,7 +64,9 @@ def table():
                   f"of one's top {TOP_K} that the other ranks in its top {TOP_K} or ties with its {TOP_K}th "
                   f"place (within 0.1 of its largest weight). lime: LimeImageExplainer().explain_instance "
                   f"at its defaults (1000 samples, batch 10, top 5 labels) with the model's Keras forward "
-                  f"pass (predict_on_batch), median of {LIME_RUNS} runs spread among Limelight's."]
+                  f"pass (predict_on_batch), median of {LIME_RUNS} runs spread among Limelight's. The "
+                  f"machine's load (1-minute average on {os.cpu_count()} cores) at the start and after each "
+                  f"photo: {' / '.join(f'{load:.1f}' for load in loads)}."]
     return "\n".join(lines)
 
 
