@@ -507,3 +507,47 @@ def check_sanity(photo, model, explanation, request: ExplainRequest, *, target, 
     return check(model, explain_map, target=target, method=request.method, original=explanation.weight_map(target),
                  steps=STEPS if steps is None else steps, random_state=random_state, progress=progress,
                  cancelled=cancelled)
+
+
+# --- Reopening -----------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class OpenedReport:
+    """A report read back: its explanation of class `target` and the photo, whole and as the model saw it."""
+
+    path: str
+    info: dict
+    image: np.ndarray
+    frame: np.ndarray
+    explanation: object
+    target: int
+
+
+def open_report(path) -> OpenedReport:
+    """Read a report written by `write_report`, with the photo it explains; no model needed.
+
+    The photo is looked for where the report says, then beside the report, and framed as the
+    model saw it (the report's ``extra.resize``; reports without it were stretched).
+
+    Raises
+    ------
+    ReportError
+        For a report that cannot be read, or whose photo is missing.
+    """
+    explanation, info = load_report(path)
+    image_info = info.get("image") if isinstance(info.get("image"), dict) else {}
+    extra = info.get("extra") if isinstance(info.get("extra"), dict) else {}
+    saved = Path(str(image_info.get("path") or image_info.get("name") or ""))
+    folder = Path(path).parent
+    candidates = [saved if saved.is_absolute() else folder / saved, folder / saved.name]
+    photo = next((c for c in candidates if saved.name and c.is_file()), None)
+    if photo is None:
+        raise ReportError(f"the photo it explains ({saved.name or 'not named'}) is missing; put it back "
+                          f"where it was or beside the report.", path=path)
+    image = load_image(photo)
+    target = extra.get("target", explanation.labels[0])
+    if target not in explanation.labels:
+        target = explanation.labels[0]
+    frame = frame_image(image, np.shape(explanation.weight_map(target)), extra.get("resize", "stretch"))
+    info = dict(info, image=dict(image_info, path=str(photo)))
+    return OpenedReport(str(path), info, image, frame, explanation, int(target))

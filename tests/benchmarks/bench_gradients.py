@@ -1,4 +1,6 @@
 """Each gradient map against the forward+backward passes it is made of, plain and batched."""
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -6,6 +8,8 @@ from limelight.core.gradients import explain_gradients
 from tests.benchmarks.bench_cam import _image, _median_seconds, _models, _seconds
 
 REPEATS = 5
+# LIMELIGHT_BENCH_QUICK=1: the demo model only (EfficientNet-Lite0's 50 copies at 224 px take minutes).
+QUICK = os.environ.get("LIMELIGHT_BENCH_QUICK") == "1"
 # SmoothGrad and its kin: the noisy copies' time may exceed the batched passes' by at most this.
 NOISY_TARGET = 1.1
 
@@ -35,7 +39,10 @@ def table() -> str:
             "| model | measurement | time | baseline | baseline time | ratio |",
             "|---|---|---|---|---|---|"]
     batch_size = 16
-    for name, model in _models().items():
+    models = _models()
+    if QUICK:
+        models = {name: model for name, model in models.items() if name == "demo_shapes"}
+    for name, model in models.items():
         image = _image(model)
         target = int(np.argmax(model.predict(image[None])[0]))
         one = _batched_input_gradients(model, 1, 1)
