@@ -1,4 +1,4 @@
-"""Grad-CAM, Grad-CAM++ and Score-CAM heatmaps for Keras image classifiers, nested models included."""
+"""Grad-CAM, Grad-CAM++, HiResCAM, Layer-CAM and Score-CAM heatmaps for Keras image classifiers, nested models included."""
 from __future__ import annotations
 
 import dataclasses
@@ -21,7 +21,7 @@ from limelight.core.scores import SAMPLE_BATCH_SIZE, Faithfulness, frozen_scores
 __all__ = ["CAM_METHODS", "RESAMPLE", "LayerInfo", "CamExplanation", "candidate_layers", "explain_cam"]
 
 #: The class activation map methods `explain_cam` makes (keys of `limelight.core.methods.METHODS`).
-CAM_METHODS = ("gradcam", "gradcam++", "scorecam")
+CAM_METHODS = ("gradcam", "gradcam++", "hirescam", "layercam", "scorecam")
 RESAMPLE = {
     "bilinear": Image.Resampling.BILINEAR,
     "box": Image.Resampling.BOX,
@@ -77,7 +77,7 @@ class CamExplanation:
     Attributes
     ----------
     method : str
-        "gradcam", "gradcam++" or "scorecam".
+        One of `METHODS`.
     heatmap : ndarray of shape (h, w), float32
         The map at the layer's resolution; non-negative unless made with ``relu=False``.
         With ``counterfactual=True`` it is large where the image speaks against the class.
@@ -177,7 +177,7 @@ class CamExplanation:
     def from_record(cls, meta: dict, arrays: dict[str, np.ndarray]) -> CamExplanation:
         """Rebuild an explanation saved with `to_record`."""
         if meta.get("kind") != cls.kind:
-            raise ExplanationError(f"the saved explanation is of kind {meta.get('kind')!r}, not 'cam'")
+            raise ExplanationError(f"the saved explanation is of kind {meta.get('kind')!r}, not {cls.kind!r}")
         meta, arrays = _with_current_names(meta, arrays)
         try:
             return cls(method=meta["method"], heatmap=arrays["heatmap"], input_heatmap=arrays["input_heatmap"],
@@ -466,10 +466,10 @@ def _cached(model, key, build):
     return functions[key]
 
 
-def _forward(keras_model, x, survey: _Survey, path: str, head: str, *, tape=None):
+def _forward(keras_model, x, survey: _Survey, path: str | None, head: str, *, tape=None):
     """Run the model once, catching the layer at `path` (watched by `tape`, if given).
 
-    Returns (activations, logits, probabilities).
+    Returns (activations, logits, probabilities); activations are None when `path` is None.
     """
     seen = {}
 
@@ -485,7 +485,7 @@ def _forward(keras_model, x, survey: _Survey, path: str, head: str, *, tape=None
     output = _run_model(keras_model, [x], hook)
     logits, probabilities = _logits_and_probabilities(
         output, seen.get("final"), survey.class_score_source, head)
-    return seen["activations"], logits, probabilities
+    return seen.get("activations"), logits, probabilities
 
 
 def _gradient_function(model, survey: _Survey, info: LayerInfo, use_logits: bool):
@@ -572,6 +572,15 @@ def _gradcam_plus_plus_weights(activations: np.ndarray, gradients: np.ndarray) -
     return (alpha * np.maximum(gradients, 0.0)).sum(axis=(0, 1))
 
 
+# HiResCAM (Draelos & Carin 2020) multiplies each activation by its own gradient, pixel by pixel:
+# for a CNN that ends in global average pooling and one dense layer, its map sums exactly to the
+# score less the bias, where Grad-CAM's spatially averaged weights can point at pixels that lower
+# the score. Layer-CAM (Jiang et al. 2021) does the same with the positive gradients only, which
+# keeps maps from earlier, finer layers readable. Both give per-pixel weights of shape (h, w, c).
+_ELEMENTWISE = {"hirescam": lambda gradients: gradients,
+                "layercam": lambda gradients: np.maximum(gradients, 0.0)}
+
+
 def _resample(heatmap: np.ndarray, size: tuple[int, int], resample: str) -> np.ndarray:
     rows, cols = size
     full = Image.fromarray(np.ascontiguousarray(heatmap, dtype=np.float32)).resize((cols, rows), RESAMPLE[resample])
@@ -585,10 +594,14 @@ def _validate(image, model, method, target, resample, batch_size) -> np.ndarray:
         raise ExplanationError(f"unknown resampling {resample!r}; choose one of {', '.join(RESAMPLE)}")
     if int(batch_size) < 1:
         raise ExplanationError(f"batch_size must be at least 1, not {batch_size}")
+    return _validate_image(image, model, target, "Grad-CAM")
+
+
+def _validate_image(image, model, target, needed_by: str) -> np.ndarray:
     image = np.asarray(image)
     rows, cols = (int(n) for n in model.input_size)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ExplanationError(f"Grad-CAM takes an RGB uint8 image of shape (rows, cols, 3), not "
+        raise ExplanationError(f"{needed_by} takes an RGB uint8 image of shape (rows, cols, 3), not "
                                f"{image.dtype} of shape {image.shape}; pass model.prepare(image)")
     if image.shape[:2] != (rows, cols):
         raise ExplanationError(f"the image is {image.shape[0]}x{image.shape[1]} but the model takes "
@@ -612,10 +625,13 @@ def explain_cam(image: np.ndarray, model, *, method: str = "gradcam", target: in
         The image at the model's input resolution (see ``model.prepare``).
     model : ClassifierModel
         A loaded classifier; it is not modified.
-    method : {"gradcam", "gradcam++", "scorecam"}
+    method : {"gradcam", "gradcam++", "hirescam", "layercam", "scorecam"}
         Grad-CAM (Selvaraju et al. 2017) weighs each feature map by its mean gradient;
         Grad-CAM++ (Chattopadhyay et al. 2018) weighs positive gradients pixel by pixel, which
-        covers several instances of a class better; Score-CAM (Wang et al. 2020) uses no
+        covers several instances of a class better; HiResCAM (Draelos & Carin 2020) multiplies
+        each activation by its own gradient, which for a network ending in pooling and one dense
+        layer shows exactly which pixels raise the score; Layer-CAM (Jiang et al. 2021) does so
+        with positive gradients only, and stays sharp on earlier layers; Score-CAM (Wang et al. 2020) uses no
         gradients: each feature map masks the image, and the rise in the class probability over
         a blank image weighs it. Score-CAM costs one forward pass per non-constant feature map.
     target : int, optional
@@ -683,11 +699,17 @@ def explain_cam(image: np.ndarray, model, *, method: str = "gradcam", target: in
     else:
         gradients = gradients[0].astype(np.float32)
         gradients = -gradients if counterfactual else gradients
-        rule = _gradcam_weights if method == "gradcam" else _gradcam_plus_plus_weights
-        weights = rule(activations, gradients)
+        if method in _ELEMENTWISE:
+            weights = _ELEMENTWISE[method](gradients)
+        else:
+            rule = _gradcam_weights if method == "gradcam" else _gradcam_plus_plus_weights
+            weights = rule(activations, gradients)
         if progress is not None:
             progress(1, 1)
-    heatmap = np.tensordot(activations, weights.astype(np.float32), axes=([2], [0])).astype(np.float32)
+    if weights.ndim == 3:
+        heatmap = (activations * weights).sum(axis=2, dtype=np.float32)
+    else:
+        heatmap = np.tensordot(activations, weights.astype(np.float32), axes=([2], [0])).astype(np.float32)
     if relu:
         heatmap = np.maximum(heatmap, 0.0)
     input_heatmap = _resample(heatmap, tuple(model.input_size), resample)

@@ -15,7 +15,7 @@ _BACKGROUND, _INK, _MUTED = (255, 255, 255), (20, 20, 20), (90, 90, 90)
 
 def method_of(explanation):
     """Return the method key ("lime", "gradcam", ...) that made `explanation`."""
-    return "lime" if explanation.kind == "lime" else explanation.method
+    return explanation.method
 
 
 def class_title(label, label_name=None):

@@ -40,8 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("images", nargs="+", metavar="IMAGE")
     _add_model_arguments(explain)
     explain.add_argument("--method", choices=METHODS, default="lime",
-                         help="lime (superpixels, a few hundred to 4000 model calls) or a class activation map "
-                              "(about one call; scorecam one per channel)")
+                         help="lime, kernelshap or rise (superpixels, a few hundred to 4000 model calls), a "
+                              "class activation map (about one pass; scorecam one per channel) or a gradient "
+                              "map (gradients one pass, smoothgrad/smoothgrad-squared/vargrad 50, "
+                              "integrated-gradients 33 to 1025)")
     which = explain.add_mutually_exclusive_group()
     which.add_argument("--top-labels", type=int, default=1, metavar="K",
                        help="explain the K most probable classes (default 1)")
@@ -50,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     lime = explain.add_argument_group("LIME")
     lime.add_argument("--samples", type=_samples, default="auto", metavar="auto|N",
                       help="perturbed images to sample; auto (default) stops when the top 5 "
-                           "superpixels are stable (0.9) or at --max-samples")
+                           "superpixels are stable (0.9) or at --max-samples; for kernelshap and rise "
+                           "auto is 1000 masks, for smoothgrad, smoothgrad-squared and vargrad 50 noisy copies")
     lime.add_argument("--max-samples", type=int, default=4000, metavar="N",
                       help="the most samples --samples auto draws (default 4000)")
     explain.add_argument("--batch-size", type=int, default=SAMPLE_BATCH_SIZE, metavar="N",
@@ -78,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="show what speaks against the class (negated gradients)")
     cam.add_argument("--resample", choices=("bilinear", "box", "lanczos"), default="bilinear",
                      help="how the layer-resolution map is upscaled (default bilinear)")
+    gradients = explain.add_argument_group("gradient maps")
+    gradients.add_argument("--baseline", default="black", metavar="MODE",
+                           help="integrated-gradients' starting image: black (default), blur, white, grey "
+                                "or R,G,B such as the --hide colour")
     explain.add_argument("--faithfulness", action=argparse.BooleanOptionalAction,
                          help="measure deletion and insertion AUC over superpixels (about 100 model "
                               "calls; default: on for LIME, off for Grad-CAM)")
@@ -86,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "and see the map change (LIME: 9 more LIME runs; Grad-CAM: 9 gradient passes)")
     display = explain.add_argument_group("display")
     display.add_argument("--display", choices=("outline", "block", "heatmap"),
-                         help="outline (default for LIME), block, or heatmap (default for CAM)")
+                         help="outline (default for LIME and KernelSHAP), block, or heatmap (default for the "
+                              "other methods)")
     shown = display.add_mutually_exclusive_group()
     shown.add_argument("--threshold", type=float, metavar="T",
                        help="show regions whose weight is at least T times the largest (0..1)")
@@ -324,7 +332,8 @@ def explain_request(args):
         num_samples=args.samples, max_samples=args.max_samples, batch_size=args.batch_size,
         hide=_hide_mode(args.hide), kernel_width=args.kernel_width, seed=args.seed, layer=layer,
         use_logits=not args.no_logits, relu=not args.signed, counterfactual=args.counterfactual,
-        resample=args.resample, faithfulness=args.faithfulness)
+        resample=args.resample, baseline=_hide_mode(args.baseline, option="--baseline"),
+        faithfulness=args.faithfulness)
 
 
 def _explain_one(args, model, info, request, path, photo, style, written_for) -> list[str]:
@@ -372,9 +381,9 @@ def trust_line(path, name: str, explanation, label: int) -> str:
     if explanation.kind == "lime":
         stability = explanation.stability[label]
         hint = f" ({stability.hint})" if stability.hint else ""
-        fit = explanation.scores[label]
-        parts.append(f"{explanation.num_samples} samples  stability {stability.summary}{hint}  "
-                     f"fit R² {fit:.2f} {fit_word(fit)}")
+        fit = explanation.scores.get(label)  # RISE fits nothing
+        parts.append(f"{explanation.num_samples} samples  stability {stability.summary}{hint}"
+                     + ("" if fit is None else f"  fit R² {fit:.2f} {fit_word(fit)}"))
         tie = describe_tie(explanation.weights[label], stability.k, tie_delta=stability.tie_delta)
         if tie:
             parts.append(tie)
@@ -395,12 +404,12 @@ def _overlay_style(args):
     for option in ("threshold", "num_features", "alpha", "colormap"):
         if getattr(args, option) is not None:
             options[option] = getattr(args, option)
-    if args.method == "lime" and args.threshold is None and args.num_features is None:
+    if args.method in ("lime", "kernelshap") and args.threshold is None and args.num_features is None:
         options["num_features"] = 5  # lime's own examples show the top 5 superpixels
     return OverlayStyle(**options)
 
 
-def _hide_mode(text: str):
+def _hide_mode(text: str, option="--hide"):
     if "," not in text:
         return text
     try:
@@ -408,7 +417,7 @@ def _hide_mode(text: str):
     except ValueError:
         colour = ()
     if len(colour) != 3 or not all(0 <= c <= 255 for c in colour):
-        raise LimelightError(f"--hide colour '{text}' must be three numbers 0-255, e.g. 255,0,255")
+        raise LimelightError(f"{option} colour '{text}' must be three numbers 0-255, e.g. 255,0,255")
     return colour
 
 

@@ -121,6 +121,11 @@ class LimeExplanation:
         return (_from_record, self.to_record())
 
     @property
+    def method(self):
+        """The method that made it: "lime", or "kernelshap" or "rise" (see `limelight.core.perturbation`)."""
+        return self.params.get("method", "lime")
+
+    @property
     def num_segments(self):
         """The number of superpixels."""
         return self.masks.shape[1]
@@ -462,10 +467,7 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
     # unperturbed, drawn exactly as LimeImageExplainer(random_state=seed) draws them, so one seed gives
     # lime's own samples. randint fills row by row, so the first N rows are the same for any total:
     # "auto", a larger num_samples and the cache all see one sample stream per seed.
-    stream = np.random.RandomState(seed)
-    stream.randint(0, high=1000)  # lime draws its segmentation seed first, even when it is not used
-    masks = stream.randint(0, 2, num_samples * n_segments).reshape(num_samples, n_segments).astype(bool)
-    masks[0] = True
+    masks = lime_masks(seed, num_samples, n_segments)
     design = masks.astype(np.float64)
 
     probabilities = None
@@ -546,6 +548,23 @@ def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_sam
         stability={label: Stability(value, top_k, used, n_segments, jaccard=overlap, saturated=saturated)
                    for label, value, overlap in zip(explained, agreement, jaccard)},
         faithfulness=faithful)
+
+
+def lime_masks(seed, num_samples, n_segments):
+    """Return LIME's samples for `seed`: the first shows every superpixel, the rest each with probability 0.5.
+
+    Drawn exactly as ``LimeImageExplainer(random_state=seed)`` draws them. RISE uses the same
+    masks, so after a LIME run of the same seed its model calls are all in the cache.
+
+    Returns
+    -------
+    ndarray of shape (num_samples, n_segments), bool
+    """
+    stream = np.random.RandomState(seed)
+    stream.randint(0, high=1000)  # lime draws its segmentation seed first, even when it is not used
+    masks = stream.randint(0, 2, num_samples * n_segments).reshape(num_samples, n_segments).astype(bool)
+    masks[0] = True
+    return masks
 
 
 def _sample(cache, masks, start, stop, batch_size, total, progress, cancelled):

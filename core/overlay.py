@@ -143,12 +143,13 @@ class OverlayStyle:
 
 
 def natural_display(method):
-    """Return the display an explanation method reads best in: "outline" for LIME, "heatmap" otherwise.
+    """Return the display an explanation method reads best in: "outline" for LIME and KernelSHAP, "heatmap" otherwise.
 
-    Superpixel outlines show LIME's few chosen regions; an outline of a smooth class activation map
-    is one big blob, so CAM methods are drawn as a heatmap.
+    Superpixel outlines show LIME's and KernelSHAP's few strong regions; an outline of a smooth class
+    activation map is one big blob, a gradient map's pixels are too fine to outline, and RISE
+    gives every superpixel a graded weight, so those are drawn as a heatmap.
     """
-    return "outline" if method == "lime" else "heatmap"
+    return "outline" if method in ("lime", "kernelshap") else "heatmap"
 
 
 @dataclass(frozen=True)

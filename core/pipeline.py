@@ -9,13 +9,13 @@ import numpy as np
 from limelight.core.caption import caption_lines, method_of, render_with_caption
 from limelight.core.errors import ExplanationError, LimelightError, ReportError
 from limelight.core.images import frame_image, load_image
-from limelight.core.methods import METHODS
+from limelight.core.methods import GRADIENT_METHODS, METHODS, SUPERPIXEL_METHODS
 from limelight.core.overlay import heatmap_scale, render
 from limelight.core.report import load_report, output_paths, save_annotated, save_figure, save_report
 from limelight.core.scores import MAX_SAMPLES, SAMPLE_BATCH_SIZE
 from limelight.core.segmentation import SEGMENTATION_DEFAULTS, segment, segmentation_params
 
-__all__ = ["BUILTIN_PREFIX", "MIN_SAMPLES", "ExplainRequest", "ModelInfo", "model_info",
+__all__ = ["BUILTIN_PREFIX", "MIN_SAMPLES", "SAMPLED_DEFAULTS", "ExplainRequest", "ModelInfo", "model_info",
            "PredictionCaches", "explain", "check_sanity", "export_paths", "export", "captioned", "write_report",
            "OpenedReport",
            "open_report"]
@@ -24,6 +24,9 @@ __all__ = ["BUILTIN_PREFIX", "MIN_SAMPLES", "ExplainRequest", "ModelInfo", "mode
 BUILTIN_PREFIX = "builtin:"
 #: The fewest samples a fixed LIME run may use (the engine refuses fewer).
 MIN_SAMPLES = 10
+#: What num_samples="auto" means for the methods that draw a fixed number of masks or noisy copies:
+#: 1000 masks (LIME's "auto" stops at 250 to 4000), and SmoothGrad's 50 copies (Smilkov et al.).
+SAMPLED_DEFAULTS = {"kernelshap": 1000, "rise": 1000, "smoothgrad": 50, "smoothgrad-squared": 50, "vargrad": 50}
 #: Prediction caches kept, one per (model, image, segmentation, hide mode): the last few images.
 #: Each holds every class's probability per sample, 16 MB for 1000 classes and 4000 samples.
 MAX_PREDICTION_CACHES = 4
@@ -37,7 +40,7 @@ class ExplainRequest:
 
     Attributes
     ----------
-    method : {"lime", "gradcam", "gradcam++", "scorecam"}
+    method : str
         One of `limelight.core.methods.METHODS`.
     segmentation : str
         The superpixel algorithm (LIME's regions, and the regions faithfulness hides), a key of
@@ -47,7 +50,9 @@ class ExplainRequest:
         stays hashable. Parameters left out take the algorithm's defaults for the image's size.
     num_samples : int or "auto"
         LIME's perturbed images: a fixed number, or "auto" to sample until the top superpixels
-        are stable (see `limelight.core.lime.explain_lime`).
+        are stable (see `limelight.core.lime.explain_lime`). KernelSHAP's and RISE's masks, and
+        SmoothGrad's, SmoothGrad²'s and VarGrad's noisy copies, likewise; "auto" gives them their
+        defaults (`SAMPLED_DEFAULTS`).
     max_samples : int
         The most samples "auto" draws.
     batch_size : int
@@ -65,6 +70,8 @@ class ExplainRequest:
         against the class instead.
     resample : {"bilinear", "box", "lanczos"}
         CAM: how the layer-resolution map is upscaled.
+    baseline : str or (int, int, int)
+        Integrated Gradients' starting image, one of ``limelight.core.methods.BASELINES`` or a colour.
     faithfulness : bool or None
         Also measure the deletion and insertion curves (about 100 model calls). None takes the
         method's default, on for LIME and off for CAM; a value equal to the default is stored as
@@ -90,6 +97,7 @@ class ExplainRequest:
     relu: bool = True
     counterfactual: bool = False
     resample: str = "bilinear"
+    baseline: str | tuple = "black"
     faithfulness: bool | None = None
 
     def __post_init__(self):
@@ -109,13 +117,13 @@ class ExplainRequest:
         params = self.segmentation_params
         items = params.items() if isinstance(params, dict) else params
         object.__setattr__(self, "segmentation_params", tuple((str(k), v) for k, v in items))
-        if self.faithfulness is not None and bool(self.faithfulness) == (self.method == "lime"):
+        if self.faithfulness is not None and bool(self.faithfulness) == (self.method in SUPERPIXEL_METHODS):
             object.__setattr__(self, "faithfulness", None)
 
     @property
     def measures_faithfulness(self) -> bool:
         """Whether the deletion and insertion curves are measured: the request's choice or the method's default."""
-        return self.method == "lime" if self.faithfulness is None else bool(self.faithfulness)
+        return self.method in SUPERPIXEL_METHODS if self.faithfulness is None else bool(self.faithfulness)
 
     def params(self) -> dict:
         """Return the segmentation parameters as a dict."""
@@ -128,9 +136,12 @@ class ExplainRequest:
         Grad-CAM map stale; batch sizes change speed, not results, and are left out.
         """
         regions = (self.segmentation, self.segmentation_params, self.hide)
-        if self.method == "lime":
+        if self.method in SUPERPIXEL_METHODS:
             return (self.method, *regions, self.num_samples, self.max_samples if self.is_auto() else None,
-                    self.kernel_width, self.seed, self.measures_faithfulness)
+                    self.kernel_width if self.method == "lime" else None, self.seed, self.measures_faithfulness)
+        if self.method in GRADIENT_METHODS:
+            return (self.method, self.use_logits, self.num_samples, self.seed, self.baseline,
+                    self.measures_faithfulness, regions if self.measures_faithfulness else None)
         return (self.method, self.layer, self.use_logits, self.relu, self.counterfactual, self.resample,
                 self.measures_faithfulness, regions if self.measures_faithfulness else None)
 
@@ -251,8 +262,9 @@ def explain(photo, model, request: ExplainRequest, *, target=None, also_top_clas
         The classes to explain, the first one foremost (LIME's "auto" stops when it is stable);
         None explains the most probable class.
     also_top_classes : int
-        LIME also explains this many of the most probable classes, from the same samples and so
-        at almost no cost, which lets a viewer switch class without a new run. CAM ignores it.
+        LIME, KernelSHAP and RISE also explain this many of the most probable classes, from the
+        same samples and so at almost no cost, which lets a viewer switch class without a new run.
+        The maps ignore it.
     caches : PredictionCaches, optional
         Keeps the model's predictions for later runs on the same photo.
     progress, cancelled : callable, optional
@@ -286,8 +298,9 @@ def explain(photo, model, request: ExplainRequest, *, target=None, also_top_clas
         return params, segments, caches.get(model, prepared, segments, request.segmentation,
                                             request.segmentation_params, request.hide)
 
-    if request.method == "lime":
+    if request.method in SUPERPIXEL_METHODS:
         from limelight.core.lime import explain_lime
+        from limelight.core.perturbation import explain_kernelshap, explain_rise
 
         top = []
         if not targets or also_top_classes:
@@ -295,31 +308,56 @@ def explain(photo, model, request: ExplainRequest, *, target=None, also_top_clas
             top = [int(i) for i in np.argsort(probabilities)[::-1][:max(1, also_top_classes)]]
         targets = targets or top[:1]
         params, segments, cache = regions()
-        explanation = explain_lime(
+        if request.method == "lime":
+            explain_superpixels = explain_lime
+            options = {"num_samples": request.num_samples, "max_samples": request.max_samples,
+                       "kernel_width": request.kernel_width}
+        else:
+            explain_superpixels = explain_kernelshap if request.method == "kernelshap" else explain_rise
+            options = {"num_samples": _sampled(request)}
+        explanation = explain_superpixels(
             prepared, model.predict, segments=segments,
             labels=[*targets, *(label for label in top[:also_top_classes] if label not in targets)],
-            num_samples=request.num_samples, max_samples=request.max_samples, batch_size=request.batch_size,
-            hide=request.hide, kernel_width=request.kernel_width, random_state=request.seed,
+            batch_size=request.batch_size, hide=request.hide, random_state=request.seed,
             segmentation={"method": request.segmentation, **params},
             faithfulness=list(targets) if request.measures_faithfulness else False,
-            cache=cache, progress=progress, cancelled=cancelled)
+            cache=cache, progress=progress, cancelled=cancelled, **options)
         return dict.fromkeys(targets, explanation)
 
-    from limelight.core.cam import explain_cam
     from limelight.core.scores import add_faithfulness
+
+    if request.method in GRADIENT_METHODS:
+        from limelight.core.gradients import explain_gradients
+
+        sampled = {"num_samples": _sampled(request)} if request.method in SAMPLED_DEFAULTS else {}
+
+        def explain_map(label):
+            return explain_gradients(prepared, model, method=request.method, target=label,
+                                     use_logits=request.use_logits, baseline=request.baseline, random_state=request.seed, progress=progress,
+                                     cancelled=cancelled, **sampled)
+    else:
+        from limelight.core.cam import explain_cam
+
+        def explain_map(label):
+            return explain_cam(prepared, model, method=request.method, target=label, layer=request.layer,
+                               use_logits=request.use_logits, relu=request.relu,
+                               counterfactual=request.counterfactual, resample=request.resample,
+                               batch_size=request.batch_size, progress=progress, cancelled=cancelled)
 
     cache = regions()[2] if request.measures_faithfulness else None
     explanations = {}
     for label in targets or [None]:
-        explanation = explain_cam(prepared, model, method=request.method, target=label, layer=request.layer,
-                                  use_logits=request.use_logits, relu=request.relu,
-                                  counterfactual=request.counterfactual, resample=request.resample,
-                                  batch_size=request.batch_size, progress=progress, cancelled=cancelled)
+        explanation = explain_map(label)
         if cache is not None:
             # The request's superpixels, ranked by the map's mean inside each.
             explanation = add_faithfulness(explanation, cache, [explanation.target], cancelled=cancelled)
         explanations[explanation.target] = explanation
     return explanations
+
+
+def _sampled(request):
+    """The masks or noisy copies a KernelSHAP, RISE or SmoothGrad-family request asks for."""
+    return SAMPLED_DEFAULTS[request.method] if request.num_samples == "auto" else request.num_samples
 
 
 # --- Exporting -----------------------------------------------------------------------------

@@ -51,7 +51,8 @@ _SANITY_PREFIX = "sanity_"
 _FLOAT_TAG = "__float__"
 # The explanation classes `load_report` knows, imported only when a report needs them (CAM
 # pulls in TensorFlow).
-_KINDS = {"lime": ("limelight.core.lime", "LimeExplanation"), "cam": ("limelight.core.cam", "CamExplanation")}
+_KINDS = {"lime": ("limelight.core.lime", "LimeExplanation"), "cam": ("limelight.core.cam", "CamExplanation"),
+          "gradient": ("limelight.core.gradients", "GradientExplanation")}
 
 
 def save_annotated(path, image, *, force=False):

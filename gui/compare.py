@@ -1,4 +1,4 @@
-"""The Compare dialog: two explanations of the same image side by side, two models or two methods, each in its own display."""
+"""The Compare dialog: a grid of explanations of the same image, one method or model a pane, ranked by faithfulness."""
 import dataclasses
 import functools
 from pathlib import Path
@@ -15,19 +15,32 @@ from limelight.gui.controller import JobHandle
 from limelight.gui.jobs import Explain, LoadModel
 
 
+#: Panes in a row of the grid; more methods wrap onto the next row.
+COLUMNS = 3
+
+
+def faithfulness_margin(result) -> float | None:
+    """How far an explanation beats a random order: insertion AUC less deletion AUC, None when not measured."""
+    curves = result.explanation.faithfulness.get(result.target)
+    return None if curves is None else curves.insertion_auc - curves.deletion_auc
+
+
 class CompareDialog(QDialog):
-    """Two explanations of the same image side by side: two models, or two methods.
+    """Explanations of the same image side by side in a grid, one method (and model) a pane, ranked by faithfulness.
+
+    Every pane measures its deletion and insertion curves over the window's superpixels, so the
+    panes can be ranked by how far their insertion AUC exceeds their deletion AUC.
 
     Parameters
     ----------
     session : Session
-        Whose current photo both sides explain, on whose worker.
+        Whose current photo every pane explains, on whose worker.
     painter : OverlayPainter
-        Draws each side's explanation.
+        Draws each pane's explanation.
     request : callable
-        ``request()`` returns the ExplainRequest whose parameters both sides use, each with its own method.
+        ``request()`` returns the ExplainRequest whose parameters every pane uses, each with its own method.
     style : callable
-        ``style()`` returns the OverlayStyle both sides are drawn with, each in its own display.
+        ``style()`` returns the OverlayStyle every pane is drawn with, each in its own display.
     parent : QWidget, optional
     """
 
@@ -39,65 +52,87 @@ class CompareDialog(QDialog):
         self._request = request
         self._style = style
         self._panes = []
-        # The handle of the explanation each side waits for.
+        # The handle of the explanation each pane waits for.
         self._jobs: dict[int, JobHandle] = {}
-        grid = QGridLayout()
-        for column, method in enumerate(("gradcam", "lime")):
-            model_combo = QComboBox(self)
-            model_combo.setToolTip("The model this side explains")
-            method_combo = QComboBox(self)
-            for key, title in METHOD_TITLES.items():
-                method_combo.addItem(title, key)
-            method_combo.setCurrentIndex(method_combo.findData(method))
-            method_combo.setToolTip("The explanation method this side uses; LIME and Score-CAM "
-                                    "take longer than Grad-CAM. Changing it explains this side again")
-            display_combo = QComboBox(self)
-            for display in DISPLAYS:
-                display_combo.addItem(display.capitalize(), display)
-            display_combo.setCurrentIndex(display_combo.findData(natural_display(method)))
-            display_combo.setToolTip("How this side is drawn; each method starts in the display it reads "
-                                     "best in: outlines for LIME, a heatmap for the CAM methods. The "
-                                     "other overlay settings are the window's")
-            view = ImageView(self)
-            view.setMinimumSize(320, 260)
-            view.sig_zoom_changed.connect(functools.partial(self._on_zoom_changed, column))
-            caption = QLabel("—", self)
-            caption.setWordWrap(True)
-            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            row = QHBoxLayout()
-            row.addWidget(model_combo, 2)
-            row.addWidget(method_combo, 1)
-            row.addWidget(display_combo, 1)
-            grid.addLayout(row, 0, column)
-            grid.addWidget(view, 1, column)
-            grid.addWidget(caption, 2, column)
-            self._panes.append({"model": model_combo, "method": method_combo, "display": display_combo,
-                                "view": view, "caption": caption, "result": None})
-            method_combo.activated.connect(functools.partial(self._on_method_chosen, column))
-            display_combo.activated.connect(functools.partial(self._on_display_chosen, column))
-        grid.setRowStretch(1, 1)
-        self.run_button = QPushButton("Explain Both", self)
+        self._grid = QGridLayout()
+        for method in ("gradcam", "lime"):
+            self.add_pane(method)
+        self.run_button = QPushButton("Explain All", self)
         self.run_button.setDefault(True)
-        self.run_button.setToolTip("Explain the current image on both sides with their own "
-                                   "model and method, and the window's other parameters")
+        self.run_button.setToolTip("Explain the current image in every pane with its own model and method, "
+                                   "and the window's other parameters")
         self.run_button.clicked.connect(self.run)
+        self.add_button = QPushButton("Add Method", self)
+        self.add_button.setToolTip("Add a pane with a method not shown yet, and explain it")
+        self.add_button.clicked.connect(self._on_add)
         self.status = QLabel(self)
+        self.status.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         bottom = QHBoxLayout()
         bottom.addWidget(self.run_button)
+        bottom.addWidget(self.add_button)
         bottom.addWidget(self.status, 1)
         bottom.addWidget(buttons)
         layout = QVBoxLayout(self)
-        layout.addLayout(grid, 1)
+        layout.addLayout(self._grid, 1)
         layout.addLayout(bottom)
         session.sig_model_loaded.connect(self.refresh_models)
         self.refresh_models()
         self.resize(900, 560)
 
+    def add_pane(self, method: str) -> int:
+        """Add a pane that explains with `method`, at the end of the grid; return its index."""
+        index = len(self._panes)
+        model_combo = QComboBox(self)
+        model_combo.setToolTip("The model this pane explains")
+        method_combo = QComboBox(self)
+        for key, title in METHOD_TITLES.items():
+            method_combo.addItem(title, key)
+        method_combo.setCurrentIndex(method_combo.findData(method))
+        method_combo.setToolTip("The explanation method this pane uses; the superpixel methods, Score-CAM and "
+                                "the noisy gradient methods take longer than Grad-CAM. Changing it explains "
+                                "this pane again")
+        display_combo = QComboBox(self)
+        for display in DISPLAYS:
+            display_combo.addItem(display.capitalize(), display)
+        display_combo.setCurrentIndex(display_combo.findData(natural_display(method)))
+        display_combo.setToolTip("How this pane is drawn; each method starts in the display it reads "
+                                 "best in: outlines for LIME and KernelSHAP, a heatmap for the maps. The "
+                                 "other overlay settings are the window's")
+        view = ImageView(self)
+        view.setMinimumSize(240, 200)
+        view.sig_zoom_changed.connect(functools.partial(self._on_zoom_changed, index))
+        caption = QLabel("—", self)
+        caption.setWordWrap(True)
+        caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        row = QHBoxLayout()
+        row.addWidget(model_combo, 2)
+        row.addWidget(method_combo, 1)
+        row.addWidget(display_combo, 1)
+        top, column = 3 * (index // COLUMNS), index % COLUMNS
+        self._grid.addLayout(row, top, column)
+        self._grid.addWidget(view, top + 1, column)
+        self._grid.addWidget(caption, top + 2, column)
+        self._grid.setRowStretch(top + 1, 1)
+        self._panes.append({"model": model_combo, "method": method_combo, "display": display_combo,
+                            "view": view, "caption": caption, "result": None})
+        method_combo.activated.connect(functools.partial(self._on_method_chosen, index))
+        display_combo.activated.connect(functools.partial(self._on_display_chosen, index))
+        return index
+
+    @Slot()
+    def _on_add(self) -> None:
+        shown = {pane["method"].currentData() for pane in self._panes}
+        method = next((key for key in METHOD_TITLES if key not in shown), "gradcam")
+        index = self.add_pane(method)
+        self.refresh_models()
+        if self._session.current_image() is not None:
+            self._run_pane(index)
+
     @Slot()
     def refresh_models(self) -> None:
-        """Offer the built-in models, the recent ones and the current one on both sides."""
+        """Offer the built-in models, the recent ones and the current one in every pane."""
         sources = [(s, t) for s, t in builtin_sources()]
         current = self._session.model_source()
         for path in self._session.settings.recent_models():
@@ -114,7 +149,7 @@ class CompareDialog(QDialog):
 
     @Slot()
     def run(self) -> None:
-        """Explain the current image on both sides."""
+        """Explain the current image in every pane."""
         if self._session.current_image() is None:
             self.status.setText("Open an image first.")
             return
@@ -130,7 +165,8 @@ class CompareDialog(QDialog):
         if index in self._jobs:
             self._jobs.pop(index).cancel()
         source = pane["model"].currentData()
-        request = dataclasses.replace(self._request(), method=pane["method"].currentData())
+        # Every pane measures its curves, so that the panes can be ranked by faithfulness.
+        request = dataclasses.replace(self._request(), method=pane["method"].currentData(), faithfulness=True)
         pane["view"].set_image(image)
         pane["caption"].setText("Working…")
         pane["result"] = None
@@ -151,7 +187,7 @@ class CompareDialog(QDialog):
         return dataclasses.replace(self._style(), display=display)
 
     def restyle(self) -> None:
-        """Draw both explanations again with the window's overlay style, each in its own display."""
+        """Draw every explanation again with the window's overlay style, each in its own display."""
         for index in range(len(self._panes)):
             self._draw(index)
 
@@ -182,9 +218,25 @@ class CompareDialog(QDialog):
         pane["result"] = result
         pane["view"].set_image(self._session.current_image_for(result))
         self._draw(index)
-        pane["caption"].setText(self._session.describe_result(result))
+        self._rank()
+
+    def _rank(self) -> None:
+        """Caption every pane with its rank by faithfulness (insertion AUC less deletion AUC) among the panes shown."""
+        shown = [pane for pane in self._panes if pane["result"] is not None]
+        margins = {id(pane): faithfulness_margin(pane["result"]) for pane in shown}
+        ranked = sorted((pane for pane in shown if margins[id(pane)] is not None), key=lambda p: -margins[id(p)])
+        for pane in shown:
+            result = pane["result"]
+            curves = result.explanation.faithfulness.get(result.target)
+            text = self._session.describe_result(result)
+            if curves is not None:
+                place = ranked.index(pane) + 1
+                text = (f"#{place} of {len(ranked)} by faithfulness: deletion AUC {curves.deletion_auc:.2f}, "
+                        f"insertion AUC {curves.insertion_auc:.2f}\n{text}")
+            pane["caption"].setText(text)
         if not self._jobs:
-            self.status.setText("")
+            self.status.setText("Ranked by faithfulness: " + ", ".join(
+                METHOD_TITLES[pane["method"].currentData()] for pane in ranked) if ranked else "")
 
     def _on_failed(self, index: int, message: str) -> None:
         self._jobs.pop(index, None)

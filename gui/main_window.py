@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow,
                                QVBoxLayout, QWidget)
 
 from limelight.core.images import is_supported_image
+from limelight.core.methods import SUPERPIXEL_METHODS
 from limelight.gui.compare import CompareDialog
 from limelight.gui.drawing import OverlayPainter
 from limelight.gui.file_dialogs import FileDialogs
@@ -252,7 +253,7 @@ class MainWindow(QMainWindow):
         self.predictions_panel.set_target(opened.target)
         if opened.info.get("style") is not None:
             self.overlay_controls.set_style(opened.info["style"])
-        self.overlay_controls.set_superpixel_method(opened.explanation.kind == "lime")
+        self.overlay_controls.set_superpixel_method(opened.explanation.method in SUPERPIXEL_METHODS)
 
     @Slot(object)
     def _on_preprocessing_choices(self, choices) -> None:

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QLabel
 
 from limelight.core.errors import LimelightError
 from limelight.core.images import place_in_photo
-from limelight.core.methods import METHOD_TITLES
+from limelight.core.methods import METHOD_TITLES, SUPERPIXEL_METHODS
 from limelight.gui.jobs import REPORT_PREFIX
 from limelight.gui.window_state import style_fields
 
@@ -124,7 +124,7 @@ class OverlayPresenter(QObject):
     @Slot(str)
     def _on_method_changed(self, method: str) -> None:
         before = self.shown_style().display
-        self._controls.set_superpixel_method(method == "lime")
+        self._controls.set_superpixel_method(method in SUPERPIXEL_METHODS)
         self.use_natural_display(method)
         # The shown result keeps the display it was made with; the controls now set up the next one.
         shown = self._session.shown_result()

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
 from limelight.core.lime import HIDE_MODES
-from limelight.core.methods import METHOD_TITLES
+from limelight.core.methods import BASELINES, GRADIENT_METHODS, METHOD_TITLES, SUPERPIXEL_METHODS
 from limelight.core.pipeline import MIN_SAMPLES, ExplainRequest
 from limelight.core.scores import MAX_SAMPLES, STABLE, TOP_K
 from limelight.core.segmentation import SEGMENTATION_DEFAULTS
@@ -25,6 +25,22 @@ _METHOD_TIPS = {
                  "several times; instant",
     "scorecam": "Score-CAM: weighs each feature map by the score of the image masked with it; no "
                 "gradients, one batch of predictions per layer channel",
+    "hirescam": "HiResCAM: multiplies each activation by its own gradient, so the map shows exactly "
+                "which places raise the score when the network ends in pooling and one dense layer; instant",
+    "layercam": "Layer-CAM: like HiResCAM with positive gradients only; stays sharp on earlier, finer "
+                "layers; instant",
+    "kernelshap": "KernelSHAP: LIME with the Shapley kernel; superpixel weights that add up to the "
+                  "probability's change from the fully hidden image; takes seconds",
+    "rise": "RISE: the mean probability of random masks that show each superpixel; uses LIME's masks, "
+            "so after LIME with the same seed it costs no model calls",
+    "gradients": "Gradients: how strongly each pixel's change moves the score; one pass, noisy",
+    "smoothgrad": "SmoothGrad: gradients averaged over noisy copies of the image, much less noisy; "
+                  "about 50 passes",
+    "smoothgrad-squared": "SmoothGrad²: the mean squared gradient over noisy copies; about 50 passes",
+    "vargrad": "VarGrad: the variance of the gradient over noisy copies; about 50 passes",
+    "integrated-gradients": "Integrated Gradients: gradients along the path from a baseline image (black, "
+                            "blurred or the hide colour) to the photo; the pixels add up to the score's "
+                            "change; 33 to 1025 passes",
 }
 _AUTO_TIP = (f"Sample in rounds and stop once the {TOP_K} strongest superpixels are stable (a rerun with "
              f"another seed would pick the same ones, Jaccard {STABLE}), at most {MAX_SAMPLES:,} samples")
@@ -54,6 +70,7 @@ _PARAM_SPECS = {
     "scale": ("Scale", "Higher makes fewer, larger regions", 1.0, 100_000.0, 10.0),
     "min_size": ("Minimum size", "Smallest region, in pixels; smaller ones are merged", 1, 100_000, 5),
 }
+_BASELINE_TITLES = {"black": "Black", "blur": "Blurred photo", "white": "White", "grey": "Grey"}
 _HIDE_TITLES = {"mean": "Superpixel mean colour", "blur": "Blurred", "black": "Black", "white": "White",
                 "grey": "Grey"}
 
@@ -196,9 +213,15 @@ class ParameterPanel(QWidget):
                                          "the probability (deletion and insertion curves); about 100 extra "
                                          "model calls per image, so Grad-CAM takes about a second longer. "
                                          "LIME always measures it.")
-        form = QFormLayout(self.cam_box.body)
+        self.baseline_combo = QComboBox(self)
+        for baseline in BASELINES:
+            self.baseline_combo.addItem(_BASELINE_TITLES[baseline], baseline)
+        self.baseline_combo.setToolTip("The image Integrated Gradients starts from: the attributions add up to "
+                                       "the score's change from it to the photo")
+        form = self._map_form = QFormLayout(self.cam_box.body)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("&Layer:", self.layer_combo)
+        form.addRow("Base&line:", self.baseline_combo)
         form.addRow(self.use_logits)
         form.addRow(self.show_negative)
         form.addRow(self.cam_faithfulness)
@@ -258,9 +281,10 @@ class ParameterPanel(QWidget):
             hide=self.hide_combo.currentData(), kernel_width=round(self.kernel_width.value(), 6),
             seed=None if self.random_seed.isChecked() else self.seed.value(),
             layer=self.layer_combo.currentData(), use_logits=self.use_logits.isChecked(),
-            relu=not self.show_negative.isChecked(),
-            # LIME always measures faithfulness (its default); CAM when asked.
-            faithfulness=None if self.method_combo.currentData() == "lime" else self.cam_faithfulness.isChecked())
+            relu=not self.show_negative.isChecked(), baseline=self.baseline_combo.currentData(),
+            # LIME, KernelSHAP and RISE always measure faithfulness (their default); the maps when asked.
+            faithfulness=(None if self.method_combo.currentData() in SUPERPIXEL_METHODS
+                          else self.cam_faithfulness.isChecked()))
 
     def set_request(self, request: ExplainRequest) -> None:
         """Show the parameters of `request`, without emitting change signals."""
@@ -288,7 +312,9 @@ class ParameterPanel(QWidget):
             _select(self.layer_combo, request.layer)
             self.use_logits.setChecked(request.use_logits)
             self.show_negative.setChecked(not request.relu)
-            if request.method != "lime":
+            if isinstance(request.baseline, str):
+                _select(self.baseline_combo, request.baseline)
+            if request.method not in SUPERPIXEL_METHODS:
                 self.cam_faithfulness.setChecked(request.measures_faithfulness)
         finally:
             self._updating = False
@@ -389,7 +415,7 @@ class ParameterPanel(QWidget):
 
     def _update_sections(self):
         method = self.method_combo.currentData()
-        lime = method == "lime"
+        lime = method in SUPERPIXEL_METHODS
         current = self.segmentation_combo.currentIndex()
         self.segmentation_stack.setCurrentIndex(current)
         # A stack is as tall as its tallest page; ignoring the hidden pages fits it to the shown one.
@@ -400,8 +426,14 @@ class ParameterPanel(QWidget):
         self.superpixels_box.setVisible(lime)
         self.sampling_box.setVisible(lime)
         self.cam_box.setVisible(not lime)
-        # Grad-CAM and Grad-CAM++ take one forward and backward pass: no batches to size.
-        self._top_form.setRowVisible(self.batch_size, method in ("lime", "scorecam"))
+        gradient = method in GRADIENT_METHODS
+        self.cam_box.set_title("Gradient map" if gradient else "Class Activation Map")
+        self._map_form.setRowVisible(self.layer_combo, not gradient)
+        self._map_form.setRowVisible(self.show_negative, not gradient)
+        self._map_form.setRowVisible(self.baseline_combo, method == "integrated-gradients")
+        self.sampling_box.body.layout().setRowVisible(self.kernel_width, method == "lime")
+        # Grad-CAM and its kin take one forward and backward pass: no batches to size.
+        self._top_form.setRowVisible(self.batch_size, lime or method == "scorecam")
         self._update_sampling_summary()
         self.method_note.setText(_METHOD_TIPS[method].split(": ", 1)[1].capitalize() + ".")
         if not lime and self.preview.isChecked():
@@ -447,6 +479,11 @@ class _Section(QWidget):
 
     def set_summary(self, text):
         self._summary = text
+        self._apply()
+
+    def set_title(self, title):
+        self._title = title
+        self.header.setToolTip(f"Show or hide the {title.lower()} settings")
         self._apply()
 
     @Slot()

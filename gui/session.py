@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from limelight.core.images import load_image
-from limelight.core.methods import METHOD_TITLES
+from limelight.core.methods import METHOD_TITLES, SUPERPIXEL_METHODS
 from limelight.core.pipeline import BUILTIN_PREFIX, ExplainRequest, ModelInfo, OpenedReport
 from limelight.gui.predictions_panel import MEASURING
 from limelight.gui.settings import Settings
@@ -189,7 +189,7 @@ class Session(QObject):
                 and result.model == self.model_source())
 
     def can_add_samples(self, result: ExplainResult | None) -> bool:
-        return self.is_live(result) and result.explanation.kind == "lime"
+        return self.is_live(result) and result.explanation.method == "lime"
 
     # --- Photos ------------------------------------------------------------------------------
 
@@ -303,7 +303,7 @@ class Session(QObject):
     def _on_report_opened(self, opened: OpenedReport) -> None:
         explanation, info = opened.explanation, opened.info
         path = str(Path(info["image"]["path"]).resolve())
-        method = "lime" if explanation.kind == "lime" else explanation.method
+        method = explanation.method
         result = ExplainResult(REPORT_PREFIX + opened.path, path, ExplainRequest(method=method), opened.target,
                                opened.frame, explanation, float(explanation.timings.get("total", 0.0)))
         self._report_names = {int(e["index"]): str(e["name"]) for e in _report_entries(info)
@@ -441,11 +441,11 @@ class Session(QObject):
         if cached is not None:
             self.show_result(cached)
             return
-        if shown is not None and shown.request.method in ("gradcam", "gradcam++"):
+        if shown is not None and shown.request.method in ("gradcam", "gradcam++", "hirescam", "layercam", "gradients"):
             # A gradient map costs one pass: explain the new class at once.
             self.explain()
             return
-        if shown is not None and shown.explanation.kind == "lime" and self.is_live(shown):
+        if shown is not None and shown.explanation.method == "lime" and self.is_live(shown):
             # The samples are cached: the new class costs only its faithfulness curves.
             self._continue(shown, self._target, shown.explanation.num_samples)
             return
@@ -456,8 +456,8 @@ class Session(QObject):
         self.sig_status.emit(f"Click Explain to see why the model might say “{name}”.", 6000)
 
     def _cache_key(self, model, path, request, target) -> tuple:
-        # LIME explains several classes in one run, so its key leaves the class out.
-        return (path, model, request.key(), None if request.method == "lime" else target)
+        # LIME, KernelSHAP and RISE explain several classes in one run, so their key leaves the class out.
+        return (path, model, request.key(), None if request.method in SUPERPIXEL_METHODS else target)
 
     def _cached_result(self, target: int) -> ExplainResult | None:
         key = self._cache_key(self.model_source(), self._path, self._request(), target)

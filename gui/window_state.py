@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow
 
 from limelight.core.errors import LimelightError
 from limelight.core.pipeline import ExplainRequest
+from limelight.core.methods import SUPERPIXEL_METHODS
 
 
 def restore_window(window: QMainWindow) -> None:
@@ -35,7 +36,7 @@ def restore_window(window: QMainWindow) -> None:
         window.overlay_controls.set_style(style)
     else:
         window.overlay.use_natural_display(request.method)
-    window.overlay_controls.set_superpixel_method(request.method == "lime")
+    window.overlay_controls.set_superpixel_method(request.method in SUPERPIXEL_METHODS)
     window.set_view_mode(settings.view_mode())
 
 

@@ -190,6 +190,40 @@ def test_gradcam_inside_a_nested_backbone_matches_a_plain_tape_reference(nested)
         assert pearson(explanation.heatmap, expected) >= 0.99
 
 
+def test_hirescam_and_layercam_inside_a_nested_backbone_follow_their_papers(nested):
+    model, base, head = nested
+    layer = "block_16_project"
+    inner = keras.Model(base.inputs, [base.get_layer(layer).output, base.output])
+
+    def activations_and_logits(x):
+        activations, features = inner(x, training=False)
+        return activations, tf.reduce_mean(features, axis=(1, 2)) @ head.kernel + head.bias
+
+    image = random_image(5, (96, 96))
+    x = tf.constant(model.preprocess(image[None]))
+    for target in range(3):
+        activations, gradients, _ = reference_gradients(activations_and_logits, x, target)
+        hires = explain_cam(image, model, method="hirescam", target=target, layer=layer, relu=False)
+        # Draelos & Carin, eq. 5: the element-wise product of activations and gradients, summed over channels.
+        assert pearson(hires.heatmap, (activations * gradients).sum(axis=2)) >= 0.99
+        layer_cam = explain_cam(image, model, method="layercam", target=target, layer=layer)
+        # Jiang et al., eq. 5: the same with the positive gradients, then a ReLU.
+        expected = np.maximum((activations * np.maximum(gradients, 0)).sum(axis=2), 0)
+        assert pearson(layer_cam.heatmap, expected) >= 0.99
+
+
+def test_hirescam_on_the_pooled_layer_adds_up_to_the_score_less_the_bias(nested):
+    # For a network that ends in global average pooling and one dense layer, HiResCAM's map on the
+    # pooled layer sums exactly to the logit less the bias (Draelos & Carin, section 3.3).
+    model, base, head = nested
+    image = random_image(6, (96, 96))
+    for target in range(3):
+        explanation = explain_cam(image, model, method="hirescam", target=target, layer=base.layers[-1].name,
+                                  relu=False)
+        assert explanation.heatmap.sum() == pytest.approx(
+            explanation.class_score - float(head.bias[target]), rel=1e-3, abs=1e-4)
+
+
 def test_candidate_layers_name_nested_layers_by_path_and_auto_skips_1x1(nested):
     model, base, _ = nested
     layers = candidate_layers(model)
@@ -433,11 +467,12 @@ def peak(heatmap):
 # The demo model is trained to keep its evidence on the object (core/demo.py), so a single
 # object's map must peak strictly on its painted pixels, with no tolerance and a ring's hole not
 # counting. The committed model does so in 50 of 50 scenes with Grad-CAM on logits and 48 with
-# Grad-CAM++. On probabilities in 30: the gradient of a confident softmax weighs the class's
+# Grad-CAM++; HiResCAM in 50 and Layer-CAM in 48 of 50. On probabilities in 30: the gradient of a confident softmax weighs the class's
 # evidence against the runner-up classes', which need not differ most on the object.
 @needs_demo
 @pytest.mark.parametrize("method, use_logits, expected", [
-    ("gradcam", True, 0.98), ("gradcam", False, 0.58), ("gradcam++", True, 0.94)])
+    ("gradcam", True, 0.98), ("gradcam", False, 0.58), ("gradcam++", True, 0.94), ("hirescam", True, 0.98),
+    ("layercam", True, 0.94)])
 def test_the_heatmap_peak_lies_on_the_object(demo, method, use_logits, expected):
     from limelight.core.demo import make_scene
 
@@ -548,7 +583,7 @@ def test_a_layer_that_fails_is_reported_in_one_line():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"method": "lrp"}, "unknown CAM method 'lrp'; choose one of gradcam, gradcam\\+\\+, scorecam"),
+    ({"method": "lrp"}, "unknown CAM method 'lrp'; choose one of gradcam, gradcam\\+\\+, hirescam, layercam, scorecam"),
     ({"target": 3}, "target class 3 does not exist; the model has classes 0 to 2"),
     ({"resample": "cubic"}, "unknown resampling 'cubic'"),
     ({"batch_size": 0}, "batch_size must be at least 1"),

@@ -213,3 +213,29 @@ def test_layers_lists_the_demo_models_feature_maps(capsys):
     assert main(["layers", "--model", "demo_shapes"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1].split() == ["last_conv", "16x16x64"]
+
+
+@pytest.mark.parametrize("method, extra, trust", [
+    ("integrated-gradients", ["--baseline", "200,30,30", "--faithfulness"], "deletion AUC"),
+    ("smoothgrad", ["--samples", "12"], ""),
+    ("kernelshap", ["--samples", "200"], "fit R²"),
+    ("rise", ["--samples", "200"], "stability"),
+])
+def test_explain_with_the_new_methods_writes_their_report(demo_scene, tmp_path, capsys, method, extra, trust):
+    out = tmp_path / method
+    assert main(["explain", str(demo_scene), "--model", "demo_shapes", "--method", method, "--segmentation", "grid",
+                 "--segments", "16", "--seed", "1", "--out", str(out), *extra]) == 0
+    report = json.loads((out / f"circle_circle_0_{method.replace('-', '_')}.json").read_text())
+    assert report["parameters"]["method"] == method
+    if method == "integrated-gradients":
+        assert report["kind"] == "gradient" and report["parameters"]["baseline"] == [200, 30, 30]
+    if method == "smoothgrad":
+        assert report["parameters"]["num_samples"] == 12
+    printed = capsys.readouterr().out
+    assert trust in printed and (method != "rise" or "fit R²" not in printed)
+
+
+def test_a_bad_baseline_is_one_line(demo_scene, tmp_path, capsys):
+    assert main(["explain", str(demo_scene), "--model", "demo_shapes", "--method", "integrated-gradients",
+                 "--baseline", "1,2", "--out", str(tmp_path)]) == 2
+    assert "--baseline colour '1,2' must be three numbers 0-255" in capsys.readouterr().err

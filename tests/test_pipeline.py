@@ -112,7 +112,7 @@ def test_export_writes_one_name_per_file_and_never_over_another_photos_files(dem
 def test_a_request_is_checked_in_core_with_the_engines_words():
     from limelight.core.pipeline import ExplainRequest
 
-    with pytest.raises(ExplanationError, match="method must be one of lime, gradcam"):
+    with pytest.raises(ExplanationError, match="method must be one of lime, kernelshap, rise, gradcam"):
         ExplainRequest(method="shap")
     with pytest.raises(ExplanationError, match="segmentation must be one of"):
         ExplainRequest(segmentation="watershed")
@@ -163,3 +163,15 @@ def test_score_cams_class_score_is_the_probability_it_weighs_by(demo):
     assert explanation.class_score == pytest.approx(explanation.probability)
     gradcam = explain(_scene(), demo, ExplainRequest(method="gradcam"), target=0)[0]
     assert gradcam.params["class_score_source"] != "probability" and gradcam.class_score > 1
+
+
+def test_the_new_methods_measure_faithfulness_and_key_requests_as_their_family_does():
+    from limelight.core.pipeline import ExplainRequest
+
+    # The superpixel methods measure faithfulness by default, the gradient maps on request, as LIME and CAM do.
+    assert ExplainRequest(method="rise").measures_faithfulness
+    assert not ExplainRequest(method="smoothgrad").measures_faithfulness
+    # The key of a gradient map follows its baseline; a superpixel method's ignores LIME's kernel width.
+    assert (ExplainRequest(method="integrated-gradients", baseline="blur").key()
+            != ExplainRequest(method="integrated-gradients").key())
+    assert ExplainRequest(method="kernelshap", kernel_width=0.5).key() == ExplainRequest(method="kernelshap").key()
