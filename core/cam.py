@@ -16,7 +16,7 @@ import tensorflow as tf
 from PIL import Image
 
 from limelight.core.errors import Cancelled, ExplanationError
-from limelight.core.scores import Faithfulness, frozen_scores
+from limelight.core.scores import SAMPLE_BATCH_SIZE, Faithfulness, frozen_scores
 
 __all__ = ["CAM_METHODS", "RESAMPLE", "LayerInfo", "CamExplanation", "candidate_layers", "explain_cam"]
 
@@ -28,7 +28,7 @@ RESAMPLE = {
     "lanczos": Image.Resampling.LANCZOS,
 }
 # How the score that the gradients start from was obtained; recorded in CamExplanation.params.
-SCORE_SOURCES = {
+CLASS_SCORE_SOURCES = {
     "model-logits": "the model outputs logits",
     "dense-logits": "the final Dense layer's kernel and bias applied without its activation",
     "activation-input": "the input of the final softmax/sigmoid layer",
@@ -81,22 +81,23 @@ class CamExplanation:
     heatmap : ndarray of shape (h, w), float32
         The map at the layer's resolution; non-negative unless made with ``relu=False``.
         With ``counterfactual=True`` it is large where the image speaks against the class.
-    heatmap_full : ndarray of shape (rows, cols), float32
+    input_heatmap : ndarray of shape (rows, cols), float32
         `heatmap` resampled to the model's input resolution.
     layer : str
         Path of the layer used (see `LayerInfo.path`).
     target : int
         The explained class index.
-    score : float
-        The class score the map explains: the logit (see ``params["score_source"]``) or,
-        with ``use_logits=False``, the probability.
+    class_score : float
+        The value of the class score the map follows, obtained as ``params["class_score_source"]``
+        says: the logit, or the probability (with ``use_logits=False``, and always for Score-CAM,
+        which weighs its masks by the probability).
     probability : float
         The model's probability for `target` on the unmasked image.
     timings : mapping of str to float
         Seconds spent in forward (activations and gradients) and total.
     params : mapping
-        The options that made the map, JSON-safe, with ``score_source`` saying how the score
-        was obtained (one of `SCORE_SOURCES`).
+        The options that made the map, JSON-safe, with ``class_score_source`` saying how the score
+        was obtained (one of `CLASS_SCORE_SOURCES`).
     faithfulness : mapping of int to Faithfulness
         The deletion and insertion curves of `target` over superpixels, when measured with
         `limelight.core.scores.add_faithfulness` (they cost about 100 model calls).
@@ -108,17 +109,17 @@ class CamExplanation:
 
     method: str
     heatmap: np.ndarray
-    heatmap_full: np.ndarray
+    input_heatmap: np.ndarray
     layer: str
     target: int
-    score: float
+    class_score: float
     probability: float
     timings: Mapping[str, float] = dataclasses.field(default_factory=dict)
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     faithfulness: Mapping[int, Faithfulness] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
-        for name in ("heatmap", "heatmap_full"):
+        for name in ("heatmap", "input_heatmap"):
             array = np.array(getattr(self, name), dtype=np.float32)
             if array.ndim != 2:
                 raise ExplanationError(f"a CAM {name} must be 2-D, not of shape {array.shape}")
@@ -145,17 +146,17 @@ class CamExplanation:
         Returns
         -------
         ndarray of shape (rows, cols), float32
-            `heatmap_full`, negated for a counterfactual map so that evidence against the
+            `input_heatmap`, negated for a counterfactual map so that evidence against the
             class is negative, as for every other explanation.
         """
         if int(label) != self.target:
             raise ExplanationError(
                 f"this Grad-CAM explains class {self.target}, not {label}; run it again with target={label}")
         if self.params.get("counterfactual"):
-            negated = -self.heatmap_full
+            negated = -self.input_heatmap
             negated.flags.writeable = False
             return negated
-        return self.heatmap_full
+        return self.input_heatmap
 
     def to_record(self) -> tuple[dict, dict[str, np.ndarray]]:
         """Split into JSON-safe metadata and named arrays, for saving."""
@@ -164,26 +165,41 @@ class CamExplanation:
             "method": self.method,
             "layer": self.layer,
             "target": self.target,
-            "score": float(self.score),
+            "class_score": float(self.class_score),
             "probability": float(self.probability),
             "timings": {k: float(v) for k, v in self.timings.items()},
             "params": dict(self.params),
             "faithfulness": {str(k): v.to_record() for k, v in self.faithfulness.items()},
         }
-        return meta, {"heatmap": np.array(self.heatmap), "heatmap_full": np.array(self.heatmap_full)}
+        return meta, {"heatmap": np.array(self.heatmap), "input_heatmap": np.array(self.input_heatmap)}
 
     @classmethod
     def from_record(cls, meta: dict, arrays: dict[str, np.ndarray]) -> CamExplanation:
         """Rebuild an explanation saved with `to_record`."""
         if meta.get("kind") != cls.kind:
             raise ExplanationError(f"the saved explanation is of kind {meta.get('kind')!r}, not 'cam'")
+        meta, arrays = _with_current_names(meta, arrays)
         try:
-            return cls(method=meta["method"], heatmap=arrays["heatmap"], heatmap_full=arrays["heatmap_full"],
-                       layer=meta["layer"], target=meta["target"], score=meta["score"],
+            return cls(method=meta["method"], heatmap=arrays["heatmap"], input_heatmap=arrays["input_heatmap"],
+                       layer=meta["layer"], target=meta["target"], class_score=meta["class_score"],
                        probability=meta["probability"], timings=dict(meta.get("timings", {})),
                        params=dict(meta.get("params", {})), faithfulness=meta.get("faithfulness", {}))
         except KeyError as missing:
             raise ExplanationError(f"the saved Grad-CAM explanation lacks {missing}; save it again") from None
+
+
+def _with_current_names(meta: dict, arrays: dict) -> tuple[dict, dict]:
+    """A saved CAM record in today's names: older reports say "score", "score_source" and "heatmap_full"."""
+    meta, arrays = dict(meta), dict(arrays)
+    if "score" in meta and "class_score" not in meta:
+        meta["class_score"] = meta.pop("score")
+    params = dict(meta.get("params", {}))
+    if "score_source" in params and "class_score_source" not in params:
+        params["class_score_source"] = params.pop("score_source")
+    meta["params"] = params
+    if "heatmap_full" in arrays and "input_heatmap" not in arrays:
+        arrays["input_heatmap"] = arrays.pop("heatmap_full")
+    return meta, arrays
 
 
 # --- Walking the model graph ---------------------------------------------------------------
@@ -271,7 +287,7 @@ class _Survey:
 
     layers: tuple[LayerInfo, ...]
     final_path: str
-    score_source: str  # for a model with probability outputs: how its logits are recovered
+    class_score_source: str  # for a model with probability outputs: how its logits are recovered
 
 
 _SURVEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -468,7 +484,7 @@ def _forward(keras_model, x, survey: _Survey, path: str, head: str, *, tape=None
 
     output = _run_model(keras_model, [x], hook)
     logits, probabilities = _logits_and_probabilities(
-        output, seen.get("final"), survey.score_source, head)
+        output, seen.get("final"), survey.class_score_source, head)
     return seen["activations"], logits, probabilities
 
 
@@ -585,7 +601,7 @@ def _validate(image, model, method, target, resample, batch_size) -> np.ndarray:
 
 def explain_cam(image: np.ndarray, model, *, method: str = "gradcam", target: int | None = None,
                 layer: str | int | None = None, use_logits: bool = True, relu: bool = True,
-                counterfactual: bool = False, resample: str = "bilinear", batch_size: int = 32,
+                counterfactual: bool = False, resample: str = "bilinear", batch_size: int = SAMPLE_BATCH_SIZE,
                 progress: Callable[[int, int], Any] | None = None,
                 cancelled: Callable[[], bool] | None = None) -> CamExplanation:
     """Explain one prediction with a class activation map.
@@ -674,22 +690,24 @@ def explain_cam(image: np.ndarray, model, *, method: str = "gradcam", target: in
     heatmap = np.tensordot(activations, weights.astype(np.float32), axes=([2], [0])).astype(np.float32)
     if relu:
         heatmap = np.maximum(heatmap, 0.0)
-    heatmap_full = _resample(heatmap, tuple(model.input_size), resample)
+    input_heatmap = _resample(heatmap, tuple(model.input_size), resample)
     if relu:
         # Lanczos overshoots below zero near sharp edges.
-        heatmap_full = np.maximum(heatmap_full, 0.0)
+        input_heatmap = np.maximum(input_heatmap, 0.0)
     timings["total"] = time.perf_counter() - started
 
-    score_source = (survey.score_source if model.head != "logits" else "model-logits") \
-        if use_logits else "probability"
-    score = logits[0, target] if use_logits else probabilities[0, target]
+    # Score-CAM weighs its masks by the probability whatever use_logits says (see explain_cam).
+    by_logits = use_logits and method != "scorecam"
+    class_score_source = (survey.class_score_source if model.head != "logits" else "model-logits") \
+        if by_logits else "probability"
+    class_score = logits[0, target] if by_logits else probabilities[0, target]
     params = {"method": method, "layer": info.path, "target": target, "use_logits": bool(use_logits),
               "relu": bool(relu), "counterfactual": bool(counterfactual), "resample": resample,
-              "score_source": "probability" if method == "scorecam" else score_source}
+              "class_score_source": class_score_source}
     if method == "scorecam":
         params["batch_size"] = int(batch_size)
-    return CamExplanation(method=method, heatmap=heatmap, heatmap_full=heatmap_full, layer=info.path,
-                          target=target, score=float(score), probability=float(probabilities[0, target]),
+    return CamExplanation(method=method, heatmap=heatmap, input_heatmap=input_heatmap, layer=info.path,
+                          target=target, class_score=float(class_score), probability=float(probabilities[0, target]),
                           timings=timings, params=params)
 
 

@@ -56,7 +56,7 @@ def caption_lines(explanation, label, *, label_name=None, model_name=None):
                  f"seed {params['seed']}" if params.get("seed") is not None else None]
     else:
         probability = explanation.probability
-        trust = [f"layer {explanation.layer}", f"score {explanation.score:.3g}"]
+        trust = [f"layer {explanation.layer}", f"class score {explanation.class_score:.3g}"]
     if probability is not None:
         first.append(f"probability {probability:.1%}")
     lines = [" · ".join(first), " · ".join(part for part in trust if part)]

@@ -47,3 +47,7 @@ class ReportError(LimelightError):
 
 class Cancelled(Exception):
     """The user cancelled a long computation; not an error."""
+
+
+class DatasetError(LimelightError):
+    """A labelled image folder that cannot be evaluated, or whose class folders do not fit the model."""

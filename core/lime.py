@@ -11,8 +11,9 @@ import numpy as np
 
 from limelight.core.images import as_rgb_image
 from limelight.core.errors import Cancelled, ExplanationError, ReportError
-from limelight.core.scores import (MAX_SAMPLES, STABLE, TOP_K, Faithfulness, Stability, faithfulness as measure_faithfulness,
-                                   frozen_scores, single_threaded_blas, top_k_stability)
+from limelight.core.scores import (MAX_SAMPLES, SAMPLE_BATCH_SIZE, STABLE, TOP_K, Faithfulness, Stability,
+                                   faithfulness as measure_faithfulness, frozen_scores, single_threaded_blas,
+                                   top_k_stability)
 from limelight.core.segmentation import MIN_SUPERPIXELS, segment_count
 
 #: The named hide modes besides "mean" and "blur", as RGB colours.
@@ -275,7 +276,7 @@ class PredictionCache:
         """How many superpixels look the same hidden as shown (hiding them tells the model nothing)."""
         return _unchanged_segments(self._image, self._hidden, self.segments)
 
-    def predict(self, masks, *, batch_size=48, ahead=None):
+    def predict(self, masks, *, batch_size=SAMPLE_BATCH_SIZE, ahead=None):
         """Return the model's probabilities for the image with only the superpixels in `masks` shown.
 
         Parameters
@@ -357,10 +358,10 @@ class PredictionCache:
         self.images_predicted += len(keys)
 
 
-def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_samples="auto", batch_size=48,
-                 hide="mean", kernel_width=0.25, random_state=None, segmentation=None, top_k=TOP_K,
-                 target_stability=STABLE, max_samples=MAX_SAMPLES, faithfulness=True, cache=None,
-                 progress=None, cancelled=None):
+def explain_lime(image, predict, *, segments, labels=None, top_labels=5, num_samples="auto",
+                 batch_size=SAMPLE_BATCH_SIZE, hide="mean", kernel_width=0.25, random_state=None,
+                 segmentation=None, top_k=TOP_K, target_stability=STABLE, max_samples=MAX_SAMPLES,
+                 faithfulness=True, cache=None, progress=None, cancelled=None):
     """Explain a classifier's prediction for one image with LIME (Ribeiro et al., 2016).
 
     Follows the Python ``lime`` package's image explainer so that results are comparable: each

@@ -58,8 +58,9 @@ BINARY_LABELS = ("negative", "positive")
 # "layers.TFSMLayer", would be looked up anywhere in Keras' public API.
 _KERAS_TOP_CLASSES = frozenset({"Functional", "Sequential", "Model", "DTypePolicy", "FloatDTypePolicy",
                                 "QuantizedDTypePolicy", "QuantizedFloat8DTypePolicy"})
-# Measured fastest for EfficientNet-Lite0 on a 2-core CPU (make bench); larger gains nothing.
-DEFAULT_BATCH_SIZE = 16
+#: Images per forward pass in `ClassifierModel.predict`, however many it is given: measured fastest for
+#: EfficientNet-Lite0 on a 2-core CPU (make bench); larger gains nothing.
+FORWARD_BATCH_SIZE = 16
 
 _CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 _TORCH_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -154,7 +155,7 @@ class ClassifierModel:
     """
 
     def __init__(self, keras_model, *, name, source, settings: ModelSettings, labels: Labels,
-                 input_size, channels, num_classes, head, batch_size=DEFAULT_BATCH_SIZE):
+                 input_size, channels, num_classes, head, batch_size=FORWARD_BATCH_SIZE):
         self.keras_model = keras_model
         self.name = name
         self.source = source

@@ -9,7 +9,7 @@ from PIL import Image
 from limelight.core.images import as_rgb_image
 from limelight.core.errors import ExplanationError
 from limelight.core.scores import TOP_K, tied_places
-from limelight.core.segmentation import segment_boundaries, upscale_labels
+from limelight.core.segmentation import segment_boundaries, upscale_segments
 
 __all__ = ["DISPLAYS", "SIGNED_COLORMAP", "ONE_SIGN_COLORMAP", "OverlayStyle", "HeatmapScale", "render",
            "shown_mask", "natural_display", "colormap_name", "weight_scale", "heatmap_scale", "line_thickness",
@@ -232,7 +232,7 @@ def render(image, explanation, label, style=None):
     image : ndarray of shape (rows, cols, 3), uint8
         The image to draw on; it is not modified.
     explanation : LimeExplanation, CamExplanation or similar
-        Anything with ``labels``, ``segments`` (superpixel labels or None), ``smooth`` and
+        Anything with ``labels``, ``segments`` (superpixel numbers or None), ``smooth`` and
         ``weight_map(label)``.
     label : int
         The class to show; one of ``explanation.labels``.
@@ -283,7 +283,7 @@ def shown_mask(explanation, label, style=None, *, shape=None):
     if explanation.segments is not None:
         entry = _region_entry(explanation.segments, shape)
         status = _status(_region_weights(explanation, label, entry), style)
-        return upscale_labels(status[entry.segments] != 0, shape)
+        return upscale_segments(status[entry.segments] != 0, shape)
     entry = _pixel_entry(explanation, label, shape)
     level = entry.level[:, ::3]
     shown = level > _threshold_level(style)
@@ -371,19 +371,19 @@ def _build_region_entry(segments, shape):
         raise ExplanationError(f"the explanation's superpixels must be a 2-D integer array, got shape "
                                f"{segments.shape} and dtype {segments.dtype}; compute the explanation again.")
     if segments.min() < 0:
-        raise ExplanationError("the explanation's superpixel labels are negative; compute the explanation "
+        raise ExplanationError("the explanation's superpixel numbers are negative; compute the explanation "
                                "again with limelight.core.segmentation.")
     rows, cols = shape
     h, w = segments.shape
-    # Which model row and column each display row and column samples, exactly as upscale_labels does.
-    row_of = upscale_labels(np.arange(h)[:, None], (rows, 1))[:, 0]
-    col_of = upscale_labels(np.arange(w)[None, :], (1, cols))[0]
+    # Which model row and column each display row and column samples, exactly as upscale_segments does.
+    row_of = upscale_segments(np.arange(h)[:, None], (rows, 1))[:, 0]
+    col_of = upscale_segments(np.arange(w)[None, :], (1, cols))[0]
     starts = np.flatnonzero(np.r_[True, row_of[1:] != row_of[:-1]])
     ends = np.r_[starts[1:], rows]
     runs = tuple(zip(row_of[starts].tolist(), starts.tolist(), ends.tolist()))
     columns = (col_of[:, None] * 3 + np.arange(3)).ravel()
     # Lines are drawn inside each region: pixels within `thickness` of another superpixel.
-    display = upscale_labels(segments, shape)
+    display = upscale_segments(segments, shape)
     lines = segment_boundaries(display, mode="thick")
     thickness = line_thickness(shape)
     if thickness > 1:

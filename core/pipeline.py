@@ -1,7 +1,7 @@
 """The one explain, export and reopen path that the command line, the window and batch runs all call."""
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -12,18 +12,15 @@ from limelight.core.images import frame_image, load_image
 from limelight.core.methods import METHODS
 from limelight.core.overlay import heatmap_scale, render
 from limelight.core.report import load_report, output_paths, save_annotated, save_figure, save_report
-from limelight.core.scores import MAX_SAMPLES
+from limelight.core.scores import MAX_SAMPLES, SAMPLE_BATCH_SIZE
 from limelight.core.segmentation import SEGMENTATION_DEFAULTS, segment, segmentation_params
 
-__all__ = ["BUILTIN_PREFIX", "SAMPLE_BATCH_SIZE", "MIN_SAMPLES", "ExplainRequest", "ModelInfo", "model_info",
+__all__ = ["BUILTIN_PREFIX", "MIN_SAMPLES", "ExplainRequest", "ModelInfo", "model_info",
            "PredictionCaches", "explain", "check_sanity", "export_paths", "export", "write_report", "OpenedReport",
            "open_report"]
 
 #: A model source naming a built-in model rather than a file: this prefix and the model's name.
 BUILTIN_PREFIX = "builtin:"
-#: Perturbed images sent to the model per step (LIME, Score-CAM, faithfulness): large enough to keep
-#: the model busy, small enough for a laptop's memory.
-SAMPLE_BATCH_SIZE = 48
 #: The fewest samples a fixed LIME run may use (the engine refuses fewer).
 MIN_SAMPLES = 10
 #: Prediction caches kept, one per (model, image, segmentation, hide mode): the last few images.
@@ -426,8 +423,13 @@ def write_report(json_path, explanation, model: ModelInfo, *, target, photo_path
 
 # --- Sanity --------------------------------------------------------------------------------
 
-def check_sanity(photo, model, explanation, *, target, random_state=None, progress=None, cancelled=None):
+def check_sanity(photo, model, explanation, request: ExplainRequest, *, target, steps=None, random_state=None,
+                 progress=None, cancelled=None):
     """The sanity check of `explanation`'s method for class `target` (see `limelight.core.sanity`).
+
+    Each step explains the photo again through `explain`, with `request` as it made `explanation`:
+    its seed and, for LIME, its number of samples (so "auto" does not stop elsewhere on a random
+    model and every step sees the same samples), without faithfulness curves.
 
     Parameters
     ----------
@@ -435,10 +437,14 @@ def check_sanity(photo, model, explanation, *, target, random_state=None, progre
         The whole photo the explanation was made from.
     model : ClassifierModel
         The model that made it; it is not changed.
-    explanation : LimeExplanation or CamExplanation
+    explanation : explanation
         As `explain` returned it.
+    request : ExplainRequest
+        The request that made it.
     target : int
         One of the explanation's classes.
+    steps : int, optional
+        How many times the cascade stops; `limelight.core.sanity.STEPS` by default.
     random_state, progress, cancelled
         As for `limelight.core.sanity.check_sanity`.
 
@@ -446,51 +452,20 @@ def check_sanity(photo, model, explanation, *, target, random_state=None, progre
     -------
     Sanity
     """
-    from limelight.core.sanity import check_explanation
+    from limelight.core.sanity import STEPS
+    from limelight.core.sanity import check_sanity as check
 
-    return check_explanation(model.prepare(photo), model, explanation, target=target, random_state=random_state,
-                             progress=progress, cancelled=cancelled)
-
-
-# --- Reopening -----------------------------------------------------------------------------
-
-@dataclass(frozen=True, eq=False)
-class OpenedReport:
-    """A report read back: its explanation of class `target` and the photo, whole and as the model saw it."""
-
-    path: str
-    info: dict
-    image: np.ndarray
-    frame: np.ndarray
-    explanation: object
-    target: int
-
-
-def open_report(path) -> OpenedReport:
-    """Read a report written by `write_report`, with the photo it explains; no model needed.
-
-    The photo is looked for where the report says, then beside the report, and framed as the
-    model saw it (the report's ``extra.resize``; reports without it were stretched).
-
-    Raises
-    ------
-    ReportError
-        For a report that cannot be read, or whose photo is missing.
-    """
-    explanation, info = load_report(path)
-    image_info = info.get("image") if isinstance(info.get("image"), dict) else {}
-    extra = info.get("extra") if isinstance(info.get("extra"), dict) else {}
-    saved = Path(str(image_info.get("path") or image_info.get("name") or ""))
-    folder = Path(path).parent
-    candidates = [saved if saved.is_absolute() else folder / saved, folder / saved.name]
-    photo = next((c for c in candidates if saved.name and c.is_file()), None)
-    if photo is None:
-        raise ReportError(f"the photo it explains ({saved.name or 'not named'}) is missing; put it back "
-                          f"where it was or beside the report.", path=path)
-    image = load_image(photo)
-    target = extra.get("target", explanation.labels[0])
+    target = int(target)
     if target not in explanation.labels:
-        target = explanation.labels[0]
-    frame = frame_image(image, np.shape(explanation.weight_map(target)), extra.get("resize", "stretch"))
-    info = dict(info, image=dict(image_info, path=str(photo)))
-    return OpenedReport(str(path), info, image, frame, explanation, int(target))
+        raise ExplanationError(f"the explanation does not explain class {target}; check one of "
+                               f"{', '.join(map(str, explanation.labels))}.")
+    samples = explanation.num_samples if request.method == "lime" else request.num_samples
+    again = replace(request, faithfulness=False, seed=explanation.params.get("seed", request.seed), num_samples=samples)
+
+    def explain_map(randomised, label, *, progress=None, cancelled=None):
+        return explain(photo, randomised, again, target=label, progress=progress,
+                       cancelled=cancelled)[label].weight_map(label)
+
+    return check(model, explain_map, target=target, method=request.method, original=explanation.weight_map(target),
+                 steps=STEPS if steps is None else steps, random_state=random_state, progress=progress,
+                 cancelled=cancelled)

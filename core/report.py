@@ -88,7 +88,7 @@ def save_annotated(path, image, *, force=False):
     return path
 
 
-def save_figure(path, image, explanation, label, style=None, *, label_name=None, probability=None, score=None,
+def save_figure(path, image, explanation, label, style=None, *, label_name=None, probability=None, fit_r2=None,
                 model_name=None, force=False):
     """Save a side-by-side figure: the image, the explanation over it, and the regions it shows.
 
@@ -105,8 +105,8 @@ def save_figure(path, image, explanation, label, style=None, *, label_name=None,
         As for `limelight.core.overlay.render`.
     label_name : str, optional
         The class's name; "class <label>" by default.
-    probability, score : float, optional
-        The model's probability for the class and the fit's R^2.
+    probability, fit_r2 : float, optional
+        The model's probability for the class and, for LIME, the weighted R^2 of its linear fit.
     model_name : str, optional
         Shown under the title.
     force : bool
@@ -129,9 +129,9 @@ def save_figure(path, image, explanation, label, style=None, *, label_name=None,
     figure_format = _format(path, FIGURE_FORMATS, "figure")
     image = _check_rgb(image, path)
     style = style or OverlayStyle()
-    known_probability, known_score = _label_numbers(explanation, label)
+    known_probability, known_fit = _label_numbers(explanation, label)
     probability = known_probability if probability is None else probability
-    score = known_score if score is None else score
+    fit_r2 = known_fit if fit_r2 is None else fit_r2
     small = _shrink(image, _FIGURE_PIXELS)
     try:
         overlay = render(small, explanation, label, style)
@@ -160,7 +160,7 @@ def save_figure(path, image, explanation, label, style=None, *, label_name=None,
                         orientation="horizontal", fraction=0.06, pad=0.02, label="weight")
     heading = label_name if label_name is not None else f"class {label}"
     numbers = [f"p = {probability:.3f}" if _is_number(probability) else None,
-               f"fit R\u00b2 = {score:.2f}" if _is_number(score) else None]
+               f"fit R\u00b2 = {fit_r2:.2f}" if _is_number(fit_r2) else None]
     figure.suptitle(" \u2014 ".join([heading, ", ".join(n for n in numbers if n)]) if any(numbers) else heading,
                     fontsize=14)
     if model_name:
@@ -241,8 +241,10 @@ def save_report(json_path, explanation, *, image_path, model_name, preprocessing
     names = _label_names(label_names, labels)
     entries = []
     for label in labels:
-        probability, score = _label_numbers(explanation, label)
-        entry = {"index": label, "name": names.get(label), "probability": probability, "score": score}
+        probability, fit_r2 = _label_numbers(explanation, label)
+        # "fit_r2": how well LIME's linear model fits (weighted R^2); null where there is no fit (CAM).
+        # Reports before this name called it "score".
+        entry = {"index": label, "name": names.get(label), "probability": probability, "fit_r2": fit_r2}
         if explanation.segments is not None:
             entry["superpixel_weights"] = _superpixel_weights(explanation, label).tolist()
         entry.update(_trust(explanation, label))
@@ -550,7 +552,7 @@ def _sanity(saved, arrays, json_path):
 
     try:
         return Sanity.from_record(saved, arrays)
-    except (LimelightError, KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (LimelightError, KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
         reason = exc.reason if isinstance(exc, LimelightError) else repr(exc)
         raise ReportError(f"holds a sanity check this version cannot read ({' '.join(reason.split())}); delete its "
                           f"'sanity' entry to open it without.", path=json_path) from None

@@ -15,8 +15,7 @@ import numpy as np
 
 from limelight.core.errors import Cancelled, ExplanationError, one_line
 
-__all__ = ["STEPS", "PASS_BELOW", "PASS_SHARE", "Sanity", "check_explanation", "check_sanity", "rerun", "describe_cost",
-           "spearman", "ssim"]
+__all__ = ["STEPS", "PASS_BELOW", "PASS_SHARE", "Sanity", "check_sanity", "describe_cost", "spearman", "ssim"]
 
 #: How many times the cascade stops to recompute the map (fewer when the model has fewer layers with weights).
 STEPS = 8
@@ -124,7 +123,8 @@ class Sanity:
     def to_record(self) -> tuple[dict, dict[str, np.ndarray]]:
         """Split into JSON-safe metadata and named arrays, for a report."""
         meta = {"method": self.method, "target": self.target, "passed": self.passed, "word": self.word,
-                "summary": self.summary, "rule": {"below": self.pass_below, "share": self.pass_share}, "total_layers": self.total_layers,
+                "summary": self.summary, "rule": {"below": self.pass_below, "share": self.pass_share},
+                "total_layers": self.total_layers,
                 "similarity": self.similarity, "deciding_steps": list(self.deciding_steps),
                 "steps": [{"randomised": count, "layer": layer, "spearman": rho, "ssim": similarity}
                           for count, layer, rho, similarity in zip(self.randomised, self.layers, self.spearman,
@@ -179,64 +179,22 @@ def _unit(values: np.ndarray) -> np.ndarray:
     return (values - values.min()) / span if span > 0 else np.zeros_like(values)
 
 
-# --- Re-running an explanation -------------------------------------------------------------
+def describe_cost(explanation, *, steps: int = STEPS) -> str:
+    """What the sanity check of `explanation` will cost, in words to show before it starts.
 
-def rerun(image: np.ndarray, explanation) -> Callable[..., np.ndarray]:
-    """The function that makes `explanation`'s map again, for any model and class, with its own parameters.
-
-    Parameters
-    ----------
-    image : ndarray of shape (rows, cols, 3), uint8
-        The image the explanation was made from, at the model's input resolution.
-    explanation : CamExplanation or LimeExplanation
-        A LIME explanation is rerun on its own superpixels, samples (its seed) and sample count,
-        so that only the model differs from one step to the next.
-
-    Returns
-    -------
-    callable
-        ``explain(model, target, *, progress=None, cancelled=None)`` returning the map, an
-        ndarray of shape (rows, cols), float32, positive where it supports `target`.
+    Read from the explanation alone, so the window can say it at once: up to ``steps + 1`` more
+    runs of its method, each about as long as it took (less its faithfulness curves, which the
+    check does not measure). A model with fewer layers with weights than `steps` takes fewer.
     """
-    params = dict(explanation.params)
-    if explanation.kind == "cam":
-        from limelight.core.cam import explain_cam
+    from limelight.core.methods import METHOD_TITLES
 
-        options = {name: params[name] for name in ("method", "layer", "use_logits", "relu", "counterfactual",
-                                                   "resample", "batch_size") if name in params}
-
-        def explain(model, target, *, progress=None, cancelled=None):
-            return explain_cam(image, model, target=target, progress=progress, cancelled=cancelled,
-                               **options).weight_map(target)
-
-        return explain
-    if explanation.kind == "lime":
-        from limelight.core.lime import explain_lime
-
-        hide = params["hide"]
-        options = {"segments": explanation.segments, "num_samples": explanation.num_samples,
-                   "batch_size": params["batch_size"], "hide": tuple(hide) if isinstance(hide, list) else hide,
-                   "kernel_width": params["kernel_width"], "random_state": params["seed"], "faithfulness": False}
-
-        def explain(model, target, *, progress=None, cancelled=None):
-            return explain_lime(image, model.predict, labels=[target], progress=progress, cancelled=cancelled,
-                                **options).weight_map(target)
-
-        return explain
-    raise ExplanationError(f"the sanity check cannot rerun a {explanation.kind!r} explanation")
-
-
-def describe_cost(explanation, model, *, steps: int = STEPS) -> str:
-    """What the sanity check of `explanation` will cost, in a sentence to show before it starts."""
-    maps = min(steps, len(_units(model.keras_model))) + 1
-    if explanation.kind == "lime":
-        calls = maps * explanation.num_samples
-        return (f"{maps} LIME runs of {explanation.num_samples:,} samples each: {calls:,} model calls, "
-                f"about {maps} times as long as the explanation took")
+    runs = int(steps) + 1
     method = str(explanation.params.get("method", explanation.kind))
-    if method == "scorecam":
-        return f"{maps} Score-CAM runs, about {maps} times as long as the explanation took"
-    return f"{maps} {method} gradient passes, a few seconds"
+    title = METHOD_TITLES.get(method, method)
+    samples = f" of {explanation.num_samples:,} samples" if explanation.kind == "lime" else ""
+    seconds = runs * float(explanation.timings.get("total", 0.0))
+    took = f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    return f"up to {runs} {title} runs{samples}, about {took} (the first check of a model also copies it)"
 
 
 # --- The check -----------------------------------------------------------------------------
@@ -260,7 +218,8 @@ def check_sanity(model, explain: Callable[..., np.ndarray], *, target: int, meth
         The model the explanation was made with.
     explain : callable
         ``explain(model, target, *, progress=None, cancelled=None)`` returning the map, an ndarray
-        of shape (rows, cols); `rerun` makes it for an explanation.
+        of shape (rows, cols); `limelight.core.pipeline.check_sanity` makes it from an explanation's
+        request.
     target : int
         The explained class.
     method : str
@@ -348,41 +307,10 @@ def check_sanity(model, explain: Callable[..., np.ndarray], *, target: int, meth
                   random_class_map=random_map, seed=seed, seconds=time.perf_counter() - started)
 
 
-def check_explanation(image: np.ndarray, model, explanation, *, target: int | None = None, steps: int = STEPS,
-                      random_state=None, progress: Callable[[int, int], Any] | None = None,
-                      cancelled: Callable[[], bool] | None = None) -> Sanity:
-    """The sanity check of an explanation's method for one of its classes: `check_sanity` with `rerun`.
-
-    Parameters
-    ----------
-    image : ndarray of shape (rows, cols, 3), uint8
-        The image the explanation was made from, at the model's input resolution.
-    model : ClassifierModel
-        The model that made it; it is not changed.
-    explanation : CamExplanation or LimeExplanation
-    target : int, optional
-        One of the explanation's classes; by default its first.
-    steps, random_state, progress, cancelled
-        As for `check_sanity`.
-
-    Returns
-    -------
-    Sanity
-    """
-    target = int(explanation.labels[0] if target is None else target)
-    if target not in explanation.labels:
-        raise ExplanationError(f"the explanation does not explain class {target}; check one of "
-                               f"{', '.join(map(str, explanation.labels))}")
-    return check_sanity(model, rerun(image, explanation), target=target,
-                        method=str(explanation.params.get("method", explanation.kind)),
-                        original=explanation.weight_map(target), steps=steps, random_state=random_state,
-                        progress=progress, cancelled=cancelled)
-
-
 # --- Randomising a copy --------------------------------------------------------------------
 
 def _units(keras_model, prefix: str = "") -> list[tuple[str, Any]]:
-    """The layers with float weights, as (path, layer), in the order the model lists them, nested models' layers one by one."""
+    """The layers with float weights as (path, layer), in the order the model lists them; nested models' one by one."""
     import keras
 
     found = []

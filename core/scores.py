@@ -18,6 +18,10 @@ BORDERLINE = 0.7
 WEAK_FIT = 0.5
 #: The most samples `explain_lime(num_samples="auto")` draws; past it more samples cost minutes.
 MAX_SAMPLES = 4000
+#: Perturbed images (LIME's samples, Score-CAM's masked images) built and sent to the model per step, and
+#: so how often progress is told and cancellation checked: enough to keep the model busy, few enough for a
+#: laptop's memory. The model splits them into forward passes of its own (models.FORWARD_BATCH_SIZE).
+SAMPLE_BATCH_SIZE = 48
 #: The stability word of an explanation over fewer than MIN_SUPERPIXELS superpixels.
 TOO_FEW_SUPERPIXELS = "too few superpixels"
 #: How many superpixels the stability score follows, as lime's own examples show them.

@@ -44,7 +44,7 @@ def segment(image, *, method="quickshift", **params):
     Returns
     -------
     ndarray of shape (rows, cols), int32
-        Superpixel labels, contiguous from 0.
+        The superpixel each pixel belongs to, numbered contiguously from 0.
 
     Raises
     ------
@@ -98,7 +98,7 @@ def segmentation_params(image, *, method="quickshift", **params):
 
 
 def _segment(image, method, options):
-    """Run one segmentation algorithm with all its parameters; labels contiguous from 0."""
+    """Run one segmentation algorithm with all its parameters; superpixels numbered contiguously from 0."""
     # skimage's segmentation loads scipy (a second of start-up): it loads here, on first use.
     from skimage.segmentation import felzenszwalb, quickshift, relabel_sequential, slic
 
@@ -107,58 +107,58 @@ def _segment(image, method, options):
     try:
         if method == "quickshift":
             seed = options.pop("random_seed")
-            labels = quickshift(image, rng=seed, **options)
+            segments = quickshift(image, rng=seed, **options)
         elif method == "slic":
-            labels = slic(image, start_label=0, **options)
+            segments = slic(image, start_label=0, **options)
         elif method == "felzenszwalb":
-            labels = felzenszwalb(image, **options)
+            segments = felzenszwalb(image, **options)
         else:
-            labels = _grid(image.shape[:2], options["n_segments"])
+            segments = _grid(image.shape[:2], options["n_segments"])
     except (ValueError, TypeError) as exc:
         raise ExplanationError(f"{method} cannot segment with {options}: {exc}; "
                                f"try its defaults {defaults}.") from exc
     # skimage may skip label values (slic after enforcing connectivity) and LIME indexes by label.
     # relabel_sequential keeps 0 fixed, so shift the smallest label to 0 first.
-    labels = np.asarray(labels)
-    labels, _, _ = relabel_sequential(labels - labels.min())
-    return labels.astype(np.int32, copy=False)
+    segments = np.asarray(segments)
+    segments, _, _ = relabel_sequential(segments - segments.min())
+    return segments.astype(np.int32, copy=False)
 
 
-def segment_count(labels):
+def segment_count(segments):
     """Return the number of superpixels in a labelling that is contiguous from 0.
 
     Parameters
     ----------
-    labels : ndarray of shape (rows, cols), int
+    segments : ndarray of shape (rows, cols), int
     """
-    return int(labels.max()) + 1 if labels.size else 0
+    return int(segments.max()) + 1 if segments.size else 0
 
 
-def upscale_labels(labels, shape):
-    """Resize a label image with nearest-neighbour sampling, as ``resize(order=0)`` does.
+def upscale_segments(segments, shape):
+    """Resize superpixels (or any per-pixel values) with nearest-neighbour sampling, as ``resize(order=0)`` does.
 
     Parameters
     ----------
-    labels : ndarray of shape (rows, cols)
-        Labels (or any per-pixel values) at explanation resolution.
+    segments : ndarray of shape (rows, cols)
+        Superpixel numbers (or any per-pixel values) at explanation resolution.
     shape : tuple of int
         The wanted (rows, cols), usually the displayed photo's.
 
     Returns
     -------
-    ndarray of shape `shape`, same dtype as `labels`
+    ndarray of shape `shape`, same dtype as `segments`
     """
     rows, cols = (int(n) for n in shape[:2])
-    row_index, col_index = _nearest_indices(labels.shape[0], labels.shape[1], rows, cols)
-    return labels[row_index[:, None], col_index[None, :]]
+    row_index, col_index = _nearest_indices(segments.shape[0], segments.shape[1], rows, cols)
+    return segments[row_index[:, None], col_index[None, :]]
 
 
-def segment_boundaries(labels, *, mode="thick"):
+def segment_boundaries(segments, *, mode="thick"):
     """Return the pixels on the border between two superpixels.
 
     Parameters
     ----------
-    labels : ndarray of shape (rows, cols), int
+    segments : ndarray of shape (rows, cols), int
     mode : {"thick", "inner", "outer", "subpixel"}
         As in ``skimage.segmentation.find_boundaries``.
 
@@ -169,7 +169,7 @@ def segment_boundaries(labels, *, mode="thick"):
     from skimage.segmentation import find_boundaries
 
     # Superpixel 0 is a region like any other, not background, so no label is passed as background.
-    return find_boundaries(labels, mode=mode, background=-1)
+    return find_boundaries(segments, mode=mode, background=-1)
 
 
 @lru_cache(maxsize=32)

@@ -1153,7 +1153,7 @@ class MainWindow(QMainWindow):
                         add_samples=self._can_add_samples(result))
         else:
             info.update(probability=explanation.probability, layer=explanation.layer,
-                        score=explanation.score)
+                        class_score=explanation.class_score)
         info["faithfulness"] = faithfulness
         return info
 

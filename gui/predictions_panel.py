@@ -238,7 +238,7 @@ class PredictionsPanel(QWidget):
         """Show facts about the explanation shown (a dict, see the keys below), or clear them with None.
 
         Known keys: method, label, index, probability, fit, local_prediction, samples, auto (the
-        samples were chosen automatically), superpixels, seed (LIME), layer, score (CAM), time,
+        samples were chosen automatically), superpixels, seed (LIME), layer, class_score (CAM), time,
         report (the file it was opened from), stability (a `Stability`), faithfulness (a
         `Faithfulness`, `MEASURING` or None) and add_samples (offer Add samples); others are shown
         as they are.
@@ -310,7 +310,7 @@ _INFO_TIP = ("<b>Probability</b>: the model's confidence in the class for this i
              "close to the probability when the fit is good. A linear model can leave 0-100 %: it is then "
              "clipped and flagged, a sign of a poor fit.<br>"
              "<b>Seed</b>: run again with this seed to get the same explanation.<br>"
-             "<b>Layer</b> and <b>Score</b>: the layer the activation map comes from, and the class score "
+             "<b>Layer</b> and <b>Class score</b>: the layer the activation map comes from, and the class score "
              "(logit or probability) it explains.<br>"
              "<b>Stability</b>: how much the top 5 superpixels would overlap with a rerun's under another seed "
              "(Jaccard index, estimated from the samples already drawn): stable from 0.9, borderline from "
@@ -321,7 +321,7 @@ _INFO_TIP = ("<b>Probability</b>: the model's confidence in the class for this i
 # A label never wraps ("\u00a0" is a space that does not break): the label column stays one line.
 _INFO_LABELS = {"report": "Report", "method": "Method", "probability": "Probability",
                 "local_prediction": "Fit's\u00a0estimate", "samples": "Samples", "superpixels": "Superpixels",
-                "seed": "Seed", "layer": "Layer", "score": "Score", "time": "Time"}
+                "seed": "Seed", "layer": "Layer", "class_score": "Class\u00a0score", "time": "Time"}
 _SCORE_LABELS = ("Stability", "Fit (R²)", "AUC", "Random")
 # Keys set_info reads for something other than a row of its own.
 _NOT_ROWS = ("label", "index", "auto", "stability", "fit", "faithfulness", "add_samples")

@@ -1,4 +1,4 @@
-"""The sanity check's place in the info panel: Check sanity, its progress, the verdict and the strip of randomised maps."""
+"""The sanity check in the info panel: Check sanity, its progress, the verdict and the strip of randomised maps."""
 import html
 
 import numpy as np

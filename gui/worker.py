@@ -334,12 +334,12 @@ class Worker(QObject):
     # --- Explanations ----------------------------------------------------------------------
 
     def _segment_preview(self, job: SegmentPreview) -> SegmentPreviewResult:
-        from limelight.core.segmentation import segment, segment_boundaries, upscale_labels
+        from limelight.core.segmentation import segment, segment_boundaries, upscale_segments
 
         model = self._model(job.model)
         frame = model.frame(job.image)
         segments = segment(model.prepare(job.image), method=job.method, **dict(job.params))
-        borders = segment_boundaries(upscale_labels(segments, frame.shape[:2]), mode="inner")
+        borders = segment_boundaries(upscale_segments(segments, frame.shape[:2]), mode="inner")
         rendered = np.array(frame, copy=True)
         rendered[borders] = PREVIEW_COLOUR
         return SegmentPreviewResult(job.model, job.path, job.method, job.params, rendered,

@@ -132,8 +132,8 @@ def test_gradcam_on_the_builtin_model_matches_a_plain_tape_reference(effnet, cat
         expected, logit = reference_gradcam(activations_and_logits, x, target)
         signed = explain_cam(cat, effnet, target=target, layer="top_activation", relu=False)
         assert signed.layer == "top_activation"
-        assert signed.score == pytest.approx(logit, rel=1e-4)
-        assert signed.params["score_source"] == "dense-logits"
+        assert signed.class_score == pytest.approx(logit, rel=1e-4)
+        assert signed.params["class_score_source"] == "dense-logits"
         assert pearson(signed.heatmap, expected) >= 0.99
         positive = explain_cam(cat, effnet, target=target, layer="top_activation")
         assert pearson(positive.heatmap, np.maximum(expected, 0)) >= 0.99
@@ -154,9 +154,9 @@ def test_gradcam_plus_plus_is_the_authors_formula_divided_by_exp_of_the_score(ta
     expected, score = reference_gradcam_plus_plus(
         lambda x: split(x, training=False), tf.constant(model.preprocess(image[None])), target)
     explanation = explain_cam(image, model, method="gradcam++", target=target, layer="conv2")
-    assert explanation.score == pytest.approx(score, rel=1e-5)
+    assert explanation.class_score == pytest.approx(score, rel=1e-5)
     assert expected.max() > 0
-    np.testing.assert_allclose(explanation.heatmap * np.exp(explanation.score), expected,
+    np.testing.assert_allclose(explanation.heatmap * np.exp(explanation.class_score), expected,
                                rtol=1e-4, atol=1e-5 * expected.max())
 
 
@@ -168,7 +168,7 @@ def test_auto_layer_on_the_builtin_model_is_the_last_feature_map(effnet, cat):
     assert explanation.target == int(np.argmax(effnet.predict(cat[None])[0])) == 285
     assert explanation.probability == pytest.approx(float(effnet.predict(cat[None])[0, 285]), abs=1e-4)
     assert explanation.heatmap.shape == (7, 7)
-    assert explanation.heatmap_full.shape == (224, 224)
+    assert explanation.input_heatmap.shape == (224, 224)
 
 
 def test_gradcam_inside_a_nested_backbone_matches_a_plain_tape_reference(nested):
@@ -186,7 +186,7 @@ def test_gradcam_inside_a_nested_backbone_matches_a_plain_tape_reference(nested)
         expected, logit = reference_gradcam(activations_and_logits, x, target)
         explanation = explain_cam(image, model, target=target, layer=layer, relu=False)
         assert explanation.layer == f"{base.name}/{layer}"
-        assert explanation.score == pytest.approx(logit, rel=1e-4)
+        assert explanation.class_score == pytest.approx(logit, rel=1e-4)
         assert pearson(explanation.heatmap, expected) >= 0.99
 
 
@@ -221,8 +221,8 @@ def test_a_keras_application_with_its_own_head_nested_in_a_sequential():
     explanation = explain_cam(image, model, target=1, relu=False)
     expected, logit = reference_gradcam(activations_and_logits, tf.constant(model.preprocess(image[None])), 1)
     assert explanation.layer == f"{base.name}/out_relu"
-    assert explanation.params["score_source"] == "dense-logits"
-    assert explanation.score == pytest.approx(logit, rel=1e-4)
+    assert explanation.params["class_score_source"] == "dense-logits"
+    assert explanation.class_score == pytest.approx(logit, rel=1e-4)
     assert pearson(explanation.heatmap, expected) >= 0.99
 
 
@@ -326,7 +326,7 @@ def test_logits_keep_a_saturated_softmax_explainable():
     assert model.predict(image[None]).max() == 1.0
     with_logits = explain_cam(image, model, relu=False)
     with_probability = explain_cam(image, model, relu=False, use_logits=False)
-    assert with_probability.params["score_source"] == "probability"
+    assert with_probability.params["class_score_source"] == "probability"
     assert np.abs(with_probability.heatmap).max() == 0.0
     assert np.abs(with_logits.heatmap).max() > 1e-3
 
@@ -354,8 +354,8 @@ def test_the_score_is_the_logit_however_the_model_ends(make, source):
     image = random_image(8, (16, 16))
     explanation = explain_cam(image, model, target=1)
     logits = keras.Sequential(keras_model.layers[:5])(model.preprocess(image[None]), training=False)
-    assert explanation.params["score_source"] == source
-    assert explanation.score == pytest.approx(float(logits[0, 1]), rel=1e-5)
+    assert explanation.params["class_score_source"] == source
+    assert explanation.class_score == pytest.approx(float(logits[0, 1]), rel=1e-5)
     assert explanation.probability == pytest.approx(float(model.predict(image[None])[0, 1]), rel=1e-5)
 
 
@@ -375,8 +375,8 @@ def test_a_softmax_that_cannot_be_separated_falls_back_to_log_probability():
     image = random_image(3, (16, 16))
     explanation = explain_cam(image, model, target=0)
     probability = float(keras_model(model.preprocess(image[None]), training=False)[0, 0])
-    assert explanation.params["score_source"] == "log-probability"
-    assert explanation.score == pytest.approx(np.log(probability), rel=1e-5)
+    assert explanation.params["class_score_source"] == "log-probability"
+    assert explanation.class_score == pytest.approx(np.log(probability), rel=1e-5)
 
 
 def test_another_target_gives_another_map(effnet, cat):
@@ -445,7 +445,7 @@ def test_the_heatmap_peak_lies_on_the_object(demo, method, use_logits, expected)
     for index in range(50):
         scene = make_scene(np.random.default_rng(3000 + index), label=index % 6)
         heatmap = explain_cam(scene.image, demo, method=method, target=scene.label,
-                              use_logits=use_logits).heatmap_full
+                              use_logits=use_logits).input_heatmap
         hits.append(scene.mask[peak(heatmap)])
         chance.append(scene.mask.mean())
     # A peak dropped at random would hit far less often: the test can fail.
@@ -462,7 +462,7 @@ def test_each_class_map_peaks_on_its_own_object(demo, method, expected):
     for index in range(12):
         pair = make_pair_scene(np.random.default_rng(4000 + index))
         for label, own, other in zip(pair.labels, pair.masks, pair.masks[::-1]):
-            heatmap = explain_cam(pair.image, demo, method=method, target=label).heatmap_full
+            heatmap = explain_cam(pair.image, demo, method=method, target=label).input_heatmap
             # On its own object, and nearer to it than to the other one.
             on_own = (distance_to(own) <= TOLERANCE) & (distance_to(own) < distance_to(other))
             hits.append(on_own[peak(heatmap)])
@@ -571,7 +571,7 @@ def test_an_image_of_the_wrong_size_is_refused(tiny):
 def test_the_full_map_is_the_layer_map_resized(tiny, resample):
     explanation = explain_cam(random_image(0, (16, 16)), tiny, layer="conv2", resample=resample)
     # conv2 keeps the input's 16x16 grid, so every resampling must give the map back unchanged.
-    np.testing.assert_allclose(explanation.heatmap_full, explanation.heatmap, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(explanation.input_heatmap, explanation.heatmap, rtol=1e-5, atol=1e-6)
 
 
 def test_the_explanation_round_trips_through_a_record(tiny):
@@ -580,14 +580,14 @@ def test_the_explanation_round_trips_through_a_record(tiny):
     meta, arrays = original.to_record()
     meta = json.loads(json.dumps(meta))
     copy = CamExplanation.from_record(meta, arrays)
-    for name in ("method", "layer", "target", "score", "probability"):
+    for name in ("method", "layer", "target", "class_score", "probability"):
         assert getattr(copy, name) == getattr(original, name)
     assert dict(copy.params) == dict(original.params) and dict(copy.timings) == dict(original.timings)
     np.testing.assert_array_equal(copy.heatmap, original.heatmap)
     np.testing.assert_array_equal(copy.weight_map(1), original.weight_map(1))
     assert copy.kind == "cam" and copy.smooth and copy.segments is None and copy.labels == (1,)
     with pytest.raises(ValueError):
-        copy.heatmap_full[0, 0] = 1.0
+        copy.input_heatmap[0, 0] = 1.0
     with pytest.raises(ExplanationError, match="explains class 1, not 2; run it again with target=2"):
         copy.weight_map(2)
     with pytest.raises(ExplanationError, match="of kind 'lime'"):

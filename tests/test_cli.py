@@ -166,7 +166,7 @@ def test_explain_caption_writes_method_class_and_trust_under_the_image(demo_scen
                           "--no-faithfulness"]) == 0
     printed = capsys.readouterr().out
     report = json.loads((out / "circle_circle_0_lime.json").read_text())
-    fit = report["labels"][0]["score"]
+    fit = report["labels"][0]["fit_r2"]
     assert f"fit R² {fit:.2f} {'good' if fit >= 0.5 else 'weak'}" in printed
     plain = np.asarray(Image.open(out / "circle_circle_0_lime.png"))
     assert main(common + ["--samples", "200", "--segmentation", "grid", "--segments", "16", "--seed", "3",

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from limelight.core.errors import ExplanationError
 from limelight.core.lime import LimeExplanation
 from limelight.core.overlay import OverlayStyle, clear_cache, line_thickness, render, shown_mask
-from limelight.core.segmentation import segment_boundaries, upscale_labels
+from limelight.core.segmentation import segment_boundaries, upscale_segments
 
 GREY = (100, 100, 100)
 GREEN, RED = (0, 255, 0), (255, 0, 0)
@@ -114,7 +114,7 @@ def test_show_negative_outlines_opposing_regions_in_the_negative_colour(lime):
 def test_alpha_zero_changes_nothing_but_the_lines(lime):
     image = photo((128, 128))
     out = render(image, lime, 5, OverlayStyle(threshold=0.1, alpha=0.0))
-    display = upscale_labels(lime.segments, (128, 128))
+    display = upscale_segments(lime.segments, (128, 128))
     lines = segment_boundaries(display) & np.isin(display, [0, 1])
     assert np.array_equal(out[~lines], image[~lines])
     assert np.all(out[lines] == GREEN)
@@ -155,7 +155,7 @@ def test_outlines_and_fills_land_exactly_on_upscaled_superpixels(seed, rows, col
     explanation = FakeLime(_frozen(segments, np.int32), {0: weights})
     style = OverlayStyle(threshold=0.0, num_features=None, alpha=0.0, show_negative=negative)
     image = photo((rows, cols), seed=seed % 1000)
-    display = upscale_labels(segments, (rows, cols))
+    display = upscale_segments(segments, (rows, cols))
     shown = (weights > 0) | (negative & (weights < 0))
     lines = segment_boundaries(display) & shown[display]
     out = render(image, explanation, 0, style)
@@ -174,7 +174,7 @@ def test_threshold_one_shows_nothing_and_zero_shows_every_supporting_region(lime
     image = photo((96, 96))
     for display in ("outline", "heatmap"):
         assert np.array_equal(render(image, lime, 5, OverlayStyle(display=display, threshold=1.0)), image)
-    display = upscale_labels(lime.segments, (96, 96))
+    display = upscale_segments(lime.segments, (96, 96))
     assert np.array_equal(shown_mask(lime, 5, OverlayStyle(threshold=1.0), shape=(96, 96)), np.zeros((96, 96), bool))
     assert np.array_equal(shown_mask(lime, 5, OverlayStyle(threshold=0.0), shape=(96, 96)), np.isin(display, [0, 1]))
     everything = OverlayStyle(threshold=0.0, show_negative=True)
@@ -227,13 +227,13 @@ def test_block_tints_shown_opposing_regions(lime):
     assert np.array_equal(out[:64], image[:64])
 
 
-def test_block_with_a_solid_fade_matches_upscale_labels_at_an_odd_size(lime):
+def test_block_with_a_solid_fade_matches_upscale_segments_at_an_odd_size(lime):
     # 301x457 from 64x64 is a non-integer scale in both directions.
     white = np.full((301, 457, 3), 255, np.uint8)
     style = OverlayStyle(display="block", threshold=0.1, fade=1.0, block_colour=(0, 0, 0))
     out = render(white, lime, 5, style)
     assert out.shape == (301, 457, 3) and out.dtype == np.uint8
-    kept = np.isin(upscale_labels(lime.segments, (301, 457)), [0, 1])
+    kept = np.isin(upscale_segments(lime.segments, (301, 457)), [0, 1])
     assert np.array_equal(out.any(axis=2), kept)
 
 

@@ -1,6 +1,7 @@
 """The one explain, export and reopen path (core/pipeline.py), as the CLI and the window use it, without Qt."""
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,3 +129,37 @@ def _scene():
     from limelight.core.demo import make_scene
 
     return make_scene(np.random.default_rng(5), label=0).image
+
+
+OLD_REPORTS = Path(__file__).parent / "data" / "old_reports"
+
+
+def test_reports_written_before_the_names_were_settled_still_open():
+    """Written by `limelight explain` at commit c8b9df1 (reports said "score", "score_source" and "heatmap_full")."""
+    from limelight.core.overlay import OverlayStyle, render
+    from limelight.core.pipeline import open_report
+
+    lime = open_report(OLD_REPORTS / "circle_circle_0_lime.json")
+    assert lime.explanation.kind == "lime" and lime.target == 0 and lime.explanation.labels == (0,)
+    assert lime.explanation.scores[0] == pytest.approx(json.loads(
+        (OLD_REPORTS / "circle_circle_0_lime.json").read_text())["labels"][0]["score"])
+    # No extra.resize then: the photo was stretched, so the frame is the whole photo.
+    assert lime.frame.shape == lime.image.shape == (64, 64, 3)
+
+    cam = open_report(OLD_REPORTS / "circle_circle_0_scorecam.json")
+    explanation = cam.explanation
+    assert explanation.method == "scorecam" and cam.target == 0
+    assert explanation.class_score == pytest.approx(17.0626, abs=1e-3)
+    assert explanation.params["class_score_source"] == "probability" and "score_source" not in explanation.params
+    assert explanation.input_heatmap.shape == (64, 64) and explanation.heatmap.shape == (16, 16)
+    assert render(cam.frame, explanation, 0, OverlayStyle(display="heatmap")).shape == (64, 64, 3)
+
+
+def test_score_cams_class_score_is_the_probability_it_weighs_by(demo):
+    from limelight.core.pipeline import ExplainRequest, explain
+
+    explanation = explain(_scene(), demo, ExplainRequest(method="scorecam"), target=0)[0]
+    assert explanation.params["class_score_source"] == "probability"
+    assert explanation.class_score == pytest.approx(explanation.probability)
+    gradcam = explain(_scene(), demo, ExplainRequest(method="gradcam"), target=0)[0]
+    assert gradcam.params["class_score_source"] != "probability" and gradcam.class_score > 1

@@ -213,9 +213,9 @@ def test_a_report_records_what_made_the_explanation(tmp_path, lime):
     assert info["image"] == {"path": "photos/cat.jpg", "name": "cat.jpg"}
     assert info["model"] == {"name": "demo_shapes", "preprocessing": "tf"}
     first, second = info["labels"]
-    assert first == {"index": 3, "name": "class 3", "probability": 0.91, "score": 0.83,
+    assert first == {"index": 3, "name": "class 3", "probability": 0.91, "fit_r2": 0.83,
                      "superpixel_weights": [0.31, -0.12, 0.05, 0.2]}
-    assert second["score"] is None  # an undefined R^2 is null, not NaN
+    assert second["fit_r2"] is None  # an undefined R^2 is null, not NaN
     assert info["parameters"] == {"num_samples": 20, "hide": [0, 0, 0], "seed": 11}
     assert info["timings"] == {"total": 1.25} and info["warnings"] == ["only 20 samples"]
     assert info["extra"] == {"command": "limelight-cli explain cat.jpg", "seed": 11}
@@ -422,7 +422,7 @@ def test_cam_reports_load_through_the_cam_class(tmp_path, monkeypatch, image):
     path = save_report(tmp_path / "c.json", cam, image_path="c.png", model_name="m", preprocessing="torch",
                        label_names={281: "tabby"})
     info = json.loads(path.read_text())
-    assert info["labels"] == [{"index": 281, "name": "tabby", "probability": 0.6, "score": None}]
+    assert info["labels"] == [{"index": 281, "name": "tabby", "probability": 0.6, "fit_r2": None}]
     loaded, _ = load_report(path)
     assert isinstance(loaded, FakeCam) and np.array_equal(loaded.heatmap, heatmap)
     style = OverlayStyle(display="heatmap")
@@ -467,8 +467,8 @@ def test_a_real_grad_cam_report_round_trips(tmp_path, image):
     from limelight.core.scores import Faithfulness
 
     curves = Faithfulness(fractions=[0, 1], deletion=[0.75, 0.1], insertion=[0.1, 0.75], random=[0.1, 0.75])
-    cam = cam_module.CamExplanation(method="gradcam", heatmap=heatmap, heatmap_full=full, layer="conv/last",
-                                    target=4, score=2.5, probability=0.75, timings={"total": 0.2},
+    cam = cam_module.CamExplanation(method="gradcam", heatmap=heatmap, input_heatmap=full, layer="conv/last",
+                                    target=4, class_score=2.5, probability=0.75, timings={"total": 0.2},
                                     params={"counterfactual": True, "relu": True}, faithfulness={4: curves})
     style = OverlayStyle(display="outline", show_negative=True)
     path = save_report(tmp_path / "cam.json", cam, image_path="x.png", model_name="m", preprocessing="tf",
@@ -476,7 +476,7 @@ def test_a_real_grad_cam_report_round_trips(tmp_path, image):
     loaded, info = load_report(path)
     assert isinstance(loaded, cam_module.CamExplanation) and loaded.layer == "conv/last"
     assert np.array_equal(loaded.weight_map(4), cam.weight_map(4))  # negated: counterfactual survives
-    assert info["labels"] == [{"index": 4, "name": None, "probability": 0.75, "score": None,
+    assert info["labels"] == [{"index": 4, "name": None, "probability": 0.75, "fit_r2": None,
                                "faithfulness": {"deletion_auc": 0.425, "insertion_auc": 0.425, "random_auc": 0.425}}]
     assert dict(loaded.faithfulness) == {4: curves}
     assert np.array_equal(render(image, loaded, 4, info["style"]), render(image, cam, 4, style))

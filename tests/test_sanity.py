@@ -1,4 +1,5 @@
 """Sanity checks: cascading model randomisation and the random-class test, on the demo model and nested models."""
+import dataclasses
 import hashlib
 import json
 
@@ -11,10 +12,10 @@ from skimage.filters import sobel
 from limelight.core.cam import explain_cam
 from limelight.core.demo import make_scene
 from limelight.core.errors import Cancelled, ExplanationError, ReportError
-from limelight.core.lime import explain_lime
 from limelight.core.models import load_model
-from limelight.core.sanity import PASS_BELOW, Sanity, check_explanation, check_sanity, describe_cost, rerun, spearman, ssim
-from limelight.core.segmentation import segment
+from limelight.core.pipeline import ExplainRequest, explain
+from limelight.core.pipeline import check_sanity as check_explanation
+from limelight.core.sanity import PASS_BELOW, Sanity, check_sanity, describe_cost, spearman, ssim
 from limelight.core.zoo import load_builtin, weights_available
 from tests import user_models
 
@@ -27,8 +28,18 @@ def demo():
     return load_builtin("demo_shapes")
 
 
+GRADCAM = ExplainRequest(method="gradcam")
+
+
+def explained(image, model, request=GRADCAM, target=None):
+    """The explanation of `target` (by default the top class) and its class."""
+    (label, explanation), = explain(image, model, request, target=target).items()
+    return explanation, label
+
+
 def gradcam_sanity(model, image, **options):
-    return check_explanation(image, model, explain_cam(image, model), **options)
+    explanation, target = explained(image, model)
+    return check_explanation(image, model, explanation, GRADCAM, target=target, **options)
 
 
 def weights_digest(keras_model):
@@ -134,16 +145,37 @@ def test_progress_counts_every_map_and_ends_full(demo):
 @needs_demo
 def test_lime_reruns_on_its_own_superpixels_and_samples(demo):
     image = make_scene(5).image
-    segments = segment(image, method="slic", n_segments=30)
-    explanation = explain_lime(image, demo.predict, segments=segments, top_labels=1, num_samples=300,
-                               random_state=1, faithfulness=False)
-    target = explanation.labels[0]
-    explain = rerun(image, explanation)
-    # On the unchanged model the rerun makes exactly the explanation's map.
-    np.testing.assert_array_equal(explain(demo, target), explanation.weight_map(target))
-    result = check_sanity(demo, explain, target=target, method="lime", random_state=0, steps=2)
-    assert result.randomised == (0, 4, 8)
-    assert "3 LIME runs of 300 samples each: 900 model calls" in describe_cost(explanation, demo, steps=2)
+    request = ExplainRequest(method="lime", segmentation="slic", segmentation_params={"n_segments": 30},
+                             num_samples="auto", seed=1)
+    explanation, target = explained(image, demo, request)
+    # What each step runs, on the unchanged model, is the explanation itself: "auto" stopped at N is N samples.
+    again = dataclasses.replace(request, num_samples=explanation.num_samples, faithfulness=False)
+    np.testing.assert_array_equal(explain(image, demo, again, target=target)[target].weight_map(target),
+                                  explanation.weight_map(target))
+    result = check_explanation(image, demo, explanation, request, target=target, random_state=0, steps=2)
+    assert result.randomised == (0, 4, 8) and result.method == "lime"
+    assert "up to 3 LIME runs of " in describe_cost(explanation, steps=2)
+
+
+@needs_demo
+def test_lime_check_takes_its_samples_and_seed_from_the_explanation(demo, monkeypatch):
+    from limelight.core import pipeline
+
+    image = make_scene(5).image
+    request = ExplainRequest(method="lime", segmentation="slic", segmentation_params={"n_segments": 30},
+                             num_samples="auto", seed=None)
+    explanation, target = explained(image, demo, request)
+    asked = []
+    real = pipeline.explain
+
+    def spying(photo, model, again, **options):
+        asked.append(again)
+        return real(photo, model, again, **options)
+
+    monkeypatch.setattr(pipeline, "explain", spying)
+    check_explanation(image, demo, explanation, request, target=target, random_state=0, steps=1)
+    assert {(a.num_samples, a.seed, a.measures_faithfulness) for a in asked} == {
+        (explanation.num_samples, explanation.params["seed"], False)}
 
 
 def test_similarities_are_spearman_and_ssim_and_a_constant_map_shares_nothing():
@@ -196,8 +228,8 @@ def test_a_report_keeps_the_sanity_check_and_reads_it_back(demo, tmp_path):
     from limelight.core.report import load_report, save_report
 
     image = make_scene(0).image
-    explanation = explain_cam(image, demo)
-    result = check_explanation(image, demo, explanation, random_state=0, steps=3)
+    explanation, target = explained(image, demo)
+    result = check_explanation(image, demo, explanation, GRADCAM, target=target, random_state=0, steps=3)
     path = save_report(tmp_path / "r.json", explanation, image_path="scene.png", model_name="demo",
                        preprocessing="unit", label_names=None, sanity=result)
     _, info = load_report(path)
@@ -215,11 +247,14 @@ def test_a_report_keeps_the_sanity_check_and_reads_it_back(demo, tmp_path):
     plain = save_report(tmp_path / "plain.json", explanation, image_path="scene.png", model_name="demo",
                         preprocessing="unit", label_names=None)
     assert load_report(plain)[1]["sanity"] is None
-    damaged = json.loads(path.read_text())
-    damaged["sanity"]["steps"] = "gone"
-    path.write_text(json.dumps(damaged))
-    with pytest.raises(ReportError, match=r"r\.json: holds a sanity check this version cannot read"):
-        load_report(path)
+    saved_text = path.read_text()
+    for damage in ({"steps": "gone"}, {"target": 1e999}, {"random_class": [1]}, {"rule": None}, {"steps": [7]},
+                   {"seed": "zero"}, {"total_layers": {"a": 1}}):
+        damaged = json.loads(saved_text)
+        damaged["sanity"].update(damage)
+        path.write_text(json.dumps(damaged))
+        with pytest.raises(ReportError, match=r"r\.json: holds a sanity check this version cannot read"):
+            load_report(path)
 
 
 @needs_demo
@@ -229,8 +264,8 @@ def test_a_report_refuses_the_sanity_check_of_a_class_it_does_not_explain(demo, 
     image = make_scene(0).image
     explanation = explain_cam(image, demo)
     other = (explanation.target + 1) % demo.num_classes
-    result = check_sanity(demo, rerun(image, explain_cam(image, demo, target=other)), target=other,
-                          method="gradcam", random_state=0, steps=1)
+    result = check_explanation(image, demo, *explained(image, demo, target=other)[:1], GRADCAM, target=other,
+                               random_state=0, steps=1)
     with pytest.raises(ReportError, match="does not explain it"):
         save_report(tmp_path / "r.json", explanation, image_path="scene.png", model_name="demo",
                     preprocessing="unit", label_names=None, sanity=result)
@@ -240,11 +275,11 @@ def test_a_report_refuses_the_sanity_check_of_a_class_it_does_not_explain(demo, 
 @needs_demo
 def test_only_an_explained_class_can_be_checked(demo):
     image = make_scene(0).image
-    explanation = explain_cam(image, demo)
-    other = (explanation.target + 1) % demo.num_classes
+    explanation, target = explained(image, demo)
+    other = (target + 1) % demo.num_classes
     with pytest.raises(ExplanationError, match=f"does not explain class {other}"):
-        check_explanation(image, demo, explanation, target=other)
-    assert check_explanation(image, demo, explanation, steps=1).method == "gradcam"
+        check_explanation(image, demo, explanation, GRADCAM, target=other)
+    assert check_explanation(image, demo, explanation, GRADCAM, target=target, steps=1).method == "gradcam"
 
 
 @pytest.fixture(scope="module")
@@ -263,8 +298,9 @@ def test_every_user_model_is_checked_without_changing_it(saved, name):
     model = load_model(path)
     weights = weights_digest(model.keras_model)
     image = np.random.default_rng(0).integers(0, 256, (*model.input_size, 3), dtype=np.uint8)
-    explanation = explain_cam(image, model, relu=False, target=model.num_classes - 1)
-    result = check_explanation(image, model, explanation, steps=2, random_state=0)
+    request = ExplainRequest(method="gradcam", relu=False)
+    explanation, target = explained(image, model, request, target=model.num_classes - 1)
+    result = check_explanation(image, model, explanation, request, target=target, steps=2, random_state=0)
     assert result.maps.shape == (3, *model.input_size) and result.randomised[-1] == result.total_layers
     assert np.all(np.isfinite(result.spearman)) and np.all(np.isfinite(result.ssim))
     assert weights_digest(model.keras_model) == weights and path.read_bytes() == before
@@ -292,3 +328,13 @@ def test_the_cli_checks_sanity_prints_the_verdict_and_records_it(tmp_path, capsy
     assert main(["explain", str(scene), "--model", "demo_shapes", "--method", "gradcam", "--out", str(out),
                  "--force"]) == 0
     assert "sanity:" not in capsys.readouterr().out and load_report(reports[0])[1]["sanity"] is None
+
+
+@needs_demo
+def test_the_cost_is_said_in_maps_before_the_check_starts(demo):
+    image = make_scene(0).image
+    explanation = explain_cam(image, demo)
+    seconds = 9 * explanation.timings["total"]
+    assert describe_cost(explanation) == (f"up to 9 Grad-CAM runs, about {seconds:.1f} s (the first check of a "
+                                          f"model also copies it)")
+    assert describe_cost(explain_cam(image, demo, method="scorecam"), steps=3).startswith("up to 4 Score-CAM runs, ")

@@ -42,8 +42,8 @@ def test_a_heatmap_is_scored_by_its_mean_inside_each_superpixel(red_square):
     assert sorted(np.argsort(-means)[:4]) == SQUARE_CELLS and means[SQUARE_CELLS[0]] == pytest.approx(1.5)
 
     def cam(heatmap):
-        return CamExplanation(method="gradcam", heatmap=heatmap[::4, ::4], heatmap_full=heatmap, layer="conv",
-                              target=0, score=1.0, probability=RED / 255)
+        return CamExplanation(method="gradcam", heatmap=heatmap[::4, ::4], input_heatmap=heatmap, layer="conv",
+                              target=0, class_score=1.0, probability=RED / 255)
 
     recorder = Recorder()
     cache = PredictionCache(recorder, image, segments, hide="black")

@@ -8,7 +8,7 @@ from skimage.transform import resize
 
 from limelight.core.errors import ExplanationError
 from limelight.core.segmentation import (SEGMENTATION_DEFAULTS, segment, segment_boundaries, segment_count,
-                                         segmentation_params, upscale_labels)
+                                         segmentation_params, upscale_segments)
 
 
 @pytest.fixture(scope="module")
@@ -131,17 +131,17 @@ def test_wrong_images_are_refused_with_a_fix(image, message):
 @settings(max_examples=60, deadline=None)
 @given(rows=st.integers(1, 40), cols=st.integers(1, 40), out_rows=st.integers(1, 120),
        out_cols=st.integers(1, 120), seed=st.integers(0, 2 ** 16))
-def test_upscale_labels_matches_skimage_nearest_resize(rows, cols, out_rows, out_cols, seed):
-    labels = np.random.default_rng(seed).integers(0, 500, (rows, cols)).astype(np.int32)
-    expected = resize(labels, (out_rows, out_cols), order=0, preserve_range=True, anti_aliasing=False)
-    got = upscale_labels(labels, (out_rows, out_cols))
+def test_upscale_segments_matches_skimage_nearest_resize(rows, cols, out_rows, out_cols, seed):
+    segments = np.random.default_rng(seed).integers(0, 500, (rows, cols)).astype(np.int32)
+    expected = resize(segments, (out_rows, out_cols), order=0, preserve_range=True, anti_aliasing=False)
+    got = upscale_segments(segments, (out_rows, out_cols))
     assert got.dtype == np.int32
     assert np.array_equal(got, expected.astype(np.int32))
 
 
-def test_upscale_labels_by_an_integer_factor_repeats_pixels():
-    labels = np.arange(6, dtype=np.int32).reshape(2, 3)
-    assert np.array_equal(upscale_labels(labels, (4, 6)), np.kron(labels, np.ones((2, 2), np.int32)))
+def test_upscale_segments_by_an_integer_factor_repeats_pixels():
+    segments = np.arange(6, dtype=np.int32).reshape(2, 3)
+    assert np.array_equal(upscale_segments(segments, (4, 6)), np.kron(segments, np.ones((2, 2), np.int32)))
 
 
 def test_boundaries_lie_on_both_sides_of_a_border():

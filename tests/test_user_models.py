@@ -58,8 +58,8 @@ def test_every_user_model_predicts_and_explains_with_lime_and_each_cam(saved, ph
     assert np.all(np.isfinite(lime.weights[0]))
     for method in CAM_METHODS[:2] if name in APPLICATIONS else CAM_METHODS:
         explanation = explain_cam(image, model, method=method, target=model.num_classes - 1)
-        assert explanation.heatmap_full.shape == model.input_size
-        assert np.all(np.isfinite(explanation.heatmap_full)) and explanation.heatmap_full.min() >= 0
+        assert explanation.input_heatmap.shape == model.input_size
+        assert np.all(np.isfinite(explanation.input_heatmap)) and explanation.input_heatmap.min() >= 0
 
 
 def test_a_model_converted_from_pytorch_is_explained_by_every_cam_in_the_cli(saved, tmp_path, capsys):
@@ -96,7 +96,7 @@ def test_the_positive_class_of_a_binary_model_is_explained_where_the_bright_squa
     image, square = square_image((255, 255, 255), (16, 8), side=16)
     for method in CAM_METHODS:
         positive = explain_cam(image, model, method=method, target=1)
-        heatmap = positive.heatmap_full
+        heatmap = positive.input_heatmap
         assert heatmap[square].mean() > 5 * heatmap[~square].mean(), method
     # The negative class's score is -z: its gradients are the positive's negated, so its map is empty.
     assert explain_cam(image, model, target=0).heatmap.max() == 0
@@ -120,7 +120,7 @@ def test_a_multi_label_model_gives_independent_probabilities_explained_per_outpu
     assert probabilities.min() > 0.5 and probabilities.sum() > 1.2
     for label, where in ((0, red), (1, blue)):
         for method in CAM_METHODS:
-            heatmap = explain_cam(image, model, method=method, target=label).heatmap_full
+            heatmap = explain_cam(image, model, method=method, target=label).input_heatmap
             assert heatmap[where].mean() > 5 * heatmap[~where].mean(), (label, method)
 
 
@@ -190,7 +190,7 @@ def test_the_cli_refusal_of_a_single_superpixel_names_the_image(saved, tmp_path,
 def test_a_model_of_any_input_size_is_explained_at_224(saved, photo):
     model = load_model(saved["any_size"])
     assert model.input_size == (224, 224)
-    assert explain_cam(model.prepare(photo), model).heatmap_full.shape == (224, 224)
+    assert explain_cam(model.prepare(photo), model).input_heatmap.shape == (224, 224)
 
 
 def test_augmentation_layers_stay_off_when_explaining(saved, photo):
@@ -258,4 +258,4 @@ def test_a_vision_transformers_tokens_are_offered_as_a_grid_and_explained_like_a
     assert explanation.layer == "encoder_norm"
     np.testing.assert_allclose(explanation.heatmap, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
     for method in CAM_METHODS[1:]:
-        assert explain_cam(image, model, method=method, target=2).heatmap_full.shape == (32, 32)
+        assert explain_cam(image, model, method=method, target=2).input_heatmap.shape == (32, 32)

@@ -3,7 +3,8 @@ import statistics
 import time
 
 from limelight.core.cam import explain_cam
-from limelight.core.sanity import STEPS, check_sanity, rerun
+from limelight.core.pipeline import ExplainRequest, check_sanity
+from limelight.core.sanity import STEPS
 from limelight.core.zoo import load_builtin, weights_available
 from tests.benchmarks.bench_cam import _image, _median_seconds, _seconds
 
@@ -26,8 +27,8 @@ def table() -> str:
         target = explanation.target
 
         def check():
-            return check_sanity(model, rerun(image, explanation), target=target, method="gradcam",
-                                original=explanation.weight_map(target), random_state=0)
+            return check_sanity(image, model, explanation, ExplainRequest(method="gradcam"), target=target,
+                                random_state=0)
 
         one, = _median_seconds(lambda: explain_cam(image, model, target=target))
         start = time.perf_counter()
@@ -39,8 +40,8 @@ def table() -> str:
                     f"(traces it) | {_seconds(first_gradcam)} | {first / first_gradcam:.1f}x |")
         rows.append(f"| {name} | later checks (median of {REPEATS}) | {_seconds(repeated)} | one Grad-CAM | "
                     f"{_seconds(one)} | {repeated / one:.0f}x |")
-    rows += ["", f"{STEPS} randomisation steps and one random class; "one Grad-CAM" is the median of warm calls. Target: "
-                 f"{TARGET_SECONDS:g} s for EfficientNet-Lite0 on this machine's CPU."]
+    rows += ["", f"{STEPS} randomisation steps and one random class; 'one Grad-CAM' is the median of warm calls. "
+                 f"Target: {TARGET_SECONDS:g} s for EfficientNet-Lite0 on this machine's CPU."]
     return "\n".join(rows)
 
 

@@ -40,5 +40,5 @@ def test_a_binary_model_is_explained_for_its_positive_class(qtbot, make_window, 
     assert window.model_info().class_names == ("negative", "positive")
     result = explain(qtbot, window, "gradcam")
     assert result.target == 1
-    heatmap = result.explanation.heatmap_full
+    heatmap = result.explanation.input_heatmap
     assert heatmap[8:20, 8:20].mean() > 5 * heatmap[20:, 20:].mean()

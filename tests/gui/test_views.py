@@ -596,7 +596,7 @@ def test_info_block_shows_the_explanations_facts(predictions):
                  "58.0%", "1,000", "random", "4.2 s"):
         assert part in text
     predictions.set_info({"method": "Grad-CAM", "label": "cup", "index": 968, "time": 0.12,
-                          "probability": 0.08, "layer": "top_conv", "score": 3.5})
+                          "probability": 0.08, "layer": "top_conv", "class_score": 3.5})
     text = predictions.info_text()
     assert "top_conv" in text and "120 ms" in text and "3.500" in text and "Seed" not in text
     predictions.set_info(None)
