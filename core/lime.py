@@ -44,7 +44,9 @@ _SPAN_TO_PROJECT = 3
 # target. The estimate tracks reruns at a fixed count, but a run that stops at its first estimate
 # above the target stops where the estimate happens to be high. Over 8 reruns of each sample photo
 # (seeds 0-7, EfficientNet-Lite0), two in a row of these closer rounds let rocket's reruns agree
-# only 0.89 (at a median 625 samples); three agree 0.91-0.99 on the four photos.
+# only 0.89 (at a median 625 samples); three agree 0.91-0.99 on the four photos. On seeds 8-15
+# three gave 0.94-0.99 except rocket, 0.89: its reruns agree only 0.88-0.92 from 500 to 1000
+# samples, and there its estimate runs 0.03-0.05 high.
 _ESTIMATES_TO_STOP = 3
 
 
