@@ -173,14 +173,7 @@ class MainWindow(QMainWindow):
         self.overlay.sig_error.connect(self.show_error)
         self.predictions_panel.sig_target_chosen.connect(session.choose_target)
         self.predictions_panel.sig_add_samples_requested.connect(session.add_samples)
-        strip = self.predictions_panel.sanity_strip
-        strip.sig_check_requested.connect(self.sanity.check)
-        strip.sig_cancel_requested.connect(self.sanity.cancel)
-        self.sanity.sig_shown.connect(strip.show_check)
-        self.sanity.sig_started.connect(strip.set_running)
-        self.sanity.sig_progress.connect(strip.set_progress)
-        self.sanity.sig_failed.connect(strip.set_failed)
-        self.sanity.sig_cancelled.connect(strip.set_cancelled)
+        self.sanity.show_in(self.predictions_panel.sanity_strip)
         self.image_view.sig_view_mode_changed.connect(self._on_view_mode_changed)
 
         session.sig_image_loading.connect(lambda path: self.image_status.setText("Loading…"))

@@ -47,6 +47,16 @@ class SanityChecks(QObject):
         session.sig_report_opened.connect(self._on_report_opened)
         session.sig_running_changed.connect(self._on_running_changed)
 
+    def show_in(self, strip) -> None:
+        """Take requests from `strip` (a SanityStrip) and show it every check's state."""
+        strip.sig_check_requested.connect(self.check)
+        strip.sig_cancel_requested.connect(self.cancel)
+        self.sig_shown.connect(strip.show_check)
+        self.sig_started.connect(strip.set_running)
+        self.sig_progress.connect(strip.set_progress)
+        self.sig_failed.connect(strip.set_failed)
+        self.sig_cancelled.connect(strip.set_cancelled)
+
     def result_for(self, result):
         """The sanity check of an ExplainResult's explanation and class, or None when it was not checked."""
         return None if result is None else self._results.get(_key(result))

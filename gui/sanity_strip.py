@@ -8,8 +8,10 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QP
 
 __all__ = ["SanityStrip"]
 
-# Side of each map in the strip, in pixels: nine of them fit the panel's width.
+# Side of each map in the strip, in pixels.
 THUMBNAIL = 40
+# Maps per row: five fit the narrowest info panel (the left dock at 1366x768); more steps wrap.
+MAPS_PER_ROW = 5
 # Readable on light and dark palettes alike, as the panel's other verdicts.
 _WORD_COLOURS = {"passes": "#2e9d3a", "fails": "#d9412b"}
 
@@ -113,15 +115,16 @@ class SanityStrip(QWidget):
                                                                    sanity.spearman, sanity.ssim)))
         self._clear_maps()
         signed = bool((sanity.maps < 0).any())
-        for column, (picture, count, rho) in enumerate(zip(sanity.maps, sanity.randomised, sanity.spearman)):
+        for step, (picture, count, rho) in enumerate(zip(sanity.maps, sanity.randomised, sanity.spearman)):
             thumbnail = QLabel(self.maps)
             thumbnail.setPixmap(QPixmap.fromImage(_thumbnail(picture, signed)))
             thumbnail.setToolTip(f"{count} of {sanity.total_layers} layers randomised; Spearman {rho:.2f}")
             caption = QLabel("original" if count == 0 else f"{rho:.2f}", self.maps)
             caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
             caption.setStyleSheet("color: gray; font-size: 9px;")
-            self._grid.addWidget(thumbnail, 0, column)
-            self._grid.addWidget(caption, 1, column)
+            row, column = divmod(step, MAPS_PER_ROW)
+            self._grid.addWidget(thumbnail, 2 * row, column)
+            self._grid.addWidget(caption, 2 * row + 1, column)
         self.maps.setVisible(True)
 
     @Slot(str)

@@ -3,7 +3,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 
 from limelight.core.sanity import Sanity
-from limelight.gui.sanity_strip import THUMBNAIL, SanityStrip
+from limelight.gui.sanity_strip import MAPS_PER_ROW, THUMBNAIL, SanityStrip
 
 
 def made_up(passing=True):
@@ -66,3 +66,18 @@ def test_a_failure_is_one_line_and_the_check_can_be_asked_again(qtbot):
     strip.set_running("3 gradient passes")
     strip.set_failed("the sanity check could not copy the model (no config)")
     assert "could not copy the model" in strip.verdict.text() and strip.button.text() == "Check sanity"
+
+
+def test_nine_steps_wrap_into_rows_that_fit_the_narrow_info_panel(qtbot):
+    # At 1366x768 the info panel is about 230 px wide; nine maps in one row (380 px) widened it and
+    # pushed the class probabilities and the verdict's end out of sight.
+    strip = SanityStrip()
+    qtbot.addWidget(strip)
+    many = made_up()
+    steps = 9
+    strip.set_result(Sanity(method="gradcam", target=2, total_layers=8, randomised=tuple(range(steps)),
+                            layers=("",) + ("dense",) * (steps - 1), spearman=[0.1] * steps, ssim=[0.1] * steps,
+                            maps=[many.maps[0]] * steps, random_class=1, random_class_spearman=-0.5,
+                            random_class_ssim=0.1, random_class_map=many.maps[2], seed=0))
+    assert strip._grid.itemAtPosition(2, 0) is not None and strip._grid.itemAtPosition(0, MAPS_PER_ROW) is None
+    assert strip.maps.minimumSizeHint().width() <= 220
