@@ -74,7 +74,7 @@ class WindowCommands:
                                             "again; only the new ones go to the model")
         self.add_samples.setEnabled(False)
         self.compare = self._action("&Compare…", window.show_compare, shortcut="Ctrl+Shift+C",
-                                    tip="Explain the image with several methods or models side by side, ranked by faithfulness")
+                                    tip="Explain the image with several methods or models side by side")
         self.reset_layout = self._action("&Reset Layout", window.reset_layout,
                                          tip="Put every panel back where it started")
         self.about = self._action("&About Limelight", self.show_about)
