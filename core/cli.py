@@ -375,9 +375,10 @@ def _explain_one(args, model, info, request, path, photo, style, written_for) ->
 
 def trust_line(path, name: str, explanation, label: int) -> str:
     """One line saying how far to trust an explanation: samples, stability, fit, a tie, deletion and insertion AUC."""
+    from limelight.core.methods import METHOD_TITLES
     from limelight.core.scores import describe_tie, fit_word
 
-    parts = [f"{Path(path).name}  {name}  {explanation.kind.upper()}"]
+    parts = [f"{Path(path).name}  {name}  {METHOD_TITLES[explanation.method]}"]
     if explanation.kind == "lime":
         stability = explanation.stability[label]
         hint = f" ({stability.hint})" if stability.hint else ""

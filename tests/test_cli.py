@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from limelight.core.cli import main
+from limelight.core.methods import METHOD_TITLES
 from limelight.resources import resource_path
 
 CHELSEA = str(resource_path("samples", "chelsea.jpg"))
@@ -233,6 +234,8 @@ def test_explain_with_the_new_methods_writes_their_report(demo_scene, tmp_path, 
         assert report["parameters"]["num_samples"] == 12
     printed = capsys.readouterr().out
     assert trust in printed and (method != "rise" or "fit R²" not in printed)
+    # The trust line names the method as the window does, not its family ("LIME" for KernelSHAP).
+    assert f"circle.png  circle  {METHOD_TITLES[method]}" in printed
 
 
 def test_a_bad_baseline_is_one_line(demo_scene, tmp_path, capsys):
