@@ -171,15 +171,22 @@ def test_auto_layer_on_the_builtin_model_is_the_last_feature_map(effnet, cat):
     assert explanation.input_heatmap.shape == (224, 224)
 
 
-def test_gradcam_inside_a_nested_backbone_matches_a_plain_tape_reference(nested):
-    model, base, head = nested
-    layer = "block_16_project"
+def nested_reference(nested, layer):
+    """``activations_and_logits(x)`` of the nested model, computed on its backbone and head with plain Keras."""
+    _, base, head = nested
     inner = keras.Model(base.inputs, [base.get_layer(layer).output, base.output])
 
     def activations_and_logits(x):
         activations, features = inner(x, training=False)
         return activations, tf.reduce_mean(features, axis=(1, 2)) @ head.kernel + head.bias
 
+    return activations_and_logits
+
+
+def test_gradcam_inside_a_nested_backbone_matches_a_plain_tape_reference(nested):
+    model, base, head = nested
+    layer = "block_16_project"
+    activations_and_logits = nested_reference(nested, layer)
     image = random_image(5, (96, 96))
     x = tf.constant(model.preprocess(image[None]))
     for target in range(3):
@@ -193,12 +200,7 @@ def test_gradcam_inside_a_nested_backbone_matches_a_plain_tape_reference(nested)
 def test_hirescam_and_layercam_inside_a_nested_backbone_follow_their_papers(nested):
     model, base, head = nested
     layer = "block_16_project"
-    inner = keras.Model(base.inputs, [base.get_layer(layer).output, base.output])
-
-    def activations_and_logits(x):
-        activations, features = inner(x, training=False)
-        return activations, tf.reduce_mean(features, axis=(1, 2)) @ head.kernel + head.bias
-
+    activations_and_logits = nested_reference(nested, layer)
     image = random_image(5, (96, 96))
     x = tf.constant(model.preprocess(image[None]))
     for target in range(3):

@@ -4,13 +4,13 @@ import math
 
 import numpy as np
 import pytest
-from scipy.ndimage import binary_dilation, binary_fill_holes
 
 from limelight.core.errors import Cancelled
 from limelight.core.lime import LimeExplanation, PredictionCache, explain_lime
 from limelight.core.perturbation import explain_kernelshap, explain_rise, kernelshap_masks
 from limelight.core.segmentation import segment
 from limelight.core.zoo import load_builtin, weights_available
+from tests.test_lime import pointing_hits
 
 needs_demo = pytest.mark.skipif(not weights_available("demo_shapes"),
                                 reason="the demo_shapes model has not been trained yet")
@@ -144,17 +144,6 @@ def test_progress_and_cancel():
         explain_kernelshap(image, predict, segments=segments, labels=[0], num_samples=100, batch_size=40,
                            hide="black", faithfulness=False, cancelled=lambda: len(seen) > 3,
                            progress=lambda done, total: seen.append(done))
-
-
-def pointing_hits(segments, mask):
-    """For each superpixel: does its centroid lie within 4 px of the object (as tests/test_lime.py)?"""
-    near = binary_dilation(binary_fill_holes(mask), iterations=4)
-    count = segments.max() + 1
-    rows, cols = np.indices(segments.shape)
-    sizes = np.bincount(segments.ravel(), minlength=count)
-    centre_rows = np.round(np.bincount(segments.ravel(), rows.ravel(), count) / sizes).astype(int)
-    centre_cols = np.round(np.bincount(segments.ravel(), cols.ravel(), count) / sizes).astype(int)
-    return near[centre_rows, centre_cols]
 
 
 # LIME's own pointing test (tests/test_lime.py) asks 0.9 of it on these 60 scenes and gets 0.95;

@@ -41,8 +41,9 @@ def _image(model, seed=0):
     return model.prepare(np.asarray(Image.open(resource_path("samples", "chelsea.jpg")).convert("RGB")))
 
 
-def _input_gradient(model):
-    """The floor: the score's gradient with respect to the input, one forward and one full backward pass."""
+def input_gradient_graph(model):
+    """``gradient(x, target)``: the class score's gradient with respect to a batch of model inputs, in one
+    compiled forward and backward pass without Limelight's graph runner (the floor of the gradient benches)."""
     keras_model = model.keras_model
     spec = tf.TensorSpec((None, *model.input_size, model.channels), tf.float32)
 
@@ -53,6 +54,12 @@ def _input_gradient(model):
             score = keras_model(x, training=False)[:, target]
         return tape.gradient(score, x)
 
+    return gradient
+
+
+def _input_gradient(model):
+    """The floor: the score's gradient with respect to the input, one forward and one full backward pass."""
+    gradient = input_gradient_graph(model)
     return lambda image, target: gradient(tf.constant(model.preprocess(image[None])), target).numpy()
 
 

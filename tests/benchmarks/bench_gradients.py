@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from limelight.core.gradients import explain_gradients
-from tests.benchmarks.bench_cam import _image, _median_seconds, _models, _seconds
+from tests.benchmarks.bench_cam import _image, _median_seconds, _models, _seconds, input_gradient_graph
 
 REPEATS = 5
 # LIMELIGHT_BENCH_QUICK=1: the demo model only (EfficientNet-Lite0's 50 copies at 224 px take minutes).
@@ -16,15 +16,7 @@ NOISY_TARGET = 1.1
 
 def _batched_input_gradients(model, count, batch_size):
     """The floor: `count` input gradients of the score, `batch_size` at a time, without Limelight's graph runner."""
-    keras_model = model.keras_model
-    spec = tf.TensorSpec((None, *model.input_size, model.channels), tf.float32)
-
-    @tf.function(input_signature=(spec, tf.TensorSpec((), tf.int32)))
-    def gradient(x, target):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            score = keras_model(x, training=False)[:, target]
-        return tape.gradient(score, x)
+    gradient = input_gradient_graph(model)
 
     def run(image, target):
         x = model.preprocess(np.repeat(image[None], batch_size, axis=0))
