@@ -1,0 +1,303 @@
+"""The Dataset panel: a model's accuracy on a labelled folder, confusion matrix, per-class scores, wrong predictions."""
+import sys
+from pathlib import Path
+
+import numpy as np
+from matplotlib import colormaps
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+
+#: The matrix cells' colormap (matplotlib's): light for few images, dark for many.
+MATRIX_COLORMAP = "Blues"
+#: Cells darker than this (0 to 1, the colormap's position) get white text.
+DARK_CELL = 0.6
+POSITION_ROLE = Qt.ItemDataRole.UserRole
+
+
+class DatasetPanel(QWidget):
+    """What a model gets right and wrong on a labelled dataset; it shows an Evaluation and asks for the rest.
+
+    Clicking a matrix cell asks for its images in the image browser; clicking a wrong prediction
+    asks for its photo. The buttons ask the window for the class mapping, explanations, a second
+    model and exports; the panel itself never runs a model.
+    """
+
+    sig_cell_chosen = Signal(object)
+    """A matrix cell was clicked: the positions (ndarray of int) of its images in the Evaluation."""
+    sig_photo_chosen = Signal(int)
+    """A wrong prediction was clicked: its position in the Evaluation."""
+    sig_why_requested = Signal(int)
+    """Why? on a wrong prediction: its position in the Evaluation's images."""
+    sig_explain_requested = Signal(object)
+    """Explain these images: their positions (ndarray of int) in the Evaluation."""
+    sig_compare_requested = Signal()
+    """Compare with another model was clicked."""
+    sig_mapping_requested = Signal()
+    """Class mapping… was clicked: the user wants to check or change which folder is which class."""
+    sig_export_predictions_requested = Signal()
+    """Export the predictions as CSV was clicked."""
+    sig_export_confusion_requested = Signal()
+    """Export the confusion matrix as PNG was clicked."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._evaluation = None
+        self._columns: tuple = ()
+        self._cell: np.ndarray | None = None
+
+        self.summary = QLabel("Open a labelled folder with File > Open Dataset… to see how the model does on it.",
+                              self)
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.normalized = QCheckBox("Row-normalised", self)
+        self.normalized.setToolTip("Show each row as fractions of its true class's images instead of counts")
+        self.normalized.toggled.connect(self._fill_matrix)
+        self.matrix = QTableWidget(self)
+        self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.matrix.setToolTip("Rows: true class; columns: predicted class. Click a cell to show its images.")
+        self.matrix.cellClicked.connect(self._on_cell_clicked)
+        self.matrix.setAccessibleName("Confusion matrix")
+        self.explain_cell_button = QPushButton("Explain These", self)
+        self.explain_cell_button.setToolTip("Explain the images of the selected cell as one batch")
+        self.explain_cell_button.setEnabled(False)
+        self.explain_cell_button.clicked.connect(self._on_explain_cell)
+        self.mapping_button = QPushButton("Class Mapping…", self)
+        self.mapping_button.setToolTip("Check or change which model class each class folder stands for")
+        self.mapping_button.clicked.connect(self.sig_mapping_requested)
+
+        self.wrong = QTableWidget(0, 4, self)
+        self.wrong.setHorizontalHeaderLabels(["Image", "True", "Predicted", "Confidence"])
+        self.wrong.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.wrong.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.wrong.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.wrong.verticalHeader().hide()
+        self.wrong.setToolTip("Wrong predictions, the most confident first. Click one to open it; "
+                              "double-click to ask why.")
+        self.wrong.currentCellChanged.connect(self._on_wrong_changed)
+        self.wrong.cellDoubleClicked.connect(lambda row, column: self._on_why())
+        self.wrong.setAccessibleName("Wrong predictions")
+        self.why_button = QPushButton("Why?", self)
+        self.why_button.setToolTip("Why the model predicted this class, and why not the true one")
+        self.why_button.setEnabled(False)
+        self.why_button.clicked.connect(self._on_why)
+        self.explain_wrong_button = QPushButton("Explain All Wrong", self)
+        self.explain_wrong_button.setToolTip("Explain every wrong prediction as one batch")
+        self.explain_wrong_button.clicked.connect(self._on_explain_wrong)
+        self.per_class = QTableWidget(0, 5, self)
+        self.per_class.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Images"])
+        self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.per_class.verticalHeader().hide()
+        self.per_class.setAccessibleName("Per-class scores")
+        self.compare_button = QPushButton("Compare with Another Model…", self)
+        self.compare_button.clicked.connect(self.sig_compare_requested)
+        self.export_csv_button = QPushButton("Export CSV…", self)
+        self.export_csv_button.setToolTip("Save every image's true and predicted class and confidence as CSV")
+        self.export_csv_button.clicked.connect(self.sig_export_predictions_requested)
+        self.export_png_button = QPushButton("Export PNG…", self)
+        self.export_png_button.setToolTip("Save the confusion matrix, counts and row-normalised, as a PNG image")
+        self.export_png_button.clicked.connect(self.sig_export_confusion_requested)
+        self._layout()
+        self.set_evaluation(None)
+
+    def _layout(self) -> None:
+        matrix_part = QWidget(self)
+        matrix_layout = QVBoxLayout(matrix_part)
+        matrix_layout.setContentsMargins(0, 0, 0, 0)
+        matrix_layout.addWidget(self.summary)
+        matrix_layout.addWidget(self.matrix, 1)
+        row = QHBoxLayout()
+        for widget in (self.normalized, self.explain_cell_button, self.mapping_button):
+            row.addWidget(widget)
+        row.addStretch(1)
+        matrix_layout.addLayout(row)
+
+        wrong_part = QWidget(self)
+        wrong_layout = QVBoxLayout(wrong_part)
+        wrong_layout.setContentsMargins(0, 0, 0, 0)
+        wrong_layout.addWidget(self.wrong, 1)
+        row = QHBoxLayout()
+        for widget in (self.why_button, self.explain_wrong_button):
+            row.addWidget(widget)
+        row.addStretch(1)
+        wrong_layout.addLayout(row)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(wrong_part, "Wrong")
+        self.tabs.addTab(self.per_class, "Per Class")
+
+        right = QWidget(self)
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.tabs, 1)
+        row = QHBoxLayout()
+        for widget in (self.compare_button, self.export_csv_button, self.export_png_button):
+            row.addWidget(widget)
+        row.addStretch(1)
+        right_layout.addLayout(row)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.setChildrenCollapsible(False)
+        splitter.addWidget(matrix_part)
+        splitter.addWidget(right)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+
+    # --- Contents --------------------------------------------------------------------------
+
+    def evaluation(self):
+        return self._evaluation
+
+    def set_evaluation(self, evaluation) -> None:
+        """Show an Evaluation (limelight.core.dataset), or nothing (None)."""
+        self._evaluation = evaluation
+        self._cell = None
+        self.explain_cell_button.setEnabled(False)
+        self.why_button.setEnabled(False)
+        for widget in (self.normalized, self.matrix, self.tabs, self.mapping_button, self.explain_wrong_button,
+                       self.compare_button, self.export_csv_button, self.export_png_button):
+            widget.setEnabled(evaluation is not None)
+        if evaluation is None:
+            self.matrix.clear()
+            self.matrix.setRowCount(0)
+            self.matrix.setColumnCount(0)
+            self.wrong.setRowCount(0)
+            self.per_class.setRowCount(0)
+            return
+        wrong = evaluation.wrong()
+        unreadable = (f" · {len(evaluation.failures):,} unreadable (not counted)" if evaluation.failures else "")
+        self.summary.setText(f"<b>Accuracy {evaluation.accuracy:.1%}</b> · {len(evaluation.paths):,} images · "
+                             f"{len(wrong):,} wrong{unreadable} · {evaluation.model_name}")
+        self._fill_matrix()
+        self._fill_wrong(wrong)
+        self._fill_per_class()
+        self.explain_wrong_button.setEnabled(len(wrong) > 0)
+        self.tabs.setTabText(0, f"Wrong ({len(wrong):,})")
+
+    @Slot()
+    def _fill_matrix(self) -> None:
+        evaluation = self._evaluation
+        if evaluation is None:
+            return
+        normalize = self.normalized.isChecked()
+        matrix, self._columns = evaluation.confusion(normalize=normalize)
+        counts = matrix if not normalize else evaluation.confusion()[0]
+        self.matrix.clear()
+        self.matrix.setRowCount(matrix.shape[0])
+        self.matrix.setColumnCount(matrix.shape[1])
+        self.matrix.setVerticalHeaderLabels(evaluation.column_names(evaluation.classes))
+        self.matrix.setHorizontalHeaderLabels(evaluation.column_names(self._columns))
+        colormap = colormaps[MATRIX_COLORMAP]
+        top = max(float(matrix.max()), 1e-9)
+        for row in range(matrix.shape[0]):
+            for column in range(matrix.shape[1]):
+                value = matrix[row, column]
+                item = QTableWidgetItem(f"{value:.2f}" if normalize else f"{int(value):,}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                shade = float(value) / top
+                item.setBackground(QColor.fromRgbF(*colormap(shade)))
+                item.setForeground(QColor("white") if shade > DARK_CELL else QColor("black"))
+                true, predicted = self.matrix.verticalHeaderItem(row).text(), self.matrix.horizontalHeaderItem(
+                    column).text()
+                item.setToolTip(f"{int(counts[row, column]):,} images of “{true}” predicted as “{predicted}”")
+                self.matrix.setItem(row, column, item)
+        self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.matrix.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+
+    def _fill_wrong(self, wrong: np.ndarray) -> None:
+        evaluation = self._evaluation
+        names = evaluation.label_names
+        self.wrong.setUpdatesEnabled(False)
+        self.wrong.setRowCount(len(wrong))
+        for row, position in enumerate(wrong):
+            path = Path(evaluation.paths[position])
+            cells = (path.name, names[evaluation.true[position]], names[evaluation.predicted[position]],
+                     f"{evaluation.confidence[position]:.1%}")
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(POSITION_ROLE, int(position))
+                if column == 0:
+                    item.setToolTip(str(path))
+                self.wrong.setItem(row, column, item)
+        self.wrong.setUpdatesEnabled(True)
+        self.wrong.resizeColumnsToContents()
+
+    def _fill_per_class(self) -> None:
+        rows = self._evaluation.per_class()
+        self.per_class.setRowCount(len(rows))
+        for row, scores in enumerate(rows):
+            cells = (scores["class"], f"{scores['precision']:.2f}", f"{scores['recall']:.2f}",
+                     f"{scores['f1']:.2f}", f"{scores['support']:,}")
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if column:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.per_class.setItem(row, column, item)
+        self.per_class.resizeColumnsToContents()
+
+    def cell_positions(self, row: int, column: int) -> np.ndarray:
+        """Positions in the Evaluation of the images of one matrix cell (true class `row`, predicted `column`)."""
+        evaluation = self._evaluation
+        predicted, wanted = evaluation.predicted, self._columns[column]
+        chosen = ~np.isin(predicted, evaluation.classes) if wanted == -1 else predicted == wanted
+        return np.flatnonzero((evaluation.true == evaluation.classes[row]) & chosen)
+
+    def wrong_position(self) -> int | None:
+        """The position in the Evaluation of the selected wrong prediction, if any."""
+        item = self.wrong.item(self.wrong.currentRow(), 0)
+        return None if item is None else int(item.data(POSITION_ROLE))
+
+    # --- Reactions -------------------------------------------------------------------------
+
+    @Slot(int, int)
+    def _on_cell_clicked(self, row: int, column: int) -> None:
+        self._cell = self.cell_positions(row, column)
+        self.explain_cell_button.setEnabled(len(self._cell) > 0)
+        self.sig_cell_chosen.emit(self._cell)
+
+    @Slot()
+    def _on_explain_cell(self) -> None:
+        if self._cell is not None and len(self._cell):
+            self.sig_explain_requested.emit(self._cell.copy())
+
+    @Slot()
+    def _on_explain_wrong(self) -> None:
+        if self._evaluation is not None:
+            self.sig_explain_requested.emit(self._evaluation.wrong())
+
+    @Slot(int, int, int, int)
+    def _on_wrong_changed(self, row: int, column: int, previous_row: int, previous_column: int) -> None:
+        position = self.wrong_position()
+        self.why_button.setEnabled(position is not None)
+        if position is not None and row != previous_row:
+            self.sig_photo_chosen.emit(position)
+
+    @Slot()
+    def _on_why(self) -> None:
+        position = self.wrong_position()
+        if position is not None:
+            self.sig_why_requested.emit(position)
+
+
+if __name__ == "__main__":
+    from PySide6.QtWidgets import QApplication
+
+    from limelight.core.dataset import ClassMapping, Evaluation
+
+    app = QApplication(sys.argv)
+    rng = np.random.default_rng(0)
+    names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat")
+    true = np.repeat(np.arange(5), 20)
+    probabilities = rng.dirichlet(np.ones(5), size=100).astype(np.float32)
+    probabilities[np.arange(100), true] += 0.6
+    mapping = ClassMapping(names, tuple(range(5)), ("name",) * 5, names)
+    evaluation = Evaluation("preview", mapping, tuple(Path(f"{n}_{i}.png") for i, n in enumerate(true)),
+                            ("",) * 100, true, probabilities / probabilities.sum(1, keepdims=True), ())
+    panel = DatasetPanel()
+    panel.sig_cell_chosen.connect(lambda positions: print("cell", positions))
+    panel.set_evaluation(evaluation)
+    panel.resize(1000, 320)
+    panel.show()
+    sys.exit(app.exec())
