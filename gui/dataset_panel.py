@@ -4,16 +4,70 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+                               QSplitter, QTableView, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 #: The matrix cells' colormap (matplotlib's): light for few images, dark for many.
 MATRIX_COLORMAP = "Blues"
 #: Cells darker than this (0 to 1, the colormap's position) get white text.
 DARK_CELL = 0.6
-POSITION_ROLE = Qt.ItemDataRole.UserRole
+#: Rows a column's width is measured on: measuring every one of 50,000 wrong predictions takes seconds.
+MEASURED_ROWS = 200
+
+
+class WrongPredictions(QAbstractTableModel):
+    """The wrong predictions of an Evaluation as table rows, the most confident first; cells are made when shown."""
+
+    COLUMNS = ("Image", "True", "Predicted", "Confidence")
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._rows: tuple = ()
+
+    def set_evaluation(self, evaluation) -> None:
+        self.beginResetModel()
+        if evaluation is None:
+            self._rows = ()
+        else:
+            positions = evaluation.wrong()
+            names = evaluation.label_names
+            # The arrays' properties compute on each access: read each once.
+            true, predicted, confidence = (evaluation.true[positions], evaluation.predicted[positions],
+                                           evaluation.confidence[positions])
+            self._rows = tuple(zip(positions.tolist(), (evaluation.paths[i] for i in positions),
+                                   (names[i] for i in true), (names[i] for i in predicted), confidence.tolist()))
+        self.endResetModel()
+
+    def position(self, row: int) -> int:
+        """The position in the Evaluation of the image on `row`."""
+        return self._rows[row][0]
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        _, path, true, predicted, confidence = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (Path(path).name, true, predicted, f"{confidence:.1%}")[column]
+        if role == Qt.ItemDataRole.ToolTipRole and column == 0:
+            return str(path)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 3:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
 
 
 class DatasetPanel(QWidget):
@@ -68,16 +122,18 @@ class DatasetPanel(QWidget):
         self.mapping_button.setToolTip("Check or change which model class each class folder stands for")
         self.mapping_button.clicked.connect(self.sig_mapping_requested)
 
-        self.wrong = QTableWidget(0, 4, self)
-        self.wrong.setHorizontalHeaderLabels(["Image", "True", "Predicted", "Confidence"])
+        self.wrong_predictions = WrongPredictions(self)
+        self.wrong = QTableView(self)
+        self.wrong.setModel(self.wrong_predictions)
+        self.wrong.horizontalHeader().setResizeContentsPrecision(MEASURED_ROWS)
         self.wrong.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.wrong.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.wrong.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.wrong.verticalHeader().hide()
         self.wrong.setToolTip("Wrong predictions, the most confident first. Click one to open it; "
                               "double-click to ask why.")
-        self.wrong.currentCellChanged.connect(self._on_wrong_changed)
-        self.wrong.cellDoubleClicked.connect(lambda row, column: self._on_why())
+        self.wrong.selectionModel().currentRowChanged.connect(self._on_wrong_changed)
+        self.wrong.doubleClicked.connect(lambda index: self._on_why())
         self.wrong.setAccessibleName("Wrong predictions")
         self.why_button = QPushButton("Why?", self)
         self.why_button.setToolTip("Why the model predicted this class, and why not the true one")
@@ -163,7 +219,7 @@ class DatasetPanel(QWidget):
             self.matrix.clear()
             self.matrix.setRowCount(0)
             self.matrix.setColumnCount(0)
-            self.wrong.setRowCount(0)
+            self.wrong_predictions.set_evaluation(None)
             self.per_class.setRowCount(0)
             return
         wrong = evaluation.wrong()
@@ -171,7 +227,8 @@ class DatasetPanel(QWidget):
         self.summary.setText(f"<b>Accuracy {evaluation.accuracy:.1%}</b> · {len(evaluation.paths):,} images · "
                              f"{len(wrong):,} wrong{unreadable} · {evaluation.model_name}")
         self._fill_matrix()
-        self._fill_wrong(wrong)
+        self.wrong_predictions.set_evaluation(evaluation)
+        self.wrong.resizeColumnsToContents()
         self._fill_per_class()
         self.explain_wrong_button.setEnabled(len(wrong) > 0)
         self.tabs.setTabText(0, f"Wrong ({len(wrong):,})")
@@ -206,24 +263,6 @@ class DatasetPanel(QWidget):
         self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.matrix.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 
-    def _fill_wrong(self, wrong: np.ndarray) -> None:
-        evaluation = self._evaluation
-        names = evaluation.label_names
-        self.wrong.setUpdatesEnabled(False)
-        self.wrong.setRowCount(len(wrong))
-        for row, position in enumerate(wrong):
-            path = Path(evaluation.paths[position])
-            cells = (path.name, names[evaluation.true[position]], names[evaluation.predicted[position]],
-                     f"{evaluation.confidence[position]:.1%}")
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setData(POSITION_ROLE, int(position))
-                if column == 0:
-                    item.setToolTip(str(path))
-                self.wrong.setItem(row, column, item)
-        self.wrong.setUpdatesEnabled(True)
-        self.wrong.resizeColumnsToContents()
-
     def _fill_per_class(self) -> None:
         rows = self._evaluation.per_class()
         self.per_class.setRowCount(len(rows))
@@ -246,8 +285,8 @@ class DatasetPanel(QWidget):
 
     def wrong_position(self) -> int | None:
         """The position in the Evaluation of the selected wrong prediction, if any."""
-        item = self.wrong.item(self.wrong.currentRow(), 0)
-        return None if item is None else int(item.data(POSITION_ROLE))
+        row = self.wrong.currentIndex().row()
+        return None if row < 0 else self.wrong_predictions.position(row)
 
     # --- Reactions -------------------------------------------------------------------------
 
@@ -267,11 +306,11 @@ class DatasetPanel(QWidget):
         if self._evaluation is not None:
             self.sig_explain_requested.emit(self._evaluation.wrong())
 
-    @Slot(int, int, int, int)
-    def _on_wrong_changed(self, row: int, column: int, previous_row: int, previous_column: int) -> None:
+    @Slot(QModelIndex, QModelIndex)
+    def _on_wrong_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
         position = self.wrong_position()
         self.why_button.setEnabled(position is not None)
-        if position is not None and row != previous_row:
+        if position is not None:
             self.sig_photo_chosen.emit(position)
 
     @Slot()

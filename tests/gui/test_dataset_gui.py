@@ -47,9 +47,14 @@ def evaluate(qtbot, window, folder):
 
 
 def click_cell(qtbot, table, row, column):
-    rect = table.visualItemRect(table.item(row, column))
-    table.scrollToItem(table.item(row, column))
-    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    index = table.model().index(row, column)
+    table.scrollTo(index)
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(index).center())
+
+
+def wrong_rows(panel) -> list[list[str]]:
+    model = panel.wrong.model()
+    return [[model.index(r, c).data() for c in range(model.columnCount())] for r in range(model.rowCount())]
 
 
 def shown_counts(panel) -> np.ndarray:
@@ -84,7 +89,7 @@ def test_open_dataset_shows_accuracy_the_matrix_and_a_cell_fills_the_browser(qtb
     assert 0 < correct < 24, "the hard scenes give wrong predictions"
 
     # The wrong predictions, the most confident first.
-    confidences = [float(panel.wrong.item(r, 3).text().rstrip("%")) for r in range(panel.wrong.rowCount())]
+    confidences = [float(row[3].rstrip("%")) for row in wrong_rows(panel)]
     assert len(confidences) == 24 - correct and confidences == sorted(confidences, reverse=True)
 
     # Click the off-diagonal cell with the most images: exactly its files go to the browser.
@@ -109,6 +114,9 @@ def test_a_wrong_prediction_opens_its_photo_and_asks_why_explain_and_compare(qtb
     evaluation = evaluate(qtbot, window, scenes)
     panel = window.datasets.panel
     first = evaluation.wrong()[0]
+    names = evaluation.label_names
+    assert wrong_rows(panel)[0][:3] == [Path(evaluation.paths[first]).name, Path(evaluation.paths[first]).parent.name,
+                                        names[evaluation.probabilities[first].argmax()]]
     with qtbot.waitSignal(window.session.sig_image_shown, timeout=JOB_TIMEOUT_MS):
         click_cell(qtbot, panel.wrong, 0, 0)
     assert window.session.current_path() == str(Path(evaluation.paths[first]).resolve())
