@@ -1,7 +1,7 @@
 """The window's dataset part: File > Open Dataset…, the class mapping it asks for, the Dataset dock, exports."""
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Slot
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow
 
 from limelight.core.dataset import (CONFUSION_FILE, PREDICTIONS_FILE, save_confusion_png, scan_dataset,
@@ -9,6 +9,10 @@ from limelight.core.dataset import (CONFUSION_FILE, PREDICTIONS_FILE, save_confu
 from limelight.gui.background_tasks import BackgroundTasks
 from limelight.gui.class_mapping_dialog import ClassMappingDialog
 from limelight.gui.dataset_panel import DatasetPanel
+
+
+#: The most of the window's height the Dataset dock takes when it first shows.
+MAX_DOCK_SHARE = 0.4
 
 
 class DatasetDialogs(QObject):
@@ -90,6 +94,7 @@ class DatasetDialogs(QObject):
             self.mapping_dialog.deleteLater()
         dialog = self.mapping_dialog = ClassMappingDialog(dataset.folders, label_names, mapping=mapping,
                                                           parent=self._window)
+        dialog.setWindowTitle(f"Class Mapping: {dataset.root.name} ({len(dataset):,} images)")
         dialog.sig_mapping_chosen.connect(lambda chosen: self._session.evaluate_dataset(dataset, chosen))
         dialog.open()
 
@@ -98,8 +103,18 @@ class DatasetDialogs(QObject):
     @Slot(object)
     def _on_evaluation_changed(self, evaluation) -> None:
         self.panel.set_evaluation(evaluation)
-        self.dock.show()
+        if not self.dock.isVisible():
+            self.dock.show()
+            # The whole matrix, within a share of the window that leaves the photo and the other panels room.
+            # Measured once the dock is laid out: the matrix sizes its rows to their contents then.
+            QTimer.singleShot(0, self._fit_dock)
         self.dock.raise_()
+
+    @Slot()
+    def _fit_dock(self) -> None:
+        # The whole matrix, within a share of the window that leaves the photo and the other panels room.
+        height = min(self.panel.height_for_matrix(), int(self._window.height() * MAX_DOCK_SHARE))
+        self._window.resizeDocks([self.dock], [height], Qt.Orientation.Vertical)
 
     @Slot(object)
     def _show_in_browser(self, positions) -> None:
@@ -108,7 +123,10 @@ class DatasetDialogs(QObject):
         browser = self._window.browser
         browser.clear()
         browser.add_paths([evaluation.paths[i] for i in positions])
-        self._window.statusBar().showMessage(f"{len(positions):,} images in the browser.", 4000)
+        names, first = evaluation.label_names, positions[0]
+        self._window.statusBar().showMessage(
+            f"{len(positions):,} image{'s' * (len(positions) != 1)} of “{names[evaluation.true[first]]}” "
+            f"predicted as “{names[evaluation.predicted[first]]}” in the browser.", 6000)
 
     @Slot(int)
     def _open_photo(self, position: int) -> None:

@@ -105,6 +105,8 @@ class DatasetPanel(QWidget):
                               self)
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.axes = QLabel("Rows: true class · columns: predicted class. Click a cell to show its images.", self)
+        self.axes.setStyleSheet("color: palette(placeholder-text);")
         self.normalized = QCheckBox("Row-normalised", self)
         self.normalized.setToolTip("Show each row as fractions of its true class's images instead of counts")
         self.normalized.toggled.connect(self._fill_matrix)
@@ -130,6 +132,7 @@ class DatasetPanel(QWidget):
         self.wrong.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.wrong.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.wrong.verticalHeader().hide()
+        self.wrong.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         self.wrong.setToolTip("Wrong predictions, the most confident first. Click one to open it; "
                               "double-click to ask why.")
         self.wrong.selectionModel().currentRowChanged.connect(self._on_wrong_changed)
@@ -146,6 +149,7 @@ class DatasetPanel(QWidget):
         self.per_class.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Images"])
         self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.per_class.verticalHeader().hide()
+        self.per_class.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         self.per_class.setAccessibleName("Per-class scores")
         self.compare_button = QPushButton("Compare with Another Model…", self)
         self.compare_button.clicked.connect(self.sig_compare_requested)
@@ -163,9 +167,11 @@ class DatasetPanel(QWidget):
         matrix_layout = QVBoxLayout(matrix_part)
         matrix_layout.setContentsMargins(0, 0, 0, 0)
         matrix_layout.addWidget(self.summary)
+        matrix_layout.addWidget(self.axes)
         matrix_layout.addWidget(self.matrix, 1)
         row = QHBoxLayout()
-        for widget in (self.normalized, self.explain_cell_button, self.mapping_button):
+        for widget in (self.normalized, self.explain_cell_button, self.mapping_button, self.export_csv_button,
+                       self.export_png_button):
             row.addWidget(widget)
         row.addStretch(1)
         matrix_layout.addLayout(row)
@@ -182,21 +188,12 @@ class DatasetPanel(QWidget):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(wrong_part, "Wrong")
         self.tabs.addTab(self.per_class, "Per Class")
-
-        right = QWidget(self)
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(self.tabs, 1)
-        row = QHBoxLayout()
-        for widget in (self.compare_button, self.export_csv_button, self.export_png_button):
-            row.addWidget(widget)
-        row.addStretch(1)
-        right_layout.addLayout(row)
+        self.tabs.setCornerWidget(self.compare_button, Qt.Corner.TopRightCorner)
 
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(matrix_part)
-        splitter.addWidget(right)
+        splitter.addWidget(self.tabs)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -212,7 +209,7 @@ class DatasetPanel(QWidget):
         self._cell = None
         self.explain_cell_button.setEnabled(False)
         self.why_button.setEnabled(False)
-        for widget in (self.normalized, self.matrix, self.tabs, self.mapping_button, self.explain_wrong_button,
+        for widget in (self.axes, self.normalized, self.matrix, self.tabs, self.mapping_button, self.explain_wrong_button,
                        self.compare_button, self.export_csv_button, self.export_png_button):
             widget.setEnabled(evaluation is not None)
         if evaluation is None:
@@ -276,6 +273,15 @@ class DatasetPanel(QWidget):
                 self.per_class.setItem(row, column, item)
         self.per_class.resizeColumnsToContents()
 
+    def height_for_matrix(self) -> int:
+        """The height that shows the whole matrix without scrolling, with the lines and buttons around it."""
+        matrix = self.matrix
+        rows = sum(matrix.rowHeight(r) for r in range(matrix.rowCount()))
+        table = rows + matrix.horizontalHeader().sizeHint().height() + 2 * matrix.frameWidth()
+        around = self.layout().contentsMargins().top() + self.layout().contentsMargins().bottom()
+        return table + around + self.summary.sizeHint().height() + self.axes.sizeHint().height() + \
+            self.mapping_button.sizeHint().height() + 4 * self.layout().spacing()
+
     def cell_positions(self, row: int, column: int) -> np.ndarray:
         """Positions in the Evaluation of the images of one matrix cell (true class `row`, predicted `column`)."""
         evaluation = self._evaluation
@@ -294,7 +300,8 @@ class DatasetPanel(QWidget):
     def _on_cell_clicked(self, row: int, column: int) -> None:
         self._cell = self.cell_positions(row, column)
         self.explain_cell_button.setEnabled(len(self._cell) > 0)
-        self.sig_cell_chosen.emit(self._cell)
+        if len(self._cell):  # an empty cell has nothing to show; the browser keeps what it has
+            self.sig_cell_chosen.emit(self._cell)
 
     @Slot()
     def _on_explain_cell(self) -> None:
