@@ -666,6 +666,10 @@ class Session(QObject):
         if not source:
             self.sig_error.emit("Choose a model first.", "dataset")
             return
+        if self._model is not None and tuple(mapping.label_names) != tuple(self._model.class_names):
+            self.sig_error.emit(f"The class mapping was made for another model's classes; open {dataset.root.name} "
+                                "again (File > Open Dataset…) to map its folders to this model's.", "dataset")
+            return
         self._dataset = dataset
         self.sig_errors_cleared.emit(("dataset",))
         self._start_run(EvaluateDataset(source, dataset, mapping), on_result=self._on_evaluated,

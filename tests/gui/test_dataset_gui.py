@@ -171,6 +171,17 @@ def test_folders_that_name_no_class_are_said_once_and_chosen_by_hand(qtbot, make
     assert len(evaluation.paths) == 32 and evaluation.mapping.class_of("mystery") == 0
 
 
+def test_a_mapping_made_for_another_model_is_refused_with_one_message(qtbot, make_window, scenes):
+    from limelight.core.dataset import match_classes, scan_dataset
+
+    window = make_window()
+    dataset = scan_dataset(scenes)
+    other = match_classes(dataset.folders, (*dataset.folders, "no object", "another"))
+    with qtbot.waitSignal(window.sig_message, timeout=1000) as message:
+        window.session.evaluate_dataset(dataset, other)
+    assert "made for another model's classes" in message.args[0] and not window.session.is_running()
+
+
 def test_a_folder_without_class_folders_is_one_message_and_no_dialog(qtbot, make_window, tmp_path):
     (tmp_path / "flat").mkdir()
     window = make_window()
