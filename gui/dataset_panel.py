@@ -3,7 +3,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from matplotlib import colormaps
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
@@ -243,6 +242,8 @@ class DatasetPanel(QWidget):
         self.matrix.setColumnCount(matrix.shape[1])
         self.matrix.setVerticalHeaderLabels(evaluation.column_names(evaluation.classes))
         self.matrix.setHorizontalHeaderLabels(evaluation.column_names(self._columns))
+        from matplotlib import colormaps  # here, not at import: matplotlib costs the window's start a second
+
         colormap = colormaps[MATRIX_COLORMAP]
         top = max(float(matrix.max()), 1e-9)
         for row in range(matrix.shape[0]):

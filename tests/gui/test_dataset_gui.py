@@ -171,6 +171,16 @@ def test_folders_that_name_no_class_are_said_once_and_chosen_by_hand(qtbot, make
     assert len(evaluation.paths) == 32 and evaluation.mapping.class_of("mystery") == 0
 
 
+def test_an_unreadable_image_is_named_in_one_message_and_the_rest_evaluated(qtbot, make_window, scenes, tmp_path):
+    root = shutil.copytree(scenes, tmp_path / "scenes")
+    (root / "ring" / "broken.png").write_bytes(b"not a png")
+    window = make_window()
+    with qtbot.waitSignal(window.sig_message, timeout=JOB_TIMEOUT_MS) as message:
+        evaluation = evaluate(qtbot, window, root)
+    assert message.args[0].startswith(f"{root / 'ring' / 'broken.png'}: ")
+    assert len(evaluation.paths) == 24 and "1 unreadable" in window.datasets.panel.summary.text()
+
+
 def test_a_mapping_made_for_another_model_is_refused_with_one_message(qtbot, make_window, scenes):
     from limelight.core.dataset import match_classes, scan_dataset
 
