@@ -61,7 +61,9 @@ class WrongPredictions(QAbstractTableModel):
         _, path, true, predicted, confidence = self._rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (Path(path).name, true, predicted, f"{confidence:.1%}")[column]
+            # With its folder: two class folders (one set by hand to the other's class) may hold the same name.
+            path = Path(path)
+            return (f"{path.parent.name}/{path.name}", true, predicted, f"{confidence:.1%}")[column]
         if role == Qt.ItemDataRole.ToolTipRole and column == 0:
             return str(path)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 3:

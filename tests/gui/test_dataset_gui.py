@@ -115,7 +115,8 @@ def test_a_wrong_prediction_opens_its_photo_and_asks_why_explain_and_compare(qtb
     panel = window.datasets.panel
     first = evaluation.wrong()[0]
     names = evaluation.label_names
-    assert wrong_rows(panel)[0][:3] == [Path(evaluation.paths[first]).name, Path(evaluation.paths[first]).parent.name,
+    path = Path(evaluation.paths[first])
+    assert wrong_rows(panel)[0][:3] == [f"{path.parent.name}/{path.name}", path.parent.name,
                                         names[evaluation.probabilities[first].argmax()]]
     with qtbot.waitSignal(window.session.sig_image_shown, timeout=JOB_TIMEOUT_MS):
         click_cell(qtbot, panel.wrong, 0, 0)
