@@ -116,6 +116,7 @@ class DatasetPanel(QWidget):
         self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.matrix.setToolTip("Rows: true class; columns: predicted class. Click a cell to show its images.")
         self.matrix.cellClicked.connect(self._on_cell_clicked)
+        self.matrix.cellActivated.connect(self._on_cell_clicked)  # Enter on the keyboard's current cell
         self.matrix.setAccessibleName("Confusion matrix")
         self.explain_cell_button = QPushButton("Explain These", self)
         self.explain_cell_button.setToolTip("Explain the images of the selected cell as one batch")
