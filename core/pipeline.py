@@ -474,7 +474,7 @@ def write_report(json_path, explanation, model: ModelInfo, *, target, photo_path
 # --- Sanity --------------------------------------------------------------------------------
 
 def check_sanity(photo, model, explanation, request: ExplainRequest, *, target, steps=None, random_state=None,
-                 progress=None, cancelled=None):
+                 caches=None, progress=None, cancelled=None, step=None):
     """The sanity check of `explanation`'s method for class `target` (see `limelight.core.sanity`).
 
     Each step explains the photo again through `explain`, with `request` as it made `explanation`:
@@ -495,7 +495,10 @@ def check_sanity(photo, model, explanation, request: ExplainRequest, *, target, 
         One of the explanation's classes.
     steps : int, optional
         How many times the cascade stops; `limelight.core.sanity.STEPS` by default.
-    random_state, progress, cancelled
+    caches : PredictionCaches, optional
+        The predictions `explain` kept: the random-class map on the unchanged model reuses them
+        (a LIME run on the explanation's own samples then costs no model call).
+    random_state, progress, cancelled, step
         As for `limelight.core.sanity.check_sanity`.
 
     Returns
@@ -513,12 +516,14 @@ def check_sanity(photo, model, explanation, request: ExplainRequest, *, target, 
     again = replace(request, faithfulness=False, seed=explanation.params.get("seed", request.seed), num_samples=samples)
 
     def explain_map(randomised, label, *, progress=None, cancelled=None):
-        return explain(photo, randomised, again, target=label, progress=progress,
+        # A randomised copy's predictions are of no use later: they would only push the kept ones out.
+        kept = caches if randomised is model else None
+        return explain(photo, randomised, again, target=label, caches=kept, progress=progress,
                        cancelled=cancelled)[label].weight_map(label)
 
     return check(model, explain_map, target=target, method=request.method, original=explanation.weight_map(target),
                  steps=STEPS if steps is None else steps, random_state=random_state, progress=progress,
-                 cancelled=cancelled)
+                 cancelled=cancelled, step=step)
 
 
 # --- Reopening -----------------------------------------------------------------------------
