@@ -46,6 +46,8 @@ class Worker(QObject):
     """A job with this request id started."""
     sig_progress = Signal(int, int, int)
     """Request id, work done and total of the running job, at most PROGRESS_RATE times a second."""
+    sig_partial = Signal(int, object)
+    """Request id and a part of the running job's answer as it comes (a sanity check's step)."""
     sig_result = Signal(object)
     """A JobResult."""
     sig_failed = Signal(int, str)
@@ -197,8 +199,9 @@ class Worker(QObject):
     def _check_sanity(self, job: CheckSanity, cancelled):
         result = job.result
         return pipeline.check_sanity(job.image, self._model(job.model), result.explanation, result.request,
-                                     target=result.target, random_state=0, progress=self._progress,
-                                     cancelled=cancelled)
+                                     target=result.target, random_state=0, caches=self._caches,
+                                     progress=self._progress, cancelled=cancelled,
+                                     step=lambda *step: self.sig_partial.emit(self._request_id, step))
 
     def _continue(self, job: Continue, cancelled) -> ExplainResult:
         from limelight.core.lime import explain_lime
