@@ -17,6 +17,7 @@ from limelight.core.pipeline import BUILTIN_PREFIX, ModelInfo, PredictionCaches,
 from limelight.gui.jobs import (BatchResult, CheckSanity, ComparePreprocessing, Continue, Explain, ExplainAll,
                                 ExplainResult, LoadModel, OpenReport, Predict, Predictions, PreprocessingChoices, SegmentPreview,
                                 SegmentPreviewResult, TrustRequired, Versions)
+from limelight.gui.jobs import ExplainSelection, ExplainWhy, WhyResult
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class Worker(QObject):
                           ComparePreprocessing: self._compare_preprocessing, SegmentPreview: self._segment_preview,
                           Explain: self._explain, Continue: self._continue, OpenReport: self._open_report,
                           ExplainAll: self._explain_all, CheckSanity: self._check_sanity}
+        self._handlers.update({ExplainWhy: self._explain_why, ExplainSelection: self._explain_selection})
 
     @Slot(int, object, object)
     def run_job(self, request_id: int, job, token: threading.Event) -> None:
@@ -259,6 +261,29 @@ class Worker(QObject):
         return BatchResult(tuple(written), tuple(failures))
 
 
+    def _explain_why(self, job: ExplainWhy, cancelled) -> WhyResult:
+        from limelight.core.images import load_image
+        from limelight.core.selection import image_request, image_targets
+
+        started = time.perf_counter()
+        model = self._model(job.model)
+        path = job.evaluation.paths[job.position]
+        photo = load_image(path)
+        request = image_request(job.request, job.evaluation, job.position)
+        explanations = pipeline.explain(photo, model, request, target=image_targets(job.evaluation, job.position),
+                                        caches=self._caches, progress=self._progress, cancelled=cancelled)
+        frame, seconds = model.frame(photo), time.perf_counter() - started
+        return WhyResult(photo, tuple(ExplainResult(job.model, str(path), request, target, frame, explanation, seconds)
+                                      for target, explanation in explanations.items()))
+
+    def _explain_selection(self, job: ExplainSelection, cancelled):
+        from limelight.core.selection import SaveOptions, explain_selection
+
+        return explain_selection(self._model(job.model), job.evaluation, job.positions, job.request,
+                                 folder=job.folder, options=SaveOptions(job.style, force=job.overwrite),
+                                 progress=self._progress, cancelled=cancelled)
+
+
 def _warm_up(model, cancelled) -> None:
     """Do once, while the model loads, what would otherwise make the first explanation slow.
 
@@ -314,6 +339,7 @@ def _unexpected_message(job, error: BaseException) -> str:
         return ("The model ran out of memory; lower the batch size or the number of samples "
                 "and try again.")
     what = {LoadModel: "Loading the model", Predict: "Predicting", Explain: "Explaining",
-            ExplainAll: "The batch export", SegmentPreview: "The superpixel preview"}.get(
+            ExplainAll: "The batch export", SegmentPreview: "The superpixel preview",
+            ExplainWhy: "Explaining why and why not", ExplainSelection: "The batch export"}.get(
         type(job), "The job")
     return f"{what} failed: {text}"
