@@ -247,3 +247,94 @@ def existing_outputs(evaluation, positions, folder) -> list:
 
 def _glob_escape(text: str) -> str:
     return "".join(f"[{c}]" if c in "*?[]" else c for c in text)
+
+
+class DatasetExplanations(QObject):
+    """The Dataset panel's explaining side: why and why not, a selection saved as one batch, Compare Models.
+
+    Parameters
+    ----------
+    window : MainWindow
+        Whose session, Dataset panel (``window.datasets.panel``), method, overlay style, file
+        dialogs and status bar are used.
+    """
+
+    def __init__(self, window):
+        super().__init__(window)
+        self._window = window
+        self._session = window.session
+        self.why_dialog: WhyDialog | None = None
+        self.compare_dialog = None
+        self.batch_progress = RunProgress(window)
+        self.batch_progress.progress.setMaximumWidth(180)
+        self.batch_progress.setToolTip("Explaining the dataset's images into a folder")
+        window.statusBar().addPermanentWidget(self.batch_progress)
+        self.batch = SelectionBatch(self._session, self.batch_progress, self)
+        self.batch.sig_done.connect(self._on_batch_done)
+        self.batch.sig_failed.connect(lambda message: window.show_error(message, "explain"))
+        self.batch.sig_cancelled.connect(lambda folder: window.statusBar().showMessage(
+            f"Cancelled; {folder}/explained.csv lists the images finished.", 8000))
+        panel = window.datasets.panel
+        panel.sig_why_requested.connect(self.why)
+        panel.sig_explain_requested.connect(self.explain_dialog)
+        panel.sig_compare_requested.connect(self.compare)
+        window.overlay_controls.sig_style_changed.connect(self._restyle)
+
+    @Slot(int)
+    def why(self, position: int) -> None:
+        """Show why image `position` of the evaluation was predicted as it was, and why not its true class."""
+        if self.why_dialog is None:
+            self.why_dialog = WhyDialog(self._session, self._window.painter,
+                                        request=self._window.parameter_panel.request,
+                                        style=self._window.overlay_controls.style, parent=self._window)
+        self.why_dialog.explain(self._session.evaluation, position)
+
+    @Slot(object)
+    def explain_dialog(self, positions) -> None:
+        """Ask for a folder, then explain images `positions` of the evaluation into it."""
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self._window, "Save Explanations To",
+                                                  self._window.settings.last_folder("export"))
+        if folder:
+            self.explain(positions, folder)
+
+    def explain(self, positions, folder) -> bool:
+        """Explain images `positions` into `folder` as one batch, asking once before replacing files."""
+        evaluation = self._session.evaluation
+        if evaluation is None or not len(positions):
+            self._window.show_error("Choose images of an evaluated dataset to explain.", "explain")
+            return False
+        existing = existing_outputs(evaluation, positions, folder)
+        if existing and not self._window.files.confirm_overwrite(existing):
+            return False
+        self._window.settings.set_last_folder("export", folder)
+        self.batch.start(evaluation, positions, self._window.parameter_panel.request(),
+                         self._window.overlay_controls.style(), folder, overwrite=bool(existing))
+        self._window.statusBar().showMessage(f"Explaining {len(positions):,} images into {folder}…", 0)
+        return True
+
+    def _on_batch_done(self, result) -> None:
+        failed = f"; {len(result.failures)} failed" if result.failures else ""
+        self._window.statusBar().showMessage(
+            f"Explained {len(result.images):,} images{failed}; the index is {result.index}.", 0)
+        if result.failures:
+            path, message = result.failures[0]
+            more = f" (and {len(result.failures) - 1} more)" if len(result.failures) > 1 else ""
+            self._window.show_error(f"{message}{more}", "explain")
+
+    @Slot()
+    def compare(self) -> None:
+        """Open Compare Models on the evaluated dataset."""
+        from limelight.gui.compare_models import CompareModelsDialog
+
+        if self.compare_dialog is None:
+            self.compare_dialog = CompareModelsDialog(self._session, parent=self._window)
+            self.compare_dialog.sig_photo_requested.connect(self._window.datasets.panel.sig_photo_chosen)
+        self.compare_dialog.refresh()
+        self.compare_dialog.show()
+        self.compare_dialog.raise_()
+
+    def _restyle(self, _style) -> None:
+        if self.why_dialog is not None and self.why_dialog.isVisible():
+            self.why_dialog.restyle()

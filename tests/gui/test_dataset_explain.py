@@ -85,3 +85,68 @@ def test_cancel_stops_the_batch_and_says_so(qtbot, make_window, evaluation, tmp_
     with qtbot.waitSignal(batch.sig_cancelled, timeout=JOB_TIMEOUT_MS) as cancelled:
         progress.cancel_button.click()
     assert cancelled.args == [str(tmp_path / "out")] and not batch.is_running() and not progress.isVisible()
+
+
+def _evaluated_window(qtbot, make_window, evaluation):
+    """A window whose session has evaluated the test's dataset with the demo model."""
+    from limelight.core.dataset import scan_dataset
+
+    window = make_window()
+    dataset = scan_dataset(evaluation.paths[0].parent.parent)
+    with qtbot.waitSignal(window.session.sig_evaluation_changed, timeout=JOB_TIMEOUT_MS):
+        window.session.evaluate_dataset(dataset, evaluation.mapping)
+    return window
+
+
+def test_the_dataset_panels_why_button_opens_both_panes(qtbot, make_window, evaluation):
+    window = _evaluated_window(qtbot, make_window, evaluation)
+    explanations = window.dataset_explanations
+    position = int(window.session.evaluation.wrong()[0])
+    names = evaluation.label_names
+    window.datasets.panel.sig_why_requested.emit(position)
+    dialog = explanations.why_dialog
+    with qtbot.waitSignal(dialog.sig_shown, timeout=JOB_TIMEOUT_MS):
+        pass
+    assert dialog.isVisible()
+    assert f"“{names[evaluation.predicted[position]]}”" in dialog.captions[0].text()
+    assert dialog.captions[1].text().startswith(f"Why not “{names[evaluation.true[position]]}”")
+    dialog.close()
+
+
+def test_compare_models_shows_both_matrices_and_the_images_they_disagree_on(
+        qtbot, make_window, evaluation, tmp_path):
+    import keras
+
+    from limelight.core.dataset import disagreements, evaluate, scan_dataset
+    from limelight.core.models import ModelSettings, load_model, write_sidecar
+    from limelight.core.zoo import load_builtin
+
+    demo = load_builtin("demo_shapes")
+    other = keras.models.clone_model(demo.keras_model)
+    weights = demo.keras_model.get_weights()
+    for last in weights[-2:]:  # the classifier's kernel and bias: classes 0 and 1 swapped
+        last[..., [0, 1]] = last[..., [1, 0]]
+    other.set_weights(weights)
+    path = tmp_path / "other.keras"
+    other.save(path)
+    (tmp_path / "other.txt").write_text("\n".join(demo.labels.names))
+    write_sidecar(path, ModelSettings("unit", labels_path=str(tmp_path / "other.txt")))
+    expected = disagreements(evaluation, evaluate(load_model(path), scan_dataset(evaluation.paths[0].parent.parent),
+                                                  mapping=evaluation.mapping))
+
+    window = _evaluated_window(qtbot, make_window, evaluation)
+    window.datasets.panel.sig_compare_requested.emit()
+    dialog = window.dataset_explanations.compare_dialog
+    assert dialog.isVisible() and dialog.matrices[0].rowCount() == len(evaluation.classes)
+    dialog.choose_model(str(path))
+    with qtbot.waitSignal(dialog.sig_compared, timeout=JOB_TIMEOUT_MS):
+        dialog.compare_button.click()
+    assert dialog.titles[1].text().startswith("other: accuracy")
+    assert dialog.matrices[1].item(0, 0) is not None
+    assert dialog.disagreements.rowCount() == len(expected) > 0
+    assert dialog.summary.text().startswith(f"The two models disagree on {len(expected)} of")
+    first = evaluation.paths[expected[0]]
+    assert dialog.disagreements.item(0, 0).text() == f"{first.parent.name}/{first.name}"
+    dialog.disagreements.cellClicked.emit(0, 0)
+    qtbot.waitUntil(lambda: window.session.current_path() == str(first), timeout=JOB_TIMEOUT_MS)
+    dialog.close()
