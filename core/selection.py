@@ -81,7 +81,7 @@ class SelectionExplained:
     images : tuple of ImageExplained
         The images explained, in selection order.
     failures : tuple of (Path, str)
-        The images that could not be explained, and why.
+        The images that could not be explained, and why: one line that starts with the file at fault.
     index : Path
         The index CSV, listing exactly the files of `images`.
     cancelled : bool
@@ -128,7 +128,8 @@ def explain_selection(model, evaluation: Evaluation, positions, request: Explain
     cancelled : callable, optional
         ``cancelled() -> bool``, checked between images.
     on_image, on_failure : callable, optional
-        ``on_image(ImageExplained)`` and ``on_failure(path, reason)`` as each image ends.
+        ``on_image(ImageExplained)`` and ``on_failure(path, message)`` as each image ends (in the
+        order the engine finishes them).
 
     Returns
     -------
@@ -196,7 +197,7 @@ def _explain_task(model, task: _Task):
                                 written_for=written_for)
                  for target, explanation in explanations.items()}
     except OSError as error:
-        return f"cannot write to {task.folder} ({error.strerror})"
+        return f"{task.folder}: cannot write there ({error.strerror})"
     except LimelightError as error:
         return str(error) if error.path else f"{task.path}: {error}"
     return ImageExplained(task.position, task.path, explanations, files, sanity)

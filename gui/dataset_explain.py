@@ -6,6 +6,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QVBoxLayout, QWidget)
 
+from limelight.core.methods import METHOD_TITLES
 from limelight.gui.controller import JobHandle
 from limelight.gui.image_view import ImageView
 from limelight.gui.jobs import ExplainSelection, ExplainWhy
@@ -158,8 +159,8 @@ class WhyDialog(QDialog):
             view.set_image(why.photo)
             self._painter.draw(view, why.photo, result, self._style())
             what = "Why" if index == 0 else "Why not"
-            caption.setText(f"{what} “{names[result.target]}” ({probabilities[result.target]:.0%}): "
-                            f"{self._session.describe_result(result)}")
+            caption.setText(f"{what} “{names[result.target]}” ({probabilities[result.target]:.0%}) · "
+                            f"{METHOD_TITLES[result.request.method]}")
         self.sig_shown.emit(why)
 
     def restyle(self) -> None:
