@@ -116,6 +116,18 @@ class ExplainAll:
 
 
 @dataclass(frozen=True, eq=False)
+class EvaluateDataset:
+    """Predict every image of a labelled folder (a core Dataset) and measure the model with the class mapping.
+
+    Predictions kept in the prediction store from an earlier run are not predicted again.
+    """
+
+    model: str
+    dataset: Any
+    mapping: Any
+
+
+@dataclass(frozen=True, eq=False)
 class ExplainWhy:
     """Why the model predicted one image's class, and why not its true class: one run for both.
 

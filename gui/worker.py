@@ -14,10 +14,10 @@ from PySide6.QtCore import QObject, Signal, Slot
 from limelight.core import pipeline
 from limelight.core.errors import Cancelled, LimelightError, UntrustedModelError
 from limelight.core.pipeline import BUILTIN_PREFIX, ModelInfo, PredictionCaches, model_info, open_report
-from limelight.gui.jobs import (BatchResult, CheckSanity, ComparePreprocessing, Continue, Explain, ExplainAll,
-                                ExplainResult, LoadModel, OpenReport, Predict, Predictions, PreprocessingChoices, SegmentPreview,
-                                SegmentPreviewResult, TrustRequired, Versions)
-from limelight.gui.jobs import ExplainSelection, ExplainWhy, WhyResult
+from limelight.gui.jobs import (BatchResult, CheckSanity, ComparePreprocessing, Continue, EvaluateDataset, Explain,
+                                ExplainAll, ExplainResult, ExplainSelection, ExplainWhy, LoadModel, OpenReport, Predict,
+                                Predictions, PreprocessingChoices, SegmentPreview, SegmentPreviewResult, TrustRequired,
+                                Versions, WhyResult)
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,9 @@ class Worker(QObject):
         self._handlers = {LoadModel: self._load, Versions: self._versions, Predict: self._predict,
                           ComparePreprocessing: self._compare_preprocessing, SegmentPreview: self._segment_preview,
                           Explain: self._explain, Continue: self._continue, OpenReport: self._open_report,
-                          ExplainAll: self._explain_all, CheckSanity: self._check_sanity}
-        self._handlers.update({ExplainWhy: self._explain_why, ExplainSelection: self._explain_selection})
+                          ExplainAll: self._explain_all, CheckSanity: self._check_sanity,
+                          EvaluateDataset: self._evaluate_dataset, ExplainWhy: self._explain_why,
+                          ExplainSelection: self._explain_selection}
 
     @Slot(int, object, object)
     def run_job(self, request_id: int, job, token: threading.Event) -> None:
@@ -229,6 +230,12 @@ class Worker(QObject):
         return ExplainResult(job.model, job.result.path, request, job.target, job.result.frame, explanation,
                              time.perf_counter() - started)
 
+    def _evaluate_dataset(self, job: EvaluateDataset, cancelled):
+        from limelight.core.dataset import PredictionStore, evaluate
+
+        return evaluate(self._model(job.model), job.dataset, mapping=job.mapping, store=PredictionStore.default(),
+                        progress=self._progress, cancelled=cancelled)
+
     def _explain_all(self, job: ExplainAll, cancelled) -> BatchResult:
         from limelight.core.images import load_image
 
@@ -340,6 +347,7 @@ def _unexpected_message(job, error: BaseException) -> str:
                 "and try again.")
     what = {LoadModel: "Loading the model", Predict: "Predicting", Explain: "Explaining",
             ExplainAll: "The batch export", SegmentPreview: "The superpixel preview",
-            ExplainWhy: "Explaining why and why not", ExplainSelection: "The batch export"}.get(
+            EvaluateDataset: "Evaluating the dataset", ExplainWhy: "Explaining why and why not",
+            ExplainSelection: "The batch export"}.get(
         type(job), "The job")
     return f"{what} failed: {text}"
