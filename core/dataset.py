@@ -9,6 +9,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -339,6 +340,11 @@ class LocalEngine:
             finally:
                 for _, future in pending:
                     future.cancel()
+
+    @contextmanager
+    def started(self, model):
+        """Nothing to start here: the model is loaded already (the Ray engine starts its actors once per block)."""
+        yield
 
     def map(self, model, function, items, *, on_result, cancelled):
         """Call ``function(model, item)`` for each item in turn, passing ``on_result(position, result)`` each.
