@@ -254,13 +254,8 @@ def rerun_agreement(runs, k=TOP_K, *, tie_delta=TIE_DELTA):
     jaccard : float
         The mean Jaccard index of the pairs' top-`k` sets.
     """
-    runs = np.asarray(runs, dtype=np.float64)
-    tops, accepted = np.zeros(runs.shape, dtype=bool), np.zeros(runs.shape, dtype=bool)
-    for run, weights in enumerate(runs):
-        tops[run, top_positive(weights, k)] = True
-        accepted[run, tied_places(weights, k, tie_delta=tie_delta)] = True
-    accepted |= tops
-    return _mean_pairwise_share(tops, accepted), _mean_pairwise_jaccard(tops)
+    tops, accepted = _top_and_tied(runs, k, tie_delta)
+    return _mean_pairwise_share(tops, tops | accepted), _mean_pairwise_jaccard(tops)
 
 
 def tied_places(weights, k, *, tie_delta=TIE_DELTA):
@@ -277,13 +272,28 @@ def tied_places(weights, k, *, tie_delta=TIE_DELTA):
     """
     weights = np.asarray(weights, dtype=np.float64)
     order = np.argsort(-weights, kind="stable")
-    positive = int(np.count_nonzero(weights > 0))
-    if positive == 0:
-        return order[:0]
-    place = min(int(k), positive) - 1
-    floor = weights[order[place]] - tie_delta * np.abs(weights).max()
-    below = order[place:]
-    return below[weights[below] >= floor]
+    return order[_top_and_tied(weights[None], k, tie_delta)[1][0, order]]
+
+
+def _top_and_tied(runs, k, tie_delta):
+    """Per run (row): its top-`k` positive superpixels, and those tied with its `k`-th place (`tied_places`).
+
+    Returns
+    -------
+    tops, tied : ndarray of shape (n_runs, n_segments), bool
+    """
+    runs = np.asarray(runs, dtype=np.float64)
+    order = np.argsort(-runs, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(runs.shape[1])[None].repeat(len(runs), axis=0), axis=1)
+    positive = np.count_nonzero(runs > 0, axis=1)
+    place = np.minimum(int(k), positive) - 1
+    rows = np.arange(len(runs))
+    kth = runs[rows, order[rows, np.maximum(place, 0)]]
+    floor = kth - tie_delta * np.abs(runs).max(axis=1)
+    tops = (ranks < k) & (runs > 0)
+    tied = (ranks >= place[:, None]) & (runs >= floor[:, None]) & (positive[:, None] > 0)
+    return tops, tied
 
 
 def describe_tie(weights, k, *, tie_delta=TIE_DELTA):
