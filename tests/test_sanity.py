@@ -188,7 +188,8 @@ def test_the_windows_prediction_caches_never_hold_a_randomised_models_prediction
     def with_the_windows_caches(photo, model, again, **options):
         # As if every step's explanation were given the window's caches.
         models.append(model)
-        return real(photo, model, again, caches=caches, **options)
+        options["caches"] = caches
+        return real(photo, model, again, **options)
 
     monkeypatch.setattr(pipeline, "explain", with_the_windows_caches)
     check_explanation(image, demo, explanation, request, target=target, random_state=0, steps=2)
