@@ -338,7 +338,7 @@ def explain_request(args):
 
 
 def _explain_one(args, model, info, request, path, photo, style, written_for) -> list[str]:
-    from limelight.core.pipeline import check_sanity, explain, export, export_paths
+    from limelight.core.pipeline import PredictionCaches, check_sanity, explain, export, export_paths
 
     if args.label:
         targets = [model.labels.find(name) for name in args.label]
@@ -352,7 +352,9 @@ def _explain_one(args, model, info, request, path, photo, style, written_for) ->
                      force=args.force, written_for=written_for)
 
     progress = ProgressBar(f"{Path(path).name}")
-    explanations = explain(photo, model, request, target=targets, progress=progress)
+    # Kept for --sanity: LIME's random-class run on the same samples then costs no model call.
+    caches = PredictionCaches(1)
+    explanations = explain(photo, model, request, target=targets, caches=caches, progress=progress)
     progress.close()
 
     written = []
@@ -364,7 +366,7 @@ def _explain_one(args, model, info, request, path, photo, style, written_for) ->
         if args.sanity:
             progress = ProgressBar(f"{Path(path).name} sanity")
             sanity = check_sanity(photo, model, explanation, request, target=target, random_state=args.seed,
-                                  progress=progress)
+                                  caches=caches, progress=progress)
             progress.close()
             print(f"{Path(path).name}  {info.class_name(target)}  {sanity.summary}", flush=True)
         files = export(photo, explanation, info, target=target, photo_path=path, folder=args.out, style=style,
