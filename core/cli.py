@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 from limelight.core.errors import LimelightError, one_line
-from limelight.core.methods import METHODS
+from limelight.core.methods import DEFAULT_NOISE, METHODS
 
 SUBCOMMANDS = ("predict", "explain", "evaluate", "info", "layers", "models")
 #: The engines a labelled-folder command runs on.
@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     gradients.add_argument("--baseline", default="black", metavar="MODE",
                            help="integrated-gradients' starting image: black (default), blur, white, grey "
                                 "or R,G,B such as the --hide colour")
+    gradients.add_argument("--noise", type=float, default=DEFAULT_NOISE, metavar="SHARE",
+                           help=f"smoothgrad, smoothgrad-squared and vargrad: the noise's standard deviation as a "
+                                f"share of the input range (default {DEFAULT_NOISE}; the paper uses 0.1 to 0.2); "
+                                "--samples sets the noisy copies")
     explain.add_argument("--faithfulness", action=argparse.BooleanOptionalAction,
                          help="measure deletion and insertion AUC over superpixels (about 100 model "
                               "calls; default: on for LIME, off for Grad-CAM)")
@@ -332,7 +336,7 @@ def explain_request(args):
         num_samples=args.samples, max_samples=args.max_samples, batch_size=args.batch_size,
         hide=_hide_mode(args.hide), kernel_width=args.kernel_width, seed=args.seed, layer=layer,
         use_logits=not args.no_logits, relu=not args.signed, counterfactual=args.counterfactual,
-        resample=args.resample, baseline=_hide_mode(args.baseline, option="--baseline"),
+        resample=args.resample, baseline=_hide_mode(args.baseline, option="--baseline"), noise=args.noise,
         faithfulness=args.faithfulness)
 
 
@@ -388,6 +392,13 @@ def trust_line(path, name: str, explanation, label: int) -> str:
         tie = describe_tie(explanation.weights[label], stability.k, tie_delta=stability.tie_delta)
         if tie:
             parts.append(tie)
+    elif explanation.kind == "gradient":
+        stability = explanation.stability.get(label)
+        if stability is None:
+            parts.append(f"stability {explanation.stability_note}")
+        else:
+            hint = f" ({stability.hint})" if stability.hint else ""
+            parts.append(f"{stability.num_samples} noisy copies  stability {stability.summary}{hint}")
     curves = explanation.faithfulness.get(label)
     if curves is not None:
         parts.append(f"deletion AUC {curves.deletion_auc:.3f}, insertion AUC {curves.insertion_auc:.3f} "

@@ -48,8 +48,9 @@ def load_image(path) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with open_image(path) as image:
                 image.seek(0)
-                image = ImageOps.exif_transpose(image)
                 image.load()
+                # In place: a photo without an orientation tag is not copied (a dataset decodes thousands).
+                ImageOps.exif_transpose(image, in_place=True)
                 rgb = _to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(
@@ -201,7 +202,8 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, rgba)
-    return np.array(image.convert("RGB"), dtype=np.uint8)
+    # Converting an RGB image to RGB would copy it once more for nothing.
+    return np.array(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
 
 
 def _first_line(error: BaseException) -> str:

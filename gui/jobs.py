@@ -115,6 +115,18 @@ class ExplainAll:
     overwrite: bool = False
 
 
+@dataclass(frozen=True, eq=False)
+class EvaluateDataset:
+    """Predict every image of a labelled folder (a core Dataset) and measure the model with the class mapping.
+
+    Predictions kept in the prediction store from an earlier run are not predicted again.
+    """
+
+    model: str
+    dataset: Any
+    mapping: Any
+
+
 @dataclass(frozen=True)
 class Versions:
     """The library versions and compute device, for Help > About."""

@@ -14,9 +14,9 @@ from PySide6.QtCore import QObject, Signal, Slot
 from limelight.core import pipeline
 from limelight.core.errors import Cancelled, LimelightError, UntrustedModelError
 from limelight.core.pipeline import BUILTIN_PREFIX, ModelInfo, PredictionCaches, model_info, open_report
-from limelight.gui.jobs import (BatchResult, CheckSanity, ComparePreprocessing, Continue, Explain, ExplainAll,
-                                ExplainResult, LoadModel, OpenReport, Predict, Predictions, PreprocessingChoices, SegmentPreview,
-                                SegmentPreviewResult, TrustRequired, Versions)
+from limelight.gui.jobs import (BatchResult, CheckSanity, ComparePreprocessing, Continue, EvaluateDataset, Explain,
+                                ExplainAll, ExplainResult, LoadModel, OpenReport, Predict, Predictions,
+                                PreprocessingChoices, SegmentPreview, SegmentPreviewResult, TrustRequired, Versions)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ class Worker(QObject):
     """A job with this request id started."""
     sig_progress = Signal(int, int, int)
     """Request id, work done and total of the running job, at most PROGRESS_RATE times a second."""
+    sig_partial = Signal(int, object)
+    """Request id and a part of the running job's answer as it comes (a sanity check's step)."""
     sig_result = Signal(object)
     """A JobResult."""
     sig_failed = Signal(int, str)
@@ -65,7 +67,8 @@ class Worker(QObject):
         self._handlers = {LoadModel: self._load, Versions: self._versions, Predict: self._predict,
                           ComparePreprocessing: self._compare_preprocessing, SegmentPreview: self._segment_preview,
                           Explain: self._explain, Continue: self._continue, OpenReport: self._open_report,
-                          ExplainAll: self._explain_all, CheckSanity: self._check_sanity}
+                          ExplainAll: self._explain_all, CheckSanity: self._check_sanity,
+                          EvaluateDataset: self._evaluate_dataset}
 
     @Slot(int, object, object)
     def run_job(self, request_id: int, job, token: threading.Event) -> None:
@@ -196,8 +199,9 @@ class Worker(QObject):
     def _check_sanity(self, job: CheckSanity, cancelled):
         result = job.result
         return pipeline.check_sanity(job.image, self._model(job.model), result.explanation, result.request,
-                                     target=result.target, random_state=0, progress=self._progress,
-                                     cancelled=cancelled)
+                                     target=result.target, random_state=0, caches=self._caches,
+                                     progress=self._progress, cancelled=cancelled,
+                                     step=lambda *step: self.sig_partial.emit(self._request_id, step))
 
     def _continue(self, job: Continue, cancelled) -> ExplainResult:
         from limelight.core.lime import explain_lime
@@ -226,6 +230,12 @@ class Worker(QObject):
                     explanation, faithfulness={**shown.faithfulness, **explanation.faithfulness})
         return ExplainResult(job.model, job.result.path, request, job.target, job.result.frame, explanation,
                              time.perf_counter() - started)
+
+    def _evaluate_dataset(self, job: EvaluateDataset, cancelled):
+        from limelight.core.dataset import PredictionStore, evaluate
+
+        return evaluate(self._model(job.model), job.dataset, mapping=job.mapping, store=PredictionStore.default(),
+                        progress=self._progress, cancelled=cancelled)
 
     def _explain_all(self, job: ExplainAll, cancelled) -> BatchResult:
         from limelight.core.images import load_image
@@ -314,6 +324,7 @@ def _unexpected_message(job, error: BaseException) -> str:
         return ("The model ran out of memory; lower the batch size or the number of samples "
                 "and try again.")
     what = {LoadModel: "Loading the model", Predict: "Predicting", Explain: "Explaining",
-            ExplainAll: "The batch export", SegmentPreview: "The superpixel preview"}.get(
+            ExplainAll: "The batch export", SegmentPreview: "The superpixel preview",
+            EvaluateDataset: "Evaluating the dataset"}.get(
         type(job), "The job")
     return f"{what} failed: {text}"
