@@ -59,7 +59,8 @@ def table():
         lines += ["", f"Estimator against {len(SEEDS)} real reruns at {', '.join(map(str, VALIDATION_COUNTS))} "
                       f"samples on each photo: rank correlation {spearmanr(estimated, measured).statistic:.2f}, "
                       f"mean absolute error {np.abs(estimated - measured).mean():.3f}, largest "
-                      f"{np.abs(estimated - measured).max():.3f}."]
+                      f"{np.abs(estimated - measured).max():.3f}, mean signed error (bias) "
+                      f"{(estimated - measured).mean():+.3f}."]
     lines += ["", f"EfficientNet-Lite0 (built in, runtime: {model.runtime.description}), the sample photos at "
                   f"224x224, quickshift with lime's defaults, the same superpixels for both. Limelight: "
                   f"explain_lime's defaults (samples=\"auto\", top 5 classes, batch 48, hide = mean colour), "
