@@ -17,7 +17,7 @@ import numpy as np
 
 from limelight.core.errors import Cancelled, DatasetError, ImageError
 from limelight.core.files import open_regular_file
-from limelight.core.images import list_images, load_image
+from limelight.core.images import list_images, load_model_input
 
 #: How a class folder was matched to a model class, in the words shown to the user.
 MATCH_RULES = {
@@ -285,7 +285,7 @@ def prepare_batch(model, paths):
     batch = np.empty((len(paths), *model.input_size, 3), np.uint8)
     for position, path in enumerate(paths):
         try:
-            batch[len(kept)] = model.prepare(load_image(path))
+            batch[len(kept)] = load_model_input(path, model.input_size, model.settings.resize)
             kept.append(position)
         except ImageError as error:
             failures.append((position, error.reason))
