@@ -109,7 +109,7 @@ def test_open_dataset_shows_accuracy_the_matrix_and_a_cell_fills_the_browser(qtb
     assert fractions == pytest.approx(counts[row, column] / counts[row].sum(), abs=0.005)
 
 
-def test_a_wrong_prediction_opens_its_photo_and_asks_why_explain_and_compare(qtbot, make_window, scenes):
+def test_a_wrong_prediction_opens_its_photo(qtbot, make_window, scenes):
     window = make_window()
     evaluation = evaluate(qtbot, window, scenes)
     panel = window.datasets.panel
@@ -120,19 +120,35 @@ def test_a_wrong_prediction_opens_its_photo_and_asks_why_explain_and_compare(qtb
                                         names[evaluation.probabilities[first].argmax()]]
     with qtbot.waitSignal(window.session.sig_image_shown, timeout=JOB_TIMEOUT_MS):
         click_cell(qtbot, panel.wrong, 0, 0)
-    assert window.session.current_path() == str(Path(evaluation.paths[first]).resolve())
+    assert window.session.current_path() == str(path.resolve())
+
+
+def test_the_panel_asks_why_explain_these_explain_all_wrong_and_compare(qtbot, make_window, scenes):
+    from limelight.gui.dataset_panel import DatasetPanel
+
+    window = make_window()
+    evaluation = evaluate(qtbot, window, scenes)
+    window.close()
+    # A panel of its own: what the window does with these requests is the explanations' side (dataset_explain).
+    panel = DatasetPanel()
+    qtbot.addWidget(panel)
+    panel.set_evaluation(evaluation)
+    panel.show()
+    click_cell(qtbot, panel.wrong, 0, 0)
     with qtbot.waitSignal(panel.sig_why_requested, timeout=1000) as why:
         qtbot.mouseClick(panel.why_button, Qt.MouseButton.LeftButton)
-    assert why.args == [first]
+    assert why.args == [evaluation.wrong()[0]]
     with qtbot.waitSignal(panel.sig_explain_requested, timeout=1000) as explain:
         qtbot.mouseClick(panel.explain_wrong_button, Qt.MouseButton.LeftButton)
     assert list(explain.args[0]) == list(evaluation.wrong())
-    click_cell(qtbot, panel.matrix, 0, 0)
+    with qtbot.waitSignal(panel.sig_cell_chosen, timeout=1000) as chosen:
+        click_cell(qtbot, panel.matrix, 0, 0)
     with qtbot.waitSignal(panel.sig_explain_requested, timeout=1000) as cell:
         qtbot.mouseClick(panel.explain_cell_button, Qt.MouseButton.LeftButton)
-    assert sorted(str(Path(evaluation.paths[i]).resolve()) for i in cell.args[0]) == sorted(window.browser.paths())
+    assert list(cell.args[0]) == list(chosen.args[0]) and len(cell.args[0]) == int(panel.matrix.item(0, 0).text())
     with qtbot.waitSignal(panel.sig_compare_requested, timeout=1000):
         qtbot.mouseClick(panel.compare_button, Qt.MouseButton.LeftButton)
+    panel.close()
 
 
 def test_fixing_the_mapping_in_the_dialog_changes_the_evaluation(qtbot, make_window, scenes):
