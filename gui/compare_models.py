@@ -102,7 +102,8 @@ class CompareModelsDialog(QDialog):
         for source, title in model_choices(self._session):
             if source != self._session.model_source():
                 self.model_combo.addItem(title, source)
-        self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(chosen)))
+        if chosen:
+            self.choose_model(chosen)
         first = self._session.evaluation
         if first is not None and first is not self._first:
             self._first = first
