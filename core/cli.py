@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 from limelight.core.errors import LimelightError, one_line
-from limelight.core.methods import METHODS
+from limelight.core.methods import DEFAULT_NOISE, METHODS
 
 SUBCOMMANDS = ("predict", "explain", "evaluate", "info", "layers", "models")
 #: The engines a labelled-folder command runs on.
@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     gradients.add_argument("--baseline", default="black", metavar="MODE",
                            help="integrated-gradients' starting image: black (default), blur, white, grey "
                                 "or R,G,B such as the --hide colour")
+    gradients.add_argument("--noise", type=float, default=DEFAULT_NOISE, metavar="SHARE",
+                           help=f"smoothgrad, smoothgrad-squared and vargrad: the noise's standard deviation as a "
+                                f"share of the input range (default {DEFAULT_NOISE}; the paper uses 0.1 to 0.2); "
+                                "--samples sets the noisy copies")
     explain.add_argument("--faithfulness", action=argparse.BooleanOptionalAction,
                          help="measure deletion and insertion AUC over superpixels (about 100 model "
                               "calls; default: on for LIME, off for Grad-CAM)")
@@ -329,12 +333,12 @@ def explain_request(args):
         num_samples=args.samples, max_samples=args.max_samples, batch_size=args.batch_size,
         hide=_hide_mode(args.hide), kernel_width=args.kernel_width, seed=args.seed, layer=layer,
         use_logits=not args.no_logits, relu=not args.signed, counterfactual=args.counterfactual,
-        resample=args.resample, baseline=_hide_mode(args.baseline, option="--baseline"),
+        resample=args.resample, baseline=_hide_mode(args.baseline, option="--baseline"), noise=args.noise,
         faithfulness=args.faithfulness)
 
 
 def _explain_one(args, model, info, request, path, photo, style, written_for) -> list[str]:
-    from limelight.core.pipeline import check_sanity, explain, export, export_paths
+    from limelight.core.pipeline import PredictionCaches, check_sanity, explain, export, export_paths
 
     if args.label:
         targets = [model.labels.find(name) for name in args.label]
@@ -348,7 +352,9 @@ def _explain_one(args, model, info, request, path, photo, style, written_for) ->
                      force=args.force, written_for=written_for)
 
     progress = ProgressBar(f"{Path(path).name}")
-    explanations = explain(photo, model, request, target=targets, progress=progress)
+    # Kept for --sanity: LIME's random-class run on the same samples then costs no model call.
+    caches = PredictionCaches(1)
+    explanations = explain(photo, model, request, target=targets, caches=caches, progress=progress)
     progress.close()
 
     written = []
@@ -360,7 +366,7 @@ def _explain_one(args, model, info, request, path, photo, style, written_for) ->
         if args.sanity:
             progress = ProgressBar(f"{Path(path).name} sanity")
             sanity = check_sanity(photo, model, explanation, request, target=target, random_state=args.seed,
-                                  progress=progress)
+                                  caches=caches, progress=progress)
             progress.close()
             print(f"{Path(path).name}  {info.class_name(target)}  {sanity.summary}", flush=True)
         files = export(photo, explanation, info, target=target, photo_path=path, folder=args.out, style=style,
@@ -385,6 +391,13 @@ def trust_line(path, name: str, explanation, label: int) -> str:
         tie = describe_tie(explanation.weights[label], stability.k, tie_delta=stability.tie_delta)
         if tie:
             parts.append(tie)
+    elif explanation.kind == "gradient":
+        stability = explanation.stability.get(label)
+        if stability is None:
+            parts.append(f"stability {explanation.stability_note}")
+        else:
+            hint = f" ({stability.hint})" if stability.hint else ""
+            parts.append(f"{stability.num_samples} noisy copies  stability {stability.summary}{hint}")
     curves = explanation.faithfulness.get(label)
     if curves is not None:
         parts.append(f"deletion AUC {curves.deletion_auc:.3f}, insertion AUC {curves.insertion_auc:.3f} "

@@ -17,7 +17,7 @@ import numpy as np
 
 from limelight.core.errors import Cancelled, DatasetError, ImageError
 from limelight.core.files import open_regular_file
-from limelight.core.images import list_images, load_image
+from limelight.core.images import list_images, load_model_input
 
 #: How a class folder was matched to a model class, in the words shown to the user.
 MATCH_RULES = {
@@ -280,16 +280,16 @@ def prepare_batch(model, paths):
     failures : list of (int, str)
         Position and one-line reason of each unreadable image.
     """
-    kept, images, failures = [], [], []
+    kept, failures = [], []
+    # Filled in place: stacking the images afterwards would copy each once more.
+    batch = np.empty((len(paths), *model.input_size, 3), np.uint8)
     for position, path in enumerate(paths):
         try:
-            images.append(model.prepare(load_image(path)))
+            batch[len(kept)] = load_model_input(path, model.input_size, model.settings.resize)
             kept.append(position)
         except ImageError as error:
             failures.append((position, error.reason))
-    rows, cols = model.input_size
-    batch = np.stack(images) if images else np.empty((0, rows, cols, 3), np.uint8)
-    return kept, batch, failures
+    return kept, batch[:len(kept)], failures
 
 
 def predict_batch(model, paths):
@@ -432,7 +432,7 @@ def predict_paths(model, paths, *, engine=None, store=None, batch_size=None, pro
         for position, reason in batch_failures:
             failures[todo[position]] = reason
         if store is not None and targets:
-            store.put(key, [digests[t] for t in targets], batch_probabilities)
+            writer.submit(store.put, key, [digests[t] for t in targets], batch_probabilities)
         done += len(positions) + len(batch_failures)
         predicted += len(positions) + len(batch_failures)
         if progress:
@@ -441,8 +441,11 @@ def predict_paths(model, paths, *, engine=None, store=None, batch_size=None, pro
             time_left((time.perf_counter() - started) / predicted * (total - done))
 
     if todo:
-        engine.run(model, [paths[p] for p in todo], batch_size=batch_size or model.batch_size,
-                   on_batch=on_batch, cancelled=cancelled or (lambda: False))
+        # Each write waits for the disk (about 25 ms a batch), so it happens beside the model, not
+        # in its way; leaving the block waits for the last writes, also when cancelled.
+        with ThreadPoolExecutor(1, thread_name_prefix="limelight-store") as writer:
+            engine.run(model, [paths[p] for p in todo], batch_size=batch_size or model.batch_size,
+                       on_batch=on_batch, cancelled=cancelled or (lambda: False))
     return probabilities, digests, [(paths[p], failures[p]) for p in sorted(failures)]
 
 

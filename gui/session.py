@@ -632,6 +632,13 @@ class Session(QObject):
                         tie=_tie(explanation, label),
                         auto_stop=_auto_stop(explanation, label),
                         add_samples=self.can_add_samples(result))
+        elif explanation.kind == "gradient":
+            params = explanation.params
+            info.update(probability=explanation.probability, layer=explanation.layer,
+                        class_score=explanation.class_score, stability=explanation.stability.get(label),
+                        stability_note=explanation.stability_note or None)
+            if "noise" in params:
+                info.update(copies=params["num_samples"], noise=params["noise"], seed=params.get("seed"))
         else:
             info.update(probability=explanation.probability, layer=explanation.layer,
                         class_score=explanation.class_score)

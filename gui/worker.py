@@ -47,6 +47,8 @@ class Worker(QObject):
     """A job with this request id started."""
     sig_progress = Signal(int, int, int)
     """Request id, work done and total of the running job, at most PROGRESS_RATE times a second."""
+    sig_partial = Signal(int, object)
+    """Request id and a part of the running job's answer as it comes (a sanity check's step)."""
     sig_result = Signal(object)
     """A JobResult."""
     sig_failed = Signal(int, str)
@@ -199,36 +201,17 @@ class Worker(QObject):
     def _check_sanity(self, job: CheckSanity, cancelled):
         result = job.result
         return pipeline.check_sanity(job.image, self._model(job.model), result.explanation, result.request,
-                                     target=result.target, random_state=0, progress=self._progress,
-                                     cancelled=cancelled)
+                                     target=result.target, random_state=0, caches=self._caches,
+                                     progress=self._progress, cancelled=cancelled,
+                                     step=lambda *step: self.sig_partial.emit(self._request_id, step))
 
     def _continue(self, job: Continue, cancelled) -> ExplainResult:
-        from limelight.core.lime import explain_lime
-        from limelight.core.scores import add_faithfulness
-
         started = time.perf_counter()
-        model = self._model(job.model)
-        shown, request = job.result.explanation, job.result.request
-        prepared = model.prepare(job.image)
-        cache = self._caches.get(model, prepared, shown.segments, request.segmentation,
-                                 request.segmentation_params, request.hide)
-        same_samples = job.num_samples == shown.num_samples
-        if same_samples and job.target in shown.labels:
-            explanation = add_faithfulness(shown, cache, [job.target], cancelled=cancelled)
-        else:
-            labels = [*shown.labels, *([] if job.target in shown.labels else [job.target])]
-            explanation = explain_lime(
-                prepared, model.predict, segments=shown.segments, labels=labels,
-                num_samples=job.num_samples, batch_size=request.batch_size, hide=request.hide,
-                kernel_width=shown.params["kernel_width"], random_state=shown.params["seed"],
-                segmentation=shown.params.get("segmentation"), faithfulness=[job.target], cache=cache,
-                progress=self._progress, cancelled=cancelled)
-            if same_samples:
-                # The same samples give the other classes the same weights, so their curves still hold.
-                explanation = dataclasses.replace(
-                    explanation, faithfulness={**shown.faithfulness, **explanation.faithfulness})
-        return ExplainResult(job.model, job.result.path, request, job.target, job.result.frame, explanation,
-                             time.perf_counter() - started)
+        explanation = pipeline.extend(job.image, self._model(job.model), job.result.explanation, job.result.request,
+                                      target=job.target, num_samples=job.num_samples, caches=self._caches,
+                                      progress=self._progress, cancelled=cancelled)
+        return ExplainResult(job.model, job.result.path, job.result.request, job.target, job.result.frame,
+                             explanation, time.perf_counter() - started)
 
     def _evaluate_dataset(self, job: EvaluateDataset, cancelled):
         from limelight.core.dataset import PredictionStore, evaluate
