@@ -202,17 +202,14 @@ class DatasetPanel(QWidget):
 
     # --- Contents --------------------------------------------------------------------------
 
-    def evaluation(self):
-        return self._evaluation
-
     def set_evaluation(self, evaluation) -> None:
         """Show an Evaluation (limelight.core.dataset), or nothing (None)."""
         self._evaluation = evaluation
         self._cell = None
         self.explain_cell_button.setEnabled(False)
         self.why_button.setEnabled(False)
-        for widget in (self.axes, self.normalized, self.matrix, self.tabs, self.mapping_button, self.explain_wrong_button,
-                       self.compare_button, self.export_csv_button, self.export_png_button):
+        for widget in (self.axes, self.normalized, self.matrix, self.tabs, self.mapping_button,
+                       self.explain_wrong_button, self.compare_button, self.export_csv_button, self.export_png_button):
             widget.setEnabled(evaluation is not None)
         if evaluation is None:
             self.matrix.clear()
@@ -234,6 +231,8 @@ class DatasetPanel(QWidget):
 
     @Slot()
     def _fill_matrix(self) -> None:
+        from matplotlib import colormaps  # here, not at import: matplotlib costs the window's start a second
+
         evaluation = self._evaluation
         if evaluation is None:
             return
@@ -245,8 +244,6 @@ class DatasetPanel(QWidget):
         self.matrix.setColumnCount(matrix.shape[1])
         self.matrix.setVerticalHeaderLabels(evaluation.column_names(evaluation.classes))
         self.matrix.setHorizontalHeaderLabels(evaluation.column_names(self._columns))
-        from matplotlib import colormaps  # here, not at import: matplotlib costs the window's start a second
-
         colormap = colormaps[MATRIX_COLORMAP]
         top = max(float(matrix.max()), 1e-9)
         for row in range(matrix.shape[0]):
@@ -257,8 +254,8 @@ class DatasetPanel(QWidget):
                 shade = float(value) / top
                 item.setBackground(QColor.fromRgbF(*colormap(shade)))
                 item.setForeground(QColor("white") if shade > DARK_CELL else QColor("black"))
-                true, predicted = self.matrix.verticalHeaderItem(row).text(), self.matrix.horizontalHeaderItem(
-                    column).text()
+                true = self.matrix.verticalHeaderItem(row).text()
+                predicted = self.matrix.horizontalHeaderItem(column).text()
                 item.setToolTip(f"{int(counts[row, column]):,} images of “{true}” predicted as “{predicted}”")
                 self.matrix.setItem(row, column, item)
         self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)

@@ -655,7 +655,7 @@ class Session(QObject):
 
     @property
     def dataset(self):
-        """The labelled folder opened (a core Dataset), or None."""
+        """The labelled folder `evaluation` measured (a core Dataset), or None."""
         return self._dataset
 
     @property
@@ -677,15 +677,15 @@ class Session(QObject):
             self.sig_error.emit(f"The class mapping was made for another model's classes; open {dataset.root.name} "
                                 "again (File > Open Dataset…) to map its folders to this model's.", "dataset")
             return
-        self._dataset = dataset
         self.sig_errors_cleared.emit(("dataset",))
-        self._start_run(EvaluateDataset(source, dataset, mapping), on_result=self._on_evaluated,
+        self._start_run(EvaluateDataset(source, dataset, mapping),
+                        on_result=lambda evaluation: self._on_evaluated(dataset, evaluation),
                         on_failed=lambda message: self.sig_error.emit(message, "dataset"))
         self.sig_status.emit(f"Evaluating {model_title(source)} on {len(dataset):,} images of "
                              f"{dataset.root.name}…", 0)
 
-    def _on_evaluated(self, evaluation) -> None:
-        self._evaluation = evaluation
+    def _on_evaluated(self, dataset, evaluation) -> None:
+        self._dataset, self._evaluation = dataset, evaluation
         self.sig_evaluation_changed.emit(evaluation)
         unreadable = f"; {len(evaluation.failures)} unreadable" if evaluation.failures else ""
         self.sig_status.emit(f"Accuracy {evaluation.accuracy:.1%} on {len(evaluation.paths):,} images"

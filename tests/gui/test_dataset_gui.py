@@ -260,7 +260,7 @@ def test_cancel_mid_evaluation_leaves_the_window_usable(qtbot, make_window, many
     with qtbot.waitSignal(window.controller.sig_cancelled, timeout=5000):
         window.commands.cancel.trigger()
     assert not window.run_status.isVisible() and window.parameter_panel.explain_button.isEnabled()
-    assert window.session.evaluation is None
+    assert window.session.evaluation is None and window.session.dataset is None
     evaluation = evaluate(qtbot, window, scenes)
     assert len(evaluation.paths) == 24 and window.datasets.panel.matrix.rowCount() == 6
 
