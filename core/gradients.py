@@ -22,7 +22,7 @@ COMPLETENESS = 0.01
 _FIRST_INTERVALS, _MOST_INTERVALS = 32, 1024
 #: Where the map is taken: the gradients are of the score with respect to the model's input.
 INPUT_LAYER = "input"
-#: The noisy copies' windows come from a pool of this many inputs' worth of Gaussian noise (see `_noise_pool`).
+#: The noisy copies' windows come from a pool of this many inputs' worth of Gaussian noise (see `_Noise`).
 NOISE_POOL = 2
 
 
@@ -40,12 +40,12 @@ class GradientExplanation(CamExplanation):
 
 
 def _weighted_gradient_function(model, survey, use_logits: bool):
-    """Return f(origin, direction, per_row, offsets, target, pool) -> the batch's gradient sums.
+    """Return f(origin, direction, per_row, z, target) -> the batch's gradient sums.
 
     `per_row` holds each row's alpha, noise and weight, as columns. Row i of the batch is
-    ``origin + alpha[i] * direction + noise[i] * z_i``, where z_i is the window of the standard
-    normal `pool` that starts at ``offsets[i]`` (see `_noise`); rows without noise take no window.
-    The row values travel in one tensor because each argument costs a small model's pass 1%. The function returns the
+    ``origin + alpha[i] * direction + noise[i] * z[i]``, with z standard normal (see `_Noise`);
+    when no row has noise, z is not read and may be empty. The row values travel in one tensor
+    because each argument costs a small model's pass 1%. The function returns the
     weighted sums over rows of the score's gradient and of its square, each row's score and probabilities, and
     the class explained: `target`, or row 0's top class when `target` is negative. Only the sums
     leave TensorFlow, not a gradient per row. The sums are float32 within a batch and float64
@@ -54,24 +54,19 @@ def _weighted_gradient_function(model, survey, use_logits: bool):
     model_ref = weakref.ref(model.keras_model)
     head = model.head
     shape = _input_shape(model)
-    size = int(np.prod(shape))
     image = tf.TensorSpec((1, *shape), tf.float32)
-    signature = (image, image, tf.TensorSpec((None, 3), tf.float32), tf.TensorSpec((None,), tf.int32),
-                 tf.TensorSpec((), tf.int32), tf.TensorSpec((None,), tf.float32))
+    signature = (image, image, tf.TensorSpec((None, 3), tf.float32), tf.TensorSpec((None, *shape), tf.float32),
+                 tf.TensorSpec((), tf.int32))
 
     @tf.function(input_signature=signature)
-    def weighted_gradients(origin, direction, per_row, offsets, target, pool):
+    def weighted_gradients(origin, direction, per_row, z, target):
         alphas, noise, weights = per_row[:, 0], per_row[:, 1], per_row[:, 2]
 
         def column(values):
             return values[:, None, None, None]
 
-        def windows():
-            return tf.reshape(tf.map_fn(lambda offset: pool[offset:offset + size], offsets,
-                                        fn_output_signature=tf.float32), (-1, *shape))
-
         rows = origin + column(alphas) * direction
-        rows = tf.cond(tf.reduce_any(noise != 0), lambda: rows + column(noise) * windows(), lambda: rows)
+        rows = tf.cond(tf.reduce_any(noise != 0), lambda: rows + column(noise) * z, lambda: rows)
         with tf.GradientTape() as tape:
             tape.watch(rows)
             _, logits, probabilities = _forward(model_ref(), rows, survey, None, head)
@@ -87,22 +82,27 @@ def _weighted_gradient_function(model, survey, use_logits: bool):
     return weighted_gradients
 
 
-def _noise(shape: tuple, copies: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The noisy copies' Gaussian noise: a pool of standard normal values, and each copy's offset in it.
+class _Noise:
+    """The noisy copies' standard normal noise: windows of one pool of values, drawn once per map from `seed`.
 
-    The pool holds `NOISE_POOL` inputs' worth of values, drawn once per map; copy i's noise is the
-    window of an input's size that starts at its offset. So each copy's noise is exactly standard
-    normal and independent pixel by pixel, and, the offsets being distinct (while there are enough),
-    no two copies give a pixel the same value. Drawing fresh Gaussian values for every copy (Philox
-    and Box-Muller at each one) cost a small model a quarter of its pass; a window costs a copy.
-    Both come from `seed` (NumPy's generator: eager TensorFlow ops cost a small model's map 7%),
-    so a seed repeats the map exactly.
+    The pool holds `NOISE_POOL` inputs' worth of values; a copy's noise is the window of an
+    input's size that starts at the copy's offset. So each copy's noise is exactly standard normal
+    and independent pixel by pixel, and, the offsets being distinct (while there are enough), no
+    two copies give a pixel the same value. Drawing fresh values for every copy cost a small model
+    a quarter of its pass (a fifth with NumPy's generator); a window costs a copy of memory.
     """
-    size = int(np.prod(shape))
-    starts = (NOISE_POOL - 1) * size + 1
-    rng = np.random.default_rng(seed)
-    offsets = rng.choice(starts, copies, replace=copies > starts).astype(np.int32)
-    return rng.standard_normal(NOISE_POOL * size, dtype=np.float32), offsets
+
+    def __init__(self, shape: tuple, copies: int, seed: int):
+        self._shape, size = tuple(shape), int(np.prod(shape))
+        starts = (NOISE_POOL - 1) * size + 1
+        rng = np.random.default_rng(seed)
+        self._offsets = rng.choice(starts, copies, replace=copies > starts)
+        self._windows = np.lib.stride_tricks.sliding_window_view(rng.standard_normal(NOISE_POOL * size,
+                                                                                     dtype=np.float32), size)
+
+    def rows(self, copies: slice) -> np.ndarray:
+        """The noise of `copies`, an ndarray of shape (len(copies), *shape), float32."""
+        return self._windows[self._offsets[copies]].reshape(-1, *self._shape)
 
 
 def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", target: int | None = None,
@@ -197,11 +197,10 @@ def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", t
         params.update(baseline=baseline_name, completeness=completeness)
     else:
         sigma = float(noise) * float(x.max() - x.min())
-        pool, offsets = _noise(x.shape[1:], num_samples, seed)
-        # The image first, weighing nothing, then the noisy copies.
+        # The image first, weighing nothing, then the noisy copies (the image's own noise is never read).
         total, total_square = passes.run(x, 0 * x, np.zeros(num_samples + 1), [0.0] + [sigma] * num_samples,
-                                         [0.0] + [1.0] * num_samples, total=num_samples + 1, pool=pool,
-                                         offsets=np.concatenate([[0], offsets]))
+                                         [0.0] + [1.0] * num_samples, total=num_samples + 1,
+                                         noise_rows=_Noise(x.shape[1:], num_samples + 1, seed))
         mean, mean_square = total / num_samples, total_square / num_samples
         if method == "smoothgrad":
             heatmap = np.abs(mean).sum(axis=-1)
@@ -239,15 +238,14 @@ class _Passes:
         self.class_score = self.probabilities = None
         self.scores = []
 
-    def run(self, origin, direction, alphas, noise, weights, *, total, pool=None, offsets=None):
+    def run(self, origin, direction, alphas, noise, weights, *, total, noise_rows=None):
         """The weighted sums over rows of the gradients and squared gradients; every row's score is kept in `scores`.
 
         `total` is the number of rows the whole explanation will take, for progress. Rows with
-        noise take it from `pool` at their `offsets` (see `_noise`).
+        noise take their standard normal values from `noise_rows` (a `_Noise`).
         """
         alphas, noise, weights = (np.asarray(v) for v in (alphas, noise, weights))
-        pool = tf.constant(np.zeros(0) if pool is None else pool, tf.float32)
-        offsets = np.zeros(len(alphas), np.int32) if offsets is None else np.asarray(offsets, np.int32)
+        empty = np.zeros((0, *origin.shape[1:]), np.float32)
         origin, direction = tf.constant(origin, tf.float32), tf.constant(direction, tf.float32)
         sums = [np.zeros(origin.shape[1:]), np.zeros(origin.shape[1:])]
         for start in range(0, len(alphas), self._batch_size):
@@ -255,9 +253,9 @@ class _Passes:
                 raise Cancelled(f"{self._method} cancelled after {self._done} of {total} passes.")
             chosen = slice(start, start + self._batch_size)
             per_row = np.stack([alphas[chosen], noise[chosen], weights[chosen]], axis=1)
+            z = empty if noise_rows is None else noise_rows.rows(chosen)
             total_gradients, total_squares, scores, probabilities, target = self._compute(
-                origin, direction, tf.constant(per_row, tf.float32), tf.constant(offsets[chosen]),
-                tf.constant(self.target, tf.int32), pool)
+                origin, direction, tf.constant(per_row, tf.float32), tf.constant(z), tf.constant(self.target, tf.int32))
             if self.class_score is None:
                 self.target = int(target)
                 self.class_score, self.probabilities = float(scores[0]), probabilities.numpy()[0]
