@@ -69,7 +69,7 @@ def _weighted_gradient_function(model, survey, use_logits: bool):
         rows = tf.cond(tf.reduce_any(noise != 0), lambda: rows + column(noise) * z, lambda: rows)
         with tf.GradientTape() as tape:
             tape.watch(rows)
-            _, logits, probabilities = _forward(model_ref(), rows, survey, None, head)
+            _, logits, probabilities = _forward(model_ref(), rows, survey, (), head)
             scores = logits if use_logits else probabilities
             chosen = tf.where(target < 0, tf.argmax(probabilities[0], output_type=tf.int32), target)
             score = scores[:, chosen]
