@@ -9,6 +9,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from limelight.core.errors import Cancelled, DatasetError, ImageError
 from limelight.core.files import open_regular_file
-from limelight.core.images import list_images, load_image
+from limelight.core.images import list_images, load_model_input
 
 #: How a class folder was matched to a model class, in the words shown to the user.
 MATCH_RULES = {
@@ -150,16 +151,13 @@ def match_classes(folders, label_names, *, chosen=None) -> ClassMapping:
         some folders were set by hand); the message names the folders.
     """
     folders, label_names, chosen = tuple(folders), tuple(label_names), dict(chosen or {})
-    by_name = {}
-    for index, name in enumerate(label_names):
-        by_name.setdefault(_name_key(name), []).append(index)
+    by_name = name_matches(folders, label_names)
     classes, unmatched = [], []
     for folder in folders:
-        matches = by_name.get(_name_key(folder), [])
         if folder in chosen:
             classes.append(chosen[folder])
-        elif len(matches) == 1:
-            classes.append(matches[0])
+        elif folder in by_name:
+            classes.append(by_name[folder])
         else:
             unmatched.append(folder)
     if not unmatched:
@@ -172,6 +170,21 @@ def match_classes(folders, label_names, *, chosen=None) -> ClassMapping:
     raise DatasetError(f"class folders {shown} name none of the model's {len(label_names)} classes, and "
                        f"{len(folders)} folders for {len(label_names)} classes rule out sorted order; "
                        "name the folders after the classes or map them by hand (--class-map FOLDER=CLASS)")
+
+
+def name_matches(folders, label_names) -> dict:
+    """The folders that name exactly one of the model's classes (case, spaces, underscores and hyphens ignored).
+
+    Returns
+    -------
+    dict of str to int
+        Folder name to class index, for the folders matched.
+    """
+    by_name = {}
+    for index, name in enumerate(label_names):
+        by_name.setdefault(_name_key(name), []).append(index)
+    return {folder: by_name[_name_key(folder)][0] for folder in folders
+            if len(by_name.get(_name_key(folder), ())) == 1}
 
 
 def _name_key(name: str) -> str:
@@ -267,16 +280,16 @@ def prepare_batch(model, paths):
     failures : list of (int, str)
         Position and one-line reason of each unreadable image.
     """
-    kept, images, failures = [], [], []
+    kept, failures = [], []
+    # Filled in place: stacking the images afterwards would copy each once more.
+    batch = np.empty((len(paths), *model.input_size, 3), np.uint8)
     for position, path in enumerate(paths):
         try:
-            images.append(model.prepare(load_image(path)))
+            batch[len(kept)] = load_model_input(path, model.input_size, model.settings.resize)
             kept.append(position)
         except ImageError as error:
             failures.append((position, error.reason))
-    rows, cols = model.input_size
-    batch = np.stack(images) if images else np.empty((0, rows, cols, 3), np.uint8)
-    return kept, batch, failures
+    return kept, batch[:len(kept)], failures
 
 
 def predict_batch(model, paths):
@@ -327,6 +340,11 @@ class LocalEngine:
             finally:
                 for _, future in pending:
                     future.cancel()
+
+    @contextmanager
+    def started(self, model):
+        """Nothing to start here: the model is loaded already (the Ray engine starts its actors once per block)."""
+        yield
 
     def map(self, model, function, items, *, on_result, cancelled):
         """Call ``function(model, item)`` for each item in turn, passing ``on_result(position, result)`` each.
@@ -414,7 +432,7 @@ def predict_paths(model, paths, *, engine=None, store=None, batch_size=None, pro
         for position, reason in batch_failures:
             failures[todo[position]] = reason
         if store is not None and targets:
-            store.put(key, [digests[t] for t in targets], batch_probabilities)
+            writer.submit(store.put, key, [digests[t] for t in targets], batch_probabilities)
         done += len(positions) + len(batch_failures)
         predicted += len(positions) + len(batch_failures)
         if progress:
@@ -423,8 +441,11 @@ def predict_paths(model, paths, *, engine=None, store=None, batch_size=None, pro
             time_left((time.perf_counter() - started) / predicted * (total - done))
 
     if todo:
-        engine.run(model, [paths[p] for p in todo], batch_size=batch_size or model.batch_size,
-                   on_batch=on_batch, cancelled=cancelled or (lambda: False))
+        # Each write waits for the disk (about 25 ms a batch), so it happens beside the model, not
+        # in its way; leaving the block waits for the last writes, also when cancelled.
+        with ThreadPoolExecutor(1, thread_name_prefix="limelight-store") as writer:
+            engine.run(model, [paths[p] for p in todo], batch_size=batch_size or model.batch_size,
+                       on_batch=on_batch, cancelled=cancelled or (lambda: False))
     return probabilities, digests, [(paths[p], failures[p]) for p in sorted(failures)]
 
 

@@ -201,7 +201,8 @@ def describe_cost(explanation, *, steps: int = STEPS) -> str:
 def check_sanity(model, explain: Callable[..., np.ndarray], *, target: int, method: str,
                  original: np.ndarray | None = None, steps: int = STEPS, random_state=None,
                  progress: Callable[[int, int], Any] | None = None,
-                 cancelled: Callable[[], bool] | None = None) -> Sanity:
+                 cancelled: Callable[[], bool] | None = None,
+                 step: Callable[[int, str, np.ndarray, float], Any] | None = None) -> Sanity:
     """Randomise the model's layers from the top, step by step, and measure how much the map changes.
 
     The cascading model randomisation test of Adebayo et al. (2018, "Sanity Checks for Saliency
@@ -235,6 +236,9 @@ def check_sanity(model, explain: Callable[..., np.ndarray], *, target: int, meth
         Called as ``progress(done, total)`` as maps are made.
     cancelled : callable, optional
         Polled before each map and passed to `explain`; when it returns True, `Cancelled` is raised.
+    step : callable, optional
+        Called as ``step(randomised, layer, map, spearman)`` with each map of the cascade as it is
+        made, the original first (0, "", its map, 1.0), so that a strip can fill step by step.
 
     Returns
     -------
@@ -287,6 +291,8 @@ def check_sanity(model, explain: Callable[..., np.ndarray], *, target: int, meth
     if original.ndim != 2 or np.ptp(original) == 0:
         raise ExplanationError("the explanation's map is constant, so the sanity check has nothing to compare; "
                                "explain another class or use another layer")
+    if step is not None:
+        step(0, "", original, 1.0)
     other = [c for c in range(int(model.num_classes)) if c != int(target)]
     random_class = int(rng.choice(other))
     random_map = make(model, random_class)
@@ -300,6 +306,8 @@ def check_sanity(model, explain: Callable[..., np.ndarray], *, target: int, meth
             done_units = count
             layers.append(ordered[count - 1][0])
             maps.append(make(randomised, int(target)))
+            if step is not None:
+                step(count, layers[-1], maps[-1], spearman(original, maps[-1]))
     return Sanity(method=str(method), target=int(target), total_layers=len(units), randomised=[0, *counts],
                   layers=layers, spearman=[spearman(original, m) for m in maps],
                   ssim=[ssim(original, m) for m in maps], maps=maps, random_class=random_class,

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from limelight.core.dataset import (LocalEngine, PredictionStore, disagreements, evaluate, match_classes,
                                     scan_dataset, write_evaluation)
@@ -125,6 +125,32 @@ def test_evaluation_matches_a_reference_computed_image_by_image(demo, shapes):
     assert set(wrong.tolist()) == set(np.flatnonzero(predicted != true).tolist())
     assert np.all(np.diff(evaluation.confidence[wrong]) <= 0)  # the most confident mistakes first
     assert "precision" in evaluation.report() and "circle" in evaluation.report()
+
+
+@pytest.mark.parametrize("resize", ["stretch", "crop"])
+def test_evaluate_predicts_each_photo_file_as_the_single_photo_path_does(demo, tmp_path, resize):
+    """JPEG photos of other sizes and aspects, one turned by its EXIF tag, some with a bad one among them."""
+    from limelight.core.models import ModelSettings, wrap_model
+    from limelight.core.runtime import PROBE_TOLERANCE
+
+    model = wrap_model(demo.keras_model, name="demo", source="test", labels=demo.labels,
+                       settings=ModelSettings(demo.preprocessing, resize=resize))
+    rng = np.random.default_rng(3)
+    for i, (rows, cols) in enumerate([(240, 320), (600, 450), (97, 131), (1200, 900), (64, 64)]):
+        folder = tmp_path / ("a" if i % 2 else "b")
+        folder.mkdir(exist_ok=True)
+        photo = Image.fromarray(rng.integers(0, 256, (rows, cols, 3), dtype=np.uint8)).filter(
+            ImageFilter.GaussianBlur(3))
+        exif = Image.Exif()
+        exif[0x0112] = 6 if i == 1 else 1  # the 600x450 photo is stored turned, as cameras do
+        photo.save(folder / f"{i}.jpg", quality=85, exif=exif)
+    (tmp_path / "a" / "broken.jpg").write_bytes(b"\xff\xd8\xff not a photo")
+    dataset = scan_dataset(tmp_path)
+    evaluation = evaluate(model, dataset, mapping=match_classes(dataset.folders, model.labels.names,
+                                                                  chosen={"a": 0, "b": 1}), batch_size=2)
+    assert [p.name for p, _ in evaluation.failures] == ["broken.jpg"]
+    single = np.stack([model.predict(model.prepare(load_image(p))[None])[0] for p in evaluation.paths])
+    np.testing.assert_allclose(evaluation.probabilities, single, rtol=0, atol=PROBE_TOLERANCE)
 
 
 def test_selection_by_outcome_true_class_and_predicted_class(demo, shapes):

@@ -188,7 +188,8 @@ def test_the_windows_prediction_caches_never_hold_a_randomised_models_prediction
     def with_the_windows_caches(photo, model, again, **options):
         # As if every step's explanation were given the window's caches.
         models.append(model)
-        return real(photo, model, again, caches=caches, **options)
+        options["caches"] = caches
+        return real(photo, model, again, **options)
 
     monkeypatch.setattr(pipeline, "explain", with_the_windows_caches)
     check_explanation(image, demo, explanation, request, target=target, random_state=0, steps=2)
@@ -222,6 +223,49 @@ def test_lime_reruns_on_its_own_superpixels_and_samples(demo):
     result = check_explanation(image, demo, explanation, request, target=target, random_state=0, steps=2)
     assert result.randomised == (0, 4, 8) and result.method == "lime"
     assert "up to 3 LIME runs of " in describe_cost(explanation, steps=2)
+
+
+@needs_demo
+@pytest.mark.parametrize("samples", ["auto", 300])
+def test_limes_random_class_run_reuses_the_windows_predictions_and_the_cascade_leaves_them(demo, monkeypatch,
+                                                                                          samples):
+    from limelight.core.models import ClassifierModel
+    from limelight.core.pipeline import PredictionCaches
+
+    image = make_scene(6).image
+    request = ExplainRequest(method="lime", segmentation="slic", segmentation_params={"n_segments": 30},
+                             num_samples=samples, seed=3)
+    calls = []  # the images each predict call gets, and whether the model was the user's or a randomised copy
+    predict = ClassifierModel.predict
+
+    def counting(self, batch):
+        calls.append((self is demo, len(batch)))
+        return predict(self, batch)
+
+    # Counting from the start: the caches know a model by its predict.
+    monkeypatch.setattr(ClassifierModel, "predict", counting)
+    caches = PredictionCaches()
+    (target, explanation), = explain(image, demo, request, caches=caches).items()
+    calls.clear()
+    check_explanation(image, demo, explanation, request, target=target, random_state=0, steps=1, caches=caches)
+    # The random class is explained from the same samples on the same model: every prediction is kept.
+    assert [rows for users, rows in calls if users] == []
+    assert sum(rows for users, rows in calls if not users) >= explanation.num_samples
+    assert len(caches) == 1
+    calls.clear()
+    check_explanation(image, demo, explanation, request, target=target, random_state=0, steps=1)
+    assert sum(rows for users, rows in calls if users) >= explanation.num_samples  # without them, all again
+
+
+@needs_demo
+def test_each_step_is_told_as_it_is_made_with_its_map_and_similarity(demo):
+    told = []
+    result = gradcam_sanity(demo, make_scene(4).image, random_state=0,
+                            step=lambda count, layer, picture, rho: told.append((count, layer, picture, rho)))
+    assert [(count, layer) for count, layer, _, _ in told] == list(zip(result.randomised, result.layers))
+    for (_, _, picture, rho), kept, similarity in zip(told, result.maps, result.spearman):
+        np.testing.assert_array_equal(picture, kept)
+        assert rho == pytest.approx(similarity)
 
 
 @needs_demo
