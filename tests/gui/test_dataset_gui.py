@@ -109,7 +109,10 @@ def test_open_dataset_shows_accuracy_the_matrix_and_a_cell_fills_the_browser(qtb
     assert fractions == pytest.approx(counts[row, column] / counts[row].sum(), abs=0.005)
 
 
-def test_a_wrong_prediction_opens_its_photo_and_asks_why_explain_and_compare(qtbot, make_window, scenes):
+def test_a_wrong_prediction_opens_its_photo_and_asks_why_explain_and_compare(qtbot, make_window, scenes, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: "")  # Explain's folder: cancelled
     window = make_window()
     evaluation = evaluate(qtbot, window, scenes)
     panel = window.datasets.panel
@@ -133,6 +136,8 @@ def test_a_wrong_prediction_opens_its_photo_and_asks_why_explain_and_compare(qtb
     assert sorted(str(Path(evaluation.paths[i]).resolve()) for i in cell.args[0]) == sorted(window.browser.paths())
     with qtbot.waitSignal(panel.sig_compare_requested, timeout=1000):
         qtbot.mouseClick(panel.compare_button, Qt.MouseButton.LeftButton)
+    window.dataset_explanations.why_dialog.close()  # they open on these signals (tests/gui/test_dataset_explain.py)
+    window.dataset_explanations.compare_dialog.close()
 
 
 def test_fixing_the_mapping_in_the_dialog_changes_the_evaluation(qtbot, make_window, scenes):
