@@ -9,6 +9,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from limelight.core.errors import Cancelled, DatasetError, ImageError
 from limelight.core.files import open_regular_file
-from limelight.core.images import list_images, load_image
+from limelight.core.images import list_images, load_model_input
 
 #: How a class folder was matched to a model class, in the words shown to the user.
 MATCH_RULES = {
@@ -284,7 +285,7 @@ def prepare_batch(model, paths):
     batch = np.empty((len(paths), *model.input_size, 3), np.uint8)
     for position, path in enumerate(paths):
         try:
-            batch[len(kept)] = model.prepare(load_image(path))
+            batch[len(kept)] = load_model_input(path, model.input_size, model.settings.resize)
             kept.append(position)
         except ImageError as error:
             failures.append((position, error.reason))
@@ -339,6 +340,11 @@ class LocalEngine:
             finally:
                 for _, future in pending:
                     future.cancel()
+
+    @contextmanager
+    def started(self, model):
+        """Nothing to start here: the model is loaded already (the Ray engine starts its actors once per block)."""
+        yield
 
     def map(self, model, function, items, *, on_result, cancelled):
         """Call ``function(model, item)`` for each item in turn, passing ``on_result(position, result)`` each.

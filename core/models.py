@@ -15,7 +15,7 @@ from PIL import Image
 from limelight.core.errors import LabelsError, ModelError, UntrustedModelError
 from limelight.core.files import (cache_dir, check_hdf5_sizes, check_model_size, check_zip_members,
                                    file_in_folder, open_regular_file, read_text, seekable_member)
-from limelight.core.images import frame_image
+from limelight.core.images import fit_to_input, frame_image
 from limelight.core.labels import Labels, labels_for_model
 from limelight.core.runtime import PerturbationRuntime, silenced_stderr, softmax
 
@@ -200,10 +200,9 @@ class ClassifierModel:
         ndarray of shape (rows, cols, 3), uint8
         """
         framed = self.frame(image)
-        rows, cols = self.input_size
-        if framed.shape[:2] == (rows, cols):
+        if framed.shape[:2] == self.input_size:
             return np.ascontiguousarray(framed)
-        return np.asarray(Image.fromarray(framed).resize((cols, rows), Image.BILINEAR))
+        return fit_to_input(Image.fromarray(framed), self.input_size, "stretch")
 
     def preprocess(self, batch: np.ndarray, *, preprocessing: str | None = None) -> np.ndarray:
         """uint8 RGB images at model resolution -> the float32 batch the Keras model takes.

@@ -16,7 +16,7 @@ from limelight.core.scores import MAX_SAMPLES, SAMPLE_BATCH_SIZE
 from limelight.core.segmentation import SEGMENTATION_DEFAULTS, segment, segmentation_params
 
 __all__ = ["BUILTIN_PREFIX", "MIN_SAMPLES", "SAMPLED_DEFAULTS", "ExplainRequest", "ModelInfo", "model_info",
-           "PredictionCaches", "explain", "check_sanity", "export_paths", "export", "captioned", "write_report",
+           "PredictionCaches", "explain", "extend", "check_sanity", "export_paths", "export", "captioned", "write_report",
            "OpenedReport",
            "open_report"]
 
@@ -363,6 +363,65 @@ def explain(photo, model, request: ExplainRequest, *, target=None, also_top_clas
             explanation = add_faithfulness(explanation, cache, [explanation.target], cancelled=cancelled)
         explanations[explanation.target] = explanation
     return explanations
+
+
+def extend(photo, model, explanation, request: ExplainRequest, *, target, num_samples, caches=None,
+           progress=None, cancelled=None):
+    """Go on from a LIME explanation of a photo with its own samples: `num_samples` in all, `target` explained too.
+
+    What `explain` gives for the same request with `num_samples`, but samples predicted before (kept
+    in `caches`) are not sent to the model again: with as many samples and a class already
+    explained, only the class's faithfulness is measured.
+
+    Parameters
+    ----------
+    photo : ndarray of shape (rows, cols, 3), uint8
+        The photo `explanation` explains.
+    model : ClassifierModel
+    explanation : LimeExplanation
+        A LIME explanation that `explain` made from `request`.
+    request : ExplainRequest
+    target : int
+        The class to explain; its faithfulness is measured.
+    num_samples : int
+        The samples in all, at least the explanation's.
+    caches : PredictionCaches, optional
+        The caches `explain` used, so that its samples cost nothing.
+    progress, cancelled : callable, optional
+        As `explain`'s.
+
+    Returns
+    -------
+    LimeExplanation
+        Explaining the explanation's classes and `target`.
+    """
+    from limelight.core.lime import explain_lime
+    from limelight.core.scores import add_faithfulness
+
+    if explanation.method != "lime" or request.method != "lime":
+        raise ExplanationError("samples can be added to a LIME explanation only.")
+    if num_samples < explanation.num_samples:
+        raise ExplanationError(f"num_samples must be at least the explanation's {explanation.num_samples}, "
+                               f"got {num_samples}.")
+    caches = caches if caches is not None else PredictionCaches(1)
+    prepared = model.prepare(photo)
+    cache = caches.get(model, prepared, explanation.segments, request.segmentation, request.segmentation_params,
+                       request.hide)
+    target = int(target)
+    same_samples = num_samples == explanation.num_samples
+    if same_samples and target in explanation.labels:
+        return add_faithfulness(explanation, cache, [target], cancelled=cancelled)
+    extended = explain_lime(
+        prepared, model.predict, segments=explanation.segments,
+        labels=[*explanation.labels, *([] if target in explanation.labels else [target])],
+        num_samples=num_samples, batch_size=request.batch_size, hide=request.hide,
+        kernel_width=explanation.params["kernel_width"], random_state=explanation.params["seed"],
+        segmentation=explanation.params.get("segmentation"), faithfulness=[target], cache=cache,
+        progress=progress, cancelled=cancelled)
+    if same_samples:
+        # The same samples give the other classes the same weights, so their curves still hold.
+        extended = replace(extended, faithfulness={**explanation.faithfulness, **extended.faithfulness})
+    return extended
 
 
 def _sampled(request):

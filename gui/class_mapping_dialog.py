@@ -1,7 +1,8 @@
 """The class mapping dialog: which model class each class folder of a dataset stands for, checked by the user."""
 import sys
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QHeaderView, QLabel,
                                QTableWidget, QTableWidgetItem, QVBoxLayout)
 
@@ -65,13 +66,18 @@ class ClassMappingDialog(QDialog):
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        # One list of classes for every row: a thousand-class model times a hundred folders stays instant.
+        classes = QStandardItemModel(self)
+        for index, name in enumerate(self._label_names):
+            item = QStandardItem(f"{name} [{index}]")
+            item.setData(index, Qt.ItemDataRole.UserRole)
+            classes.appendRow(item)
         self.combos: list[QComboBox] = []
         for row, folder in enumerate(self._folders):
             self.table.setItem(row, 0, QTableWidgetItem(folder))
             combo = QComboBox(self.table)
             combo.setMaxVisibleItems(20)
-            for index, name in enumerate(self._label_names):
-                combo.addItem(f"{name} [{index}]", index)
+            combo.setModel(classes)
             combo.setPlaceholderText("Choose a class…")
             if mapping is not None:
                 combo.setCurrentIndex(mapping.classes[row])

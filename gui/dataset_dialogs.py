@@ -103,6 +103,11 @@ class DatasetDialogs(QObject):
     @Slot(object)
     def _on_evaluation_changed(self, evaluation) -> None:
         self.panel.set_evaluation(evaluation)
+        if evaluation.failures:
+            path, reason = evaluation.failures[0]
+            others = len(evaluation.failures) - 1
+            self._window.show_error(f"{path}: {reason}" + (f" (and {others:,} more images not read)" if others else "")
+                                    + "; the evaluation leaves them out.", "dataset")
         if not self.dock.isVisible():
             self.dock.show()
             # The whole matrix, within a share of the window that leaves the photo and the other panels room.

@@ -3,7 +3,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from matplotlib import colormaps
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
@@ -62,7 +61,9 @@ class WrongPredictions(QAbstractTableModel):
         _, path, true, predicted, confidence = self._rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (Path(path).name, true, predicted, f"{confidence:.1%}")[column]
+            # With its folder: two class folders (one set by hand to the other's class) may hold the same name.
+            path = Path(path)
+            return (f"{path.parent.name}/{path.name}", true, predicted, f"{confidence:.1%}")[column]
         if role == Qt.ItemDataRole.ToolTipRole and column == 0:
             return str(path)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 3:
@@ -115,6 +116,7 @@ class DatasetPanel(QWidget):
         self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.matrix.setToolTip("Rows: true class; columns: predicted class. Click a cell to show its images.")
         self.matrix.cellClicked.connect(self._on_cell_clicked)
+        self.matrix.cellActivated.connect(self._on_cell_clicked)  # Enter on the keyboard's current cell
         self.matrix.setAccessibleName("Confusion matrix")
         self.explain_cell_button = QPushButton("Explain These", self)
         self.explain_cell_button.setToolTip("Explain the images of the selected cell as one batch")
@@ -243,6 +245,8 @@ class DatasetPanel(QWidget):
         self.matrix.setColumnCount(matrix.shape[1])
         self.matrix.setVerticalHeaderLabels(evaluation.column_names(evaluation.classes))
         self.matrix.setHorizontalHeaderLabels(evaluation.column_names(self._columns))
+        from matplotlib import colormaps  # here, not at import: matplotlib costs the window's start a second
+
         colormap = colormaps[MATRIX_COLORMAP]
         top = max(float(matrix.max()), 1e-9)
         for row in range(matrix.shape[0]):

@@ -11,6 +11,7 @@ from limelight.core.images import is_supported_image
 from limelight.core.methods import SUPERPIXEL_METHODS
 from limelight.gui.compare import CompareDialog
 from limelight.gui.dataset_dialogs import DatasetDialogs
+from limelight.gui.dataset_explain import DatasetExplanations
 from limelight.gui.drawing import OverlayPainter
 from limelight.gui.file_dialogs import FileDialogs
 from limelight.gui.image_browser import ImageBrowser
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.image_view, 1)
         self.files = FileDialogs(self)
         self.datasets = DatasetDialogs(self)
+        self.dataset_explanations = DatasetExplanations(self)
         self.commands = WindowCommands(self)
         self.run_status.cancel.setDefaultAction(self.commands.cancel)
         self.browser.set_actions([self.commands.open_images, self.commands.open_folder])

@@ -400,7 +400,7 @@ def _describe(key, value):
     if key == "time":
         return label, f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
     if key == "noise":
-        return label, f"{value:g} of the input range"
+        return label, f"{value * 100:g}% of the range"
     if key in ("samples", "superpixels", "copies") and isinstance(value, (int, float)):
         return label, f"{int(value):,}"
     if isinstance(value, float):

@@ -15,8 +15,9 @@ from limelight.core import pipeline
 from limelight.core.errors import Cancelled, LimelightError, UntrustedModelError
 from limelight.core.pipeline import BUILTIN_PREFIX, ModelInfo, PredictionCaches, model_info, open_report
 from limelight.gui.jobs import (BatchResult, CheckSanity, ComparePreprocessing, Continue, EvaluateDataset, Explain,
-                                ExplainAll, ExplainResult, LoadModel, OpenReport, Predict, Predictions,
-                                PreprocessingChoices, SegmentPreview, SegmentPreviewResult, TrustRequired, Versions)
+                                ExplainAll, ExplainResult, ExplainSelection, ExplainWhy, LoadModel, OpenReport, Predict,
+                                Predictions, PreprocessingChoices, SegmentPreview, SegmentPreviewResult, TrustRequired,
+                                Versions, WhyResult)
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ class Worker(QObject):
                           ComparePreprocessing: self._compare_preprocessing, SegmentPreview: self._segment_preview,
                           Explain: self._explain, Continue: self._continue, OpenReport: self._open_report,
                           ExplainAll: self._explain_all, CheckSanity: self._check_sanity,
-                          EvaluateDataset: self._evaluate_dataset}
+                          EvaluateDataset: self._evaluate_dataset, ExplainWhy: self._explain_why,
+                          ExplainSelection: self._explain_selection}
 
     @Slot(int, object, object)
     def run_job(self, request_id: int, job, token: threading.Event) -> None:
@@ -204,32 +206,12 @@ class Worker(QObject):
                                      step=lambda *step: self.sig_partial.emit(self._request_id, step))
 
     def _continue(self, job: Continue, cancelled) -> ExplainResult:
-        from limelight.core.lime import explain_lime
-        from limelight.core.scores import add_faithfulness
-
         started = time.perf_counter()
-        model = self._model(job.model)
-        shown, request = job.result.explanation, job.result.request
-        prepared = model.prepare(job.image)
-        cache = self._caches.get(model, prepared, shown.segments, request.segmentation,
-                                 request.segmentation_params, request.hide)
-        same_samples = job.num_samples == shown.num_samples
-        if same_samples and job.target in shown.labels:
-            explanation = add_faithfulness(shown, cache, [job.target], cancelled=cancelled)
-        else:
-            labels = [*shown.labels, *([] if job.target in shown.labels else [job.target])]
-            explanation = explain_lime(
-                prepared, model.predict, segments=shown.segments, labels=labels,
-                num_samples=job.num_samples, batch_size=request.batch_size, hide=request.hide,
-                kernel_width=shown.params["kernel_width"], random_state=shown.params["seed"],
-                segmentation=shown.params.get("segmentation"), faithfulness=[job.target], cache=cache,
-                progress=self._progress, cancelled=cancelled)
-            if same_samples:
-                # The same samples give the other classes the same weights, so their curves still hold.
-                explanation = dataclasses.replace(
-                    explanation, faithfulness={**shown.faithfulness, **explanation.faithfulness})
-        return ExplainResult(job.model, job.result.path, request, job.target, job.result.frame, explanation,
-                             time.perf_counter() - started)
+        explanation = pipeline.extend(job.image, self._model(job.model), job.result.explanation, job.result.request,
+                                      target=job.target, num_samples=job.num_samples, caches=self._caches,
+                                      progress=self._progress, cancelled=cancelled)
+        return ExplainResult(job.model, job.result.path, job.result.request, job.target, job.result.frame,
+                             explanation, time.perf_counter() - started)
 
     def _evaluate_dataset(self, job: EvaluateDataset, cancelled):
         from limelight.core.dataset import PredictionStore, evaluate
@@ -267,6 +249,29 @@ class Worker(QObject):
                 failures.append(str(error))
         self._progress(total * steps, total * steps)
         return BatchResult(tuple(written), tuple(failures))
+
+
+    def _explain_why(self, job: ExplainWhy, cancelled) -> WhyResult:
+        from limelight.core.images import load_image
+        from limelight.core.selection import image_request, image_targets
+
+        started = time.perf_counter()
+        model = self._model(job.model)
+        path = job.evaluation.paths[job.position]
+        photo = load_image(path)
+        request = image_request(job.request, job.evaluation, job.position)
+        explanations = pipeline.explain(photo, model, request, target=image_targets(job.evaluation, job.position),
+                                        caches=self._caches, progress=self._progress, cancelled=cancelled)
+        frame, seconds = model.frame(photo), time.perf_counter() - started
+        return WhyResult(photo, tuple(ExplainResult(job.model, str(path), request, target, frame, explanation, seconds)
+                                      for target, explanation in explanations.items()))
+
+    def _explain_selection(self, job: ExplainSelection, cancelled):
+        from limelight.core.selection import SaveOptions, explain_selection
+
+        return explain_selection(self._model(job.model), job.evaluation, job.positions, job.request,
+                                 folder=job.folder, options=SaveOptions(job.style, force=job.overwrite),
+                                 progress=self._progress, cancelled=cancelled)
 
 
 def _warm_up(model, cancelled) -> None:
@@ -325,6 +330,7 @@ def _unexpected_message(job, error: BaseException) -> str:
                 "and try again.")
     what = {LoadModel: "Loading the model", Predict: "Predicting", Explain: "Explaining",
             ExplainAll: "The batch export", SegmentPreview: "The superpixel preview",
-            EvaluateDataset: "Evaluating the dataset"}.get(
+            EvaluateDataset: "Evaluating the dataset", ExplainWhy: "Explaining why and why not",
+            ExplainSelection: "The batch export"}.get(
         type(job), "The job")
     return f"{what} failed: {text}"

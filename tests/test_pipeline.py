@@ -1,5 +1,6 @@
 """The one explain, export and reopen path (core/pipeline.py), as the CLI and the window use it, without Qt."""
 import json
+from dataclasses import replace
 import shutil
 from pathlib import Path
 
@@ -199,3 +200,26 @@ def test_the_new_methods_measure_faithfulness_and_key_requests_as_their_family_d
     assert (ExplainRequest(method="integrated-gradients", baseline="blur").key()
             != ExplainRequest(method="integrated-gradients").key())
     assert ExplainRequest(method="kernelshap", kernel_width=0.5).key() == ExplainRequest(method="kernelshap").key()
+
+
+def test_adding_samples_gives_what_explaining_with_them_all_gives(demo):
+    from limelight.core.pipeline import ExplainRequest, PredictionCaches, explain, extend
+
+    photo = _scene()
+    request = ExplainRequest(segmentation="grid", segmentation_params={"n_segments": 16}, num_samples=100, seed=3)
+    caches = PredictionCaches()
+    first = explain(photo, demo, request, target=1, also_top_classes=2, caches=caches)[1]
+    more = extend(photo, demo, first, request, target=1, num_samples=250, caches=caches)
+    whole = explain(photo, demo, replace(request, num_samples=250), target=1, also_top_classes=2)[1]
+
+    assert more.num_samples == whole.num_samples == 250 and more.labels == whole.labels
+    np.testing.assert_array_equal(more.masks, whole.masks)
+    for label in whole.labels:
+        np.testing.assert_allclose(more.weights[label], whole.weights[label], atol=1e-6)
+    assert more.stability == whole.stability and more.faithfulness == whole.faithfulness
+    # Another class, with as many samples: the same weights, its curves measured too.
+    other = extend(photo, demo, more, request, target=more.labels[-1], num_samples=250, caches=caches)
+    assert set(other.faithfulness) == {1, more.labels[-1]}
+    np.testing.assert_array_equal(other.weights[1], more.weights[1])
+    with pytest.raises(ExplanationError, match="at least the explanation's 100"):
+        extend(photo, demo, first, request, target=1, num_samples=50)

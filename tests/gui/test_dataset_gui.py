@@ -115,7 +115,8 @@ def test_a_wrong_prediction_opens_its_photo_and_asks_why_explain_and_compare(qtb
     panel = window.datasets.panel
     first = evaluation.wrong()[0]
     names = evaluation.label_names
-    assert wrong_rows(panel)[0][:3] == [Path(evaluation.paths[first]).name, Path(evaluation.paths[first]).parent.name,
+    path = Path(evaluation.paths[first])
+    assert wrong_rows(panel)[0][:3] == [f"{path.parent.name}/{path.name}", path.parent.name,
                                         names[evaluation.probabilities[first].argmax()]]
     with qtbot.waitSignal(window.session.sig_image_shown, timeout=JOB_TIMEOUT_MS):
         click_cell(qtbot, panel.wrong, 0, 0)
@@ -169,6 +170,16 @@ def test_folders_that_name_no_class_are_said_once_and_chosen_by_hand(qtbot, make
     assert dialog.evaluate_button.isEnabled()
     evaluation = press_evaluate(qtbot, window, dialog)
     assert len(evaluation.paths) == 32 and evaluation.mapping.class_of("mystery") == 0
+
+
+def test_an_unreadable_image_is_named_in_one_message_and_the_rest_evaluated(qtbot, make_window, scenes, tmp_path):
+    root = shutil.copytree(scenes, tmp_path / "scenes")
+    (root / "ring" / "broken.png").write_bytes(b"not a png")
+    window = make_window()
+    with qtbot.waitSignal(window.sig_message, timeout=JOB_TIMEOUT_MS) as message:
+        evaluation = evaluate(qtbot, window, root)
+    assert message.args[0].startswith(f"{root / 'ring' / 'broken.png'}: ")
+    assert len(evaluation.paths) == 24 and "1 unreadable" in window.datasets.panel.summary.text()
 
 
 def test_a_mapping_made_for_another_model_is_refused_with_one_message(qtbot, make_window, scenes):

@@ -292,7 +292,7 @@ def test_noise_and_copies_show_only_for_the_noisy_maps_and_reach_the_request_and
     stability = explanation.stability[explanation.target]
     text = window.predictions_panel.info_text()
     assert f"Stability\n{stability.value:.2f} {stability.word}" in text
-    assert "Noisy copies\n20" in text and "Noise\n0.3 of the input range" in text
+    assert "Noisy copies\n20" in text and "Noise\n30% of the range" in text
     if stability.word != "stable":
         assert window.predictions_panel.hint.text() == "To make it stable, add noisy copies."
     plain = explain(qtbot, window, "gradients")
