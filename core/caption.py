@@ -57,6 +57,10 @@ def caption_lines(explanation, label, *, label_name=None, model_name=None):
     else:
         probability = explanation.probability
         trust = [f"layer {explanation.layer}", f"class score {explanation.class_score:.3g}"]
+        if explanation.kind == "gradient":
+            stability = explanation.stability.get(label)
+            trust.append(f"stability {stability.value:.2f} {stability.word}" if stability is not None
+                         else f"stability {explanation.stability_note}")
     if probability is not None:
         first.append(f"probability {probability:.1%}")
     lines = [" · ".join(first), " · ".join(part for part in trust if part)]

@@ -1,6 +1,5 @@
 """The headless command line: `limelight predict`, `limelight models` and friends."""
 import argparse
-import csv
 import json
 import os
 import sys
@@ -9,13 +8,11 @@ import warnings
 from pathlib import Path
 
 from limelight.core.errors import LimelightError, one_line
-from limelight.core.methods import METHODS
+from limelight.core.methods import DEFAULT_NOISE, METHODS
 
 SUBCOMMANDS = ("predict", "explain", "evaluate", "info", "layers", "models")
 #: The engines a labelled-folder command runs on.
 ENGINES = ("local", "ray")
-#: The file `explain FOLDER --only ...` writes beside the explanations: one row per explained class.
-INDEX_FILE = "explained.csv"
 EXIT_BAD_INPUT = 2
 
 
@@ -85,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     gradients.add_argument("--baseline", default="black", metavar="MODE",
                            help="integrated-gradients' starting image: black (default), blur, white, grey "
                                 "or R,G,B such as the --hide colour")
+    gradients.add_argument("--noise", type=float, default=DEFAULT_NOISE, metavar="SHARE",
+                           help=f"smoothgrad, smoothgrad-squared and vargrad: the noise's standard deviation as a "
+                                f"share of the input range (default {DEFAULT_NOISE}; the paper uses 0.1 to 0.2); "
+                                "--samples sets the noisy copies")
     explain.add_argument("--faithfulness", action=argparse.BooleanOptionalAction,
                          help="measure deletion and insertion AUC over superpixels (about 100 model "
                               "calls; default: on for LIME, off for Grad-CAM)")
@@ -190,7 +191,7 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def evaluate_folder(args, model, *, progress):
+def evaluate_folder(args, model, *, engine, progress):
     """Scan, map and predict the folder the command names: the `Evaluation`, predictions kept in the user's cache."""
     from limelight.core.dataset import PredictionStore, evaluate, match_classes, scan_dataset
 
@@ -199,7 +200,7 @@ def evaluate_folder(args, model, *, progress):
     mapping = match_classes(dataset.folders, model.labels.names, chosen=chosen)
     for line in mapping.describe():
         print(f"limelight: {line}", file=sys.stderr)
-    return evaluate(model, dataset, mapping=mapping, engine=make_engine(args),
+    return evaluate(model, dataset, mapping=mapping, engine=engine,
                     store=PredictionStore.default(), batch_size=args.eval_batch_size, progress=progress)
 
 
@@ -332,12 +333,12 @@ def explain_request(args):
         num_samples=args.samples, max_samples=args.max_samples, batch_size=args.batch_size,
         hide=_hide_mode(args.hide), kernel_width=args.kernel_width, seed=args.seed, layer=layer,
         use_logits=not args.no_logits, relu=not args.signed, counterfactual=args.counterfactual,
-        resample=args.resample, baseline=_hide_mode(args.baseline, option="--baseline"),
+        resample=args.resample, baseline=_hide_mode(args.baseline, option="--baseline"), noise=args.noise,
         faithfulness=args.faithfulness)
 
 
 def _explain_one(args, model, info, request, path, photo, style, written_for) -> list[str]:
-    from limelight.core.pipeline import check_sanity, explain, export, export_paths
+    from limelight.core.pipeline import PredictionCaches, check_sanity, explain, export, export_paths
 
     if args.label:
         targets = [model.labels.find(name) for name in args.label]
@@ -351,7 +352,9 @@ def _explain_one(args, model, info, request, path, photo, style, written_for) ->
                      force=args.force, written_for=written_for)
 
     progress = ProgressBar(f"{Path(path).name}")
-    explanations = explain(photo, model, request, target=targets, progress=progress)
+    # Kept for --sanity: LIME's random-class run on the same samples then costs no model call.
+    caches = PredictionCaches(1)
+    explanations = explain(photo, model, request, target=targets, caches=caches, progress=progress)
     progress.close()
 
     written = []
@@ -363,7 +366,7 @@ def _explain_one(args, model, info, request, path, photo, style, written_for) ->
         if args.sanity:
             progress = ProgressBar(f"{Path(path).name} sanity")
             sanity = check_sanity(photo, model, explanation, request, target=target, random_state=args.seed,
-                                  progress=progress)
+                                  caches=caches, progress=progress)
             progress.close()
             print(f"{Path(path).name}  {info.class_name(target)}  {sanity.summary}", flush=True)
         files = export(photo, explanation, info, target=target, photo_path=path, folder=args.out, style=style,
@@ -388,6 +391,13 @@ def trust_line(path, name: str, explanation, label: int) -> str:
         tie = describe_tie(explanation.weights[label], stability.k, tie_delta=stability.tie_delta)
         if tie:
             parts.append(tie)
+    elif explanation.kind == "gradient":
+        stability = explanation.stability.get(label)
+        if stability is None:
+            parts.append(f"stability {explanation.stability_note}")
+        else:
+            hint = f" ({stability.hint})" if stability.hint else ""
+            parts.append(f"{stability.num_samples} noisy copies  stability {stability.summary}{hint}")
     curves = explanation.faithfulness.get(label)
     if curves is not None:
         parts.append(f"deletion AUC {curves.deletion_auc:.3f}, insertion AUC {curves.insertion_auc:.3f} "
@@ -444,6 +454,7 @@ class ProgressBar:
     def close(self) -> None:
         if self.shown:
             print(file=sys.stderr, flush=True)
+            self.shown = False
 
 
 def run_layers(args) -> int:
@@ -493,7 +504,7 @@ def run_evaluate(args) -> int:
         model = open_model(model_args)
         progress = ProgressBar(f"evaluate {Path(args.folder).name} ({model.name})")
         try:
-            evaluations.append(evaluate_folder(model_args, model, progress=progress))
+            evaluations.append(evaluate_folder(model_args, model, engine=make_engine(model_args), progress=progress))
         finally:
             progress.close()
     evaluation, compared = evaluations[0], (evaluations[1:] or [None])[0]
@@ -539,75 +550,55 @@ def evaluation_text(evaluation) -> str:
 def run_explain_folder(args) -> int:
     """Explain the wrong, correct or all images of a labelled folder: the predicted class, and the true one where it differs.
 
-    Each explanation goes to ``OUT/<class folder>/`` through `explain`'s own one-photo path, and
-    `INDEX_FILE` lists them. Each image's seed comes from its content, so the results are the same
-    on any engine and in any order.
+    `limelight.core.selection.explain_selection` does the work, as in the window; on Ray the actors
+    that predict the folder then explain it.
     """
-    from limelight.core.dataset import image_seed
+    from limelight.core.selection import SaveOptions, explain_selection
 
     if len(args.images) != 1 or not Path(args.images[0]).is_dir():
         raise LimelightError("--only takes one labelled folder (one sub-folder per class), not image files")
     if args.label:
         raise LimelightError("--only explains each image's predicted and true class; drop --label")
     args.folder = args.images[0]
+    request, style = explain_request(args), _overlay_style(args)
     model = open_model(args)
-    progress = ProgressBar(f"evaluate {Path(args.folder).name}")
-    try:
-        evaluation = evaluate_folder(args, model, progress=progress)
-    finally:
-        progress.close()
-    selected = evaluation.select(args.only, class_name=args.class_name)
-    print(f"limelight: explaining {len(selected)} of {len(evaluation.paths)} images ({args.only})", file=sys.stderr)
-    out = Path(args.out)
-    tasks = []
-    for position in selected:
-        path = evaluation.paths[position]
-        one = argparse.Namespace(**vars(args))
-        one.seed = image_seed(evaluation.digests[position], args.seed)
-        labels = list(dict.fromkeys([int(evaluation.predicted[position]), int(evaluation.true[position])]))
-        one.out, one.label = out / path.parent.name, [str(label) for label in labels]
-        tasks.append((one, path))
-    results = [None] * len(tasks)
+    engine = make_engine(args)
+    with engine.started(model):
+        progress = ProgressBar(f"evaluate {Path(args.folder).name}")
+        try:
+            evaluation = evaluate_folder(args, model, engine=engine, progress=progress)
+        finally:
+            progress.close()
+        selected = evaluation.select(args.only, class_name=args.class_name)
+        print(f"limelight: explaining {len(selected)} of {len(evaluation.paths)} images ({args.only})",
+              file=sys.stderr)
 
-    def on_result(index, result):
-        results[index] = result
-        if isinstance(result, LimelightError):
-            path = tasks[index][1]
-            print(f"limelight: {result}" if result.path else f"limelight: {path}: {result}", file=sys.stderr)
-        else:
-            print("\n".join(result), flush=True)
+        def on_image(image):
+            progress.close()
+            for target, explanation in image.explanations.items():
+                print(trust_line(image.path, model.labels.name(target), explanation, target), flush=True)
+                if target in image.sanity:
+                    print(f"{image.path.name}  {model.labels.name(target)}  {image.sanity[target].summary}")
+            for doubt in getattr(next(iter(image.explanations.values())), "warnings", ()):
+                print(f"limelight: {image.path}: {doubt}", file=sys.stderr, flush=True)
+            # The annotated image, the report and the figure, as `explain` lists them.
+            print("\n".join(str(f) for files in image.files.values() for f in [*files[:2], *files[3:]]), flush=True)
 
-    make_engine(args).map(model, _explain_task, tasks, on_result=on_result, cancelled=lambda: False)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / INDEX_FILE, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["path", "true", "predicted", "confidence", "explained", "why", "image", "report"])
-        for position, (one, path), written in zip(selected, tasks, results):
-            if isinstance(written, LimelightError):
-                continue
-            true, predicted = int(evaluation.true[position]), int(evaluation.predicted[position])
-            step = 3 if args.figure else 2
-            for label, start in zip(map(int, one.label), range(0, len(written), step)):
-                writer.writerow([str(path), model.labels.name(true), model.labels.name(predicted),
-                                 f"{evaluation.confidence[position]:.6f}", model.labels.name(label),
-                                 "predicted" if label == predicted else "true", *written[start:start + 2]])
-    print(out / INDEX_FILE)
-    failed = sum(isinstance(r, LimelightError) for r in results)
-    return 2 if failed or evaluation.failures else 0
+        def on_failure(path, message):
+            progress.close()
+            print(f"limelight: {message}", file=sys.stderr)
 
-
-def _explain_task(model, task):
-    """Explain one photo as `explain` does (on whichever engine runs it): the written files, or the error that stopped it."""
-    from limelight.core.images import load_image
-    from limelight.core.pipeline import model_info
-
-    args, path = task
-    try:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        return _explain_one(args, model, model_info(model), explain_request(args), path, load_image(path),
-                            _overlay_style(args), {})
-    except LimelightError as error:
-        return error
+        progress = ProgressBar(f"explain {Path(args.folder).name}")
+        try:
+            result = explain_selection(
+                model, evaluation, selected, request, folder=args.out, engine=engine,
+                options=SaveOptions(style, image_format=args.format, caption=args.caption, figure=args.figure,
+                                    sanity=args.sanity, force=args.force),
+                progress=progress, on_image=on_image, on_failure=on_failure)
+        finally:
+            progress.close()
+    print(result.index)
+    return 2 if result.failures or evaluation.failures else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,16 +151,13 @@ def match_classes(folders, label_names, *, chosen=None) -> ClassMapping:
         some folders were set by hand); the message names the folders.
     """
     folders, label_names, chosen = tuple(folders), tuple(label_names), dict(chosen or {})
-    by_name = {}
-    for index, name in enumerate(label_names):
-        by_name.setdefault(_name_key(name), []).append(index)
+    by_name = name_matches(folders, label_names)
     classes, unmatched = [], []
     for folder in folders:
-        matches = by_name.get(_name_key(folder), [])
         if folder in chosen:
             classes.append(chosen[folder])
-        elif len(matches) == 1:
-            classes.append(matches[0])
+        elif folder in by_name:
+            classes.append(by_name[folder])
         else:
             unmatched.append(folder)
     if not unmatched:
@@ -172,6 +170,21 @@ def match_classes(folders, label_names, *, chosen=None) -> ClassMapping:
     raise DatasetError(f"class folders {shown} name none of the model's {len(label_names)} classes, and "
                        f"{len(folders)} folders for {len(label_names)} classes rule out sorted order; "
                        "name the folders after the classes or map them by hand (--class-map FOLDER=CLASS)")
+
+
+def name_matches(folders, label_names) -> dict:
+    """The folders that name exactly one of the model's classes (case, spaces, underscores and hyphens ignored).
+
+    Returns
+    -------
+    dict of str to int
+        Folder name to class index, for the folders matched.
+    """
+    by_name = {}
+    for index, name in enumerate(label_names):
+        by_name.setdefault(_name_key(name), []).append(index)
+    return {folder: by_name[_name_key(folder)][0] for folder in folders
+            if len(by_name.get(_name_key(folder), ())) == 1}
 
 
 def _name_key(name: str) -> str:
@@ -327,6 +340,11 @@ class LocalEngine:
             finally:
                 for _, future in pending:
                     future.cancel()
+
+    @contextmanager
+    def started(self, model):
+        """Nothing to start here: the model is loaded already (the Ray engine starts its actors once per block)."""
+        yield
 
     def map(self, model, function, items, *, on_result, cancelled):
         """Call ``function(model, item)`` for each item in turn, passing ``on_result(position, result)`` each.

@@ -11,7 +11,8 @@ import tensorflow as tf
 from limelight.core.cam import CamExplanation, _cached, _forward, _input_shape, _survey, _validate_image
 from limelight.core.errors import Cancelled, ExplanationError
 from limelight.core.lime import _hidden_image, _seed
-from limelight.core.methods import BASELINES, GRADIENT_METHODS
+from limelight.core.methods import BASELINES, DEFAULT_NOISE, GRADIENT_METHODS
+from limelight.core.scores import TOP_K, Stability, resampled_map_stability
 
 __all__ = ["GradientExplanation", "explain_gradients"]
 
@@ -22,6 +23,11 @@ COMPLETENESS = 0.01
 _FIRST_INTERVALS, _MOST_INTERVALS = 32, 1024
 #: Where the map is taken: the gradients are of the score with respect to the model's input.
 INPUT_LAYER = "input"
+#: The stability of a noisy map follows its top regions among this many by this many square cells.
+STABILITY_GRID = 8
+# The noisy copies are summed in this many groups (copy i in group i % groups), so that the stability
+# can resample them without keeping one gradient per copy.
+_STABILITY_GROUPS = 20
 
 
 class GradientExplanation(CamExplanation):
@@ -31,18 +37,40 @@ class GradientExplanation(CamExplanation):
     model's input resolution and `layer` equal to `INPUT_LAYER`. The plain, SmoothGrad,
     SmoothGrad-Squared and VarGrad maps are magnitudes (never negative); Integrated Gradients'
     map is signed: its pixels sum to the score's change from the baseline to the image, and
-    ``params["completeness"]`` holds both sides of that sum.
+    ``params["completeness"]`` holds both sides of that sum. The noisy maps' stability is in
+    ``params["stability"]`` (see `stability`).
     """
 
     kind: ClassVar[str] = "gradient"
+
+    @property
+    def stability(self) -> dict:
+        """{target: Stability} for SmoothGrad, SmoothGrad-Squared and VarGrad: would a rerun with other noise
+        show the same top regions? Empty for the deterministic maps (see `stability_note`)."""
+        record = self.params.get("stability")
+        return {} if record is None else {self.target: Stability.from_record(record)}
+
+    @property
+    def stability_note(self) -> str:
+        """What stability means where it is not measured: "n/a, deterministic" and, for Integrated
+        Gradients, how close its attributions add up; "" where `stability` holds it."""
+        if self.stability:
+            return ""
+        completeness = self.params.get("completeness")
+        if completeness is None:
+            return "n/a, deterministic"
+        change = completeness["class_score"] - completeness["baseline_class_score"]
+        off = abs(completeness["attribution_sum"] - change) / max(abs(change), 1e-12)
+        return f"n/a, deterministic; attributions add up to the score's change within {off:.1%}"
 
 
 def _weighted_gradient_function(model, survey, use_logits: bool):
     """Return f(origin, direction, alphas, noise, weights, target, seed) -> the batch's gradient sums.
 
     Row i of the batch is ``origin + alphas[i] * direction + noise[i] * z`` with z standard normal
-    noise drawn from `seed` (stateless, so a seed repeats exactly). The function returns the
-    weighted sums over rows of the score's gradient and of its square, each row's score and probabilities, and
+    noise drawn from `seed` (stateless, so a seed repeats exactly). `weights` has one row per group of
+    rows summed. The function returns each group's weighted sums over rows of the score's gradient and of
+    its square, each row's score and probabilities, and
     the class explained: `target`, or row 0's top class when `target` is negative. Only the sums
     leave TensorFlow, not a gradient per row. The sums are float32 within a batch and float64
     across batches (see `_Passes.run`): float64 inside the pass cost a small model a third more time.
@@ -52,7 +80,9 @@ def _weighted_gradient_function(model, survey, use_logits: bool):
     shape = _input_shape(model)
     image = tf.TensorSpec((1, *shape), tf.float32)
     per_row = tf.TensorSpec((None,), tf.float32)
-    signature = (image, image, per_row, per_row, per_row, tf.TensorSpec((), tf.int32), tf.TensorSpec((2,), tf.int64))
+    per_group_and_row = tf.TensorSpec((None, None), tf.float32)
+    signature = (image, image, per_row, per_row, per_group_and_row, tf.TensorSpec((), tf.int32),
+                 tf.TensorSpec((2,), tf.int64))
 
     @tf.function(input_signature=signature)
     def weighted_gradients(origin, direction, alphas, noise, weights, target, seed):
@@ -80,7 +110,7 @@ def _weighted_gradient_function(model, survey, use_logits: bool):
 
 
 def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", target: int | None = None,
-                      use_logits: bool = True, num_samples: int = 50, noise: float = 0.15,
+                      use_logits: bool = True, num_samples: int = 50, noise: float = DEFAULT_NOISE,
                       baseline: str | tuple = "black", steps: int | str = "auto", batch_size: int = 16,
                       random_state=None, progress: Callable[[int, int], Any] | None = None,
                       cancelled: Callable[[], bool] | None = None) -> GradientExplanation:
@@ -141,6 +171,7 @@ def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", t
         When `cancelled` returned True.
     """
     started = time.perf_counter()
+    timings = {}
     if method not in GRADIENT_METHODS:
         raise ExplanationError(f"unknown gradient method {method!r}; choose one of {', '.join(GRADIENT_METHODS)}")
     image = _validate_image(image, model, target, "gradient maps")
@@ -170,24 +201,49 @@ def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", t
         params.update(baseline=baseline_name, completeness=completeness)
     else:
         sigma = float(noise) * float(x.max() - x.min())
-        # The image first, weighing nothing, then the noisy copies.
-        total, total_square = passes.run(x, 0 * x, np.zeros(num_samples + 1), [0.0] + [sigma] * num_samples,
-                                         [0.0] + [1.0] * num_samples, total=num_samples + 1)
-        mean, mean_square = total / num_samples, total_square / num_samples
-        if method == "smoothgrad":
-            heatmap = np.abs(mean).sum(axis=-1)
-        elif method == "smoothgrad-squared":
-            heatmap = mean_square.sum(axis=-1)
-        else:
-            # The population variance, as Adebayo et al. define VarGrad; clipped at 0 against rounding.
-            heatmap = np.maximum(mean_square - mean ** 2, 0.0).sum(axis=-1)
+        # The image first, weighing nothing, then the noisy copies in their groups.
+        groups = min(_STABILITY_GROUPS, num_samples)
+        membership = np.zeros((groups, num_samples + 1))
+        membership[np.arange(num_samples) % groups, np.arange(1, num_samples + 1)] = 1.0
+        group_sums, group_squares = passes.run(x, 0 * x, np.zeros(num_samples + 1), [0.0] + [sigma] * num_samples,
+                                               membership, total=num_samples + 1)
+        heatmap = _noisy_map(method, group_sums.sum(axis=0), group_squares.sum(axis=0), num_samples)
         params.update(num_samples=int(num_samples), noise=float(noise), seed=seed, batch_size=int(batch_size))
+        if groups > 1:
+            stability_started = time.perf_counter()
+            params["stability"] = _noisy_stability(method, group_sums, group_squares, membership.sum(axis=1),
+                                                   heatmap.shape, seed)
+            timings["stability"] = time.perf_counter() - stability_started
     heatmap = heatmap.astype(np.float32)
     params["target"] = target = passes.target
-    timings = {"total": time.perf_counter() - started}
+    timings["total"] = time.perf_counter() - started
     return GradientExplanation(method=method, heatmap=heatmap, input_heatmap=heatmap, layer=INPUT_LAYER,
                                target=target, class_score=passes.class_score, probability=float(passes.probabilities[target]),
                                timings=timings, params=params)
+
+
+def _noisy_map(method, total, total_square, count):
+    """SmoothGrad's, SmoothGrad-Squared's or VarGrad's map from the sums of `count` copies' gradients and squares.
+
+    Arrays of shape (..., rows, cols, channels) give maps of shape (..., rows, cols).
+    """
+    mean, mean_square = total / count, total_square / count
+    if method == "smoothgrad":
+        return np.abs(mean).sum(axis=-1)
+    if method == "smoothgrad-squared":
+        return mean_square.sum(axis=-1)
+    # The population variance, as Adebayo et al. define VarGrad; clipped at 0 against rounding.
+    return np.maximum(mean_square - mean ** 2, 0.0).sum(axis=-1)
+
+
+def _noisy_stability(method, group_sums, group_squares, group_sizes, shape, seed) -> dict:
+    """The record of a noisy map's `Stability`: its top cells of a `STABILITY_GRID` grid, copies resampled."""
+    rows, cols = np.indices(shape)
+    cells = rows * STABILITY_GRID // shape[0] * STABILITY_GRID + cols * STABILITY_GRID // shape[1]
+    agreement, overlap = resampled_map_stability(
+        group_sums, group_squares, group_sizes, lambda total, square, count: _noisy_map(method, total, square, count),
+        cells, random_state=seed)
+    return Stability(agreement, TOP_K, int(group_sizes.sum()), int(cells.max()) + 1, jaccard=overlap).to_record()
 
 
 class _Passes:
@@ -213,11 +269,14 @@ class _Passes:
     def run(self, origin, direction, alphas, noise, weights, *, total):
         """The weighted sums over rows of the gradients and squared gradients; every row's score is kept in `scores`.
 
+        `weights` of shape (rows,) gives one sum of each; of shape (groups, rows), one per group.
         `total` is the number of rows the whole explanation will take, for progress.
         """
         alphas, noise, weights = (np.asarray(v) for v in (alphas, noise, weights))
+        grouped = weights.ndim == 2
+        weights = np.atleast_2d(weights)
         origin, direction = tf.constant(origin, tf.float32), tf.constant(direction, tf.float32)
-        sums = [np.zeros(origin.shape[1:]), np.zeros(origin.shape[1:])]
+        sums = [np.zeros((len(weights), *origin.shape[1:])), np.zeros((len(weights), *origin.shape[1:]))]
         for start in range(0, len(alphas), self._batch_size):
             if self._cancelled is not None and self._cancelled():
                 raise Cancelled(f"{self._method} cancelled after {self._done} of {total} passes.")
@@ -225,7 +284,7 @@ class _Passes:
             # Each batch its own noise: the seed and the rows done so far.
             total_gradients, total_squares, scores, probabilities, target = self._compute(
                 origin, direction, tf.constant(alphas[chosen], tf.float32), tf.constant(noise[chosen], tf.float32),
-                tf.constant(weights[chosen], tf.float32), tf.constant(self.target, tf.int32),
+                tf.constant(weights[:, chosen], tf.float32), tf.constant(self.target, tf.int32),
                 tf.constant([self._seed, self._done], tf.int64))
             if self.class_score is None:
                 self.target = int(target)
@@ -234,10 +293,10 @@ class _Passes:
             sums[0] += total_gradients.numpy()
             sums[1] += total_squares.numpy()
             self.scores.extend(scores.numpy().astype(np.float64))
-            self._done += len(weights[chosen])
+            self._done += len(alphas[chosen])
             if self._progress is not None:
                 self._progress(min(self._done, total), total)
-        return sums
+        return sums if grouped else [sums[0][0], sums[1][0]]
 
     def finish(self):
         """Report the work as done, when it stopped before the most it might have taken."""

@@ -9,7 +9,7 @@ import numpy as np
 from limelight.core.caption import caption_lines, method_of, render_with_caption
 from limelight.core.errors import ExplanationError, LimelightError, ReportError
 from limelight.core.images import frame_image, load_image
-from limelight.core.methods import GRADIENT_METHODS, METHODS, SUPERPIXEL_METHODS
+from limelight.core.methods import DEFAULT_NOISE, GRADIENT_METHODS, METHODS, NOISY_METHODS, SUPERPIXEL_METHODS
 from limelight.core.overlay import heatmap_scale, render
 from limelight.core.report import load_report, output_paths, save_annotated, save_figure, save_report
 from limelight.core.scores import MAX_SAMPLES, SAMPLE_BATCH_SIZE
@@ -72,6 +72,9 @@ class ExplainRequest:
         CAM: how the layer-resolution map is upscaled.
     baseline : str or (int, int, int)
         Integrated Gradients' starting image, one of ``limelight.core.methods.BASELINES`` or a colour.
+    noise : float
+        SmoothGrad's, SmoothGrad²'s and VarGrad's noise, a share of the input's range, at least 0
+        (0 gives the plain gradients); their number of copies is `num_samples`.
     faithfulness : bool or None
         Also measure the deletion and insertion curves (about 100 model calls). None takes the
         method's default, on for LIME and off for CAM; a value equal to the default is stored as
@@ -98,6 +101,7 @@ class ExplainRequest:
     counterfactual: bool = False
     resample: str = "bilinear"
     baseline: str | tuple = "black"
+    noise: float = DEFAULT_NOISE
     faithfulness: bool | None = None
 
     def __post_init__(self):
@@ -114,6 +118,11 @@ class ExplainRequest:
         if not _whole(self.max_samples, MIN_SAMPLES):
             raise ExplanationError(f"max_samples must be a whole number of at least {MIN_SAMPLES}, "
                                    f"got {self.max_samples!r}.")
+        # The engine's own words (limelight.core.gradients).
+        if isinstance(self.noise, bool) or not (isinstance(self.noise, (int, float, np.number))
+                                                and np.isfinite(self.noise) and self.noise >= 0):
+            raise ExplanationError(f"noise must be a share of the input range of at least 0, not {self.noise!r}; "
+                                   "the SmoothGrad paper uses 0.1 to 0.2")
         params = self.segmentation_params
         items = params.items() if isinstance(params, dict) else params
         object.__setattr__(self, "segmentation_params", tuple((str(k), v) for k, v in items))
@@ -141,6 +150,7 @@ class ExplainRequest:
                     self.kernel_width if self.method == "lime" else None, self.seed, self.measures_faithfulness)
         if self.method in GRADIENT_METHODS:
             return (self.method, self.use_logits, self.num_samples, self.seed, self.baseline,
+                    self.noise if self.method in NOISY_METHODS else None,
                     self.measures_faithfulness, regions if self.measures_faithfulness else None)
         return (self.method, self.layer, self.use_logits, self.relu, self.counterfactual, self.resample,
                 self.measures_faithfulness, regions if self.measures_faithfulness else None)
@@ -329,7 +339,7 @@ def explain(photo, model, request: ExplainRequest, *, target=None, also_top_clas
     if request.method in GRADIENT_METHODS:
         from limelight.core.gradients import explain_gradients
 
-        sampled = {"num_samples": _sampled(request)} if request.method in SAMPLED_DEFAULTS else {}
+        sampled = {"num_samples": _sampled(request), "noise": request.noise} if request.method in NOISY_METHODS else {}
 
         def explain_map(label):
             return explain_gradients(prepared, model, method=request.method, target=label,
@@ -523,7 +533,7 @@ def write_report(json_path, explanation, model: ModelInfo, *, target, photo_path
 # --- Sanity --------------------------------------------------------------------------------
 
 def check_sanity(photo, model, explanation, request: ExplainRequest, *, target, steps=None, random_state=None,
-                 progress=None, cancelled=None):
+                 caches=None, progress=None, cancelled=None, step=None):
     """The sanity check of `explanation`'s method for class `target` (see `limelight.core.sanity`).
 
     Each step explains the photo again through `explain`, with `request` as it made `explanation`:
@@ -544,7 +554,10 @@ def check_sanity(photo, model, explanation, request: ExplainRequest, *, target, 
         One of the explanation's classes.
     steps : int, optional
         How many times the cascade stops; `limelight.core.sanity.STEPS` by default.
-    random_state, progress, cancelled
+    caches : PredictionCaches, optional
+        The predictions `explain` kept: the random-class map on the unchanged model reuses them
+        (a LIME run on the explanation's own samples then costs no model call).
+    random_state, progress, cancelled, step
         As for `limelight.core.sanity.check_sanity`.
 
     Returns
@@ -562,12 +575,14 @@ def check_sanity(photo, model, explanation, request: ExplainRequest, *, target, 
     again = replace(request, faithfulness=False, seed=explanation.params.get("seed", request.seed), num_samples=samples)
 
     def explain_map(randomised, label, *, progress=None, cancelled=None):
-        return explain(photo, randomised, again, target=label, progress=progress,
+        # A randomised copy's predictions are of no use later: they would only push the kept ones out.
+        kept = caches if randomised is model else None
+        return explain(photo, randomised, again, target=label, caches=kept, progress=progress,
                        cancelled=cancelled)[label].weight_map(label)
 
     return check(model, explain_map, target=target, method=request.method, original=explanation.weight_map(target),
                  steps=STEPS if steps is None else steps, random_state=random_state, progress=progress,
-                 cancelled=cancelled)
+                 cancelled=cancelled, step=step)
 
 
 # --- Reopening -----------------------------------------------------------------------------

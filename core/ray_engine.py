@@ -2,6 +2,7 @@
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,9 +128,11 @@ class RayEngine:
     Attributes
     ----------
     startup_seconds : float
-        How long the last run took to start its actors and load the model on each.
+        How long the last start took to start its actors and load the model on each.
     worker_pids : list of int
-        The process ids of the last run's actors.
+        The process ids of the last start's actors.
+    starts : int
+        How many times this engine has started its actors.
     """
 
     name = "ray"
@@ -140,6 +143,9 @@ class RayEngine:
         self.trust = trust
         self.startup_seconds = 0.0
         self.worker_pids = []
+        self.starts = 0
+        self._actors = None
+        self._model = None
 
     def run(self, model, paths, *, batch_size, on_batch, cancelled):
         """Predict `paths`, calling ``on_batch(positions, probabilities, failures)`` in the driver per batch.
@@ -170,8 +176,16 @@ class RayEngine:
         self._distribute(model, lambda actor, item: actor.apply.remote(function, item), list(items),
                          on_result, cancelled)
 
-    def _distribute(self, model, submit, items, on_result, cancelled):
-        """Start the actors, hand them `items` (two queued each), and pass each result to `on_result`."""
+    @contextmanager
+    def started(self, model):
+        """Keep the actors up, with `model` loaded, for every `run` and `map` of `model` inside this block.
+
+        Predicting a folder and then explaining its images starts the actors (and loads the model
+        on each) once, not once per step. Outside such a block each call starts and stops its own.
+        """
+        if self._actors is not None and self._model is model:
+            yield
+            return
         ray = _ray()
         started_here = not ray.is_initialized()
         if started_here:
@@ -183,18 +197,27 @@ class RayEngine:
             recipe = ray.put(ModelRecipe.of(model, trust=self.trust))
             predictor = ray.remote(max_restarts=-1, max_task_retries=-1)(_Predictor)
             actors = [predictor.options(**options).remote([recipe]) for options in self._placements(ray)]
+            self.starts += 1
             self.worker_pids = []
             for pid, error in ray.get([actor.ready.remote() for actor in actors]):
                 if error is not None:
                     raise error[0](error[1])
                 self.worker_pids.append(pid)
             self.startup_seconds = time.perf_counter() - started
-            self._gather(ray, actors, submit, items, on_result, cancelled)
+            # The driver holds the recipe's reference while the actors live, so a restarted one finds it.
+            self._actors, self._model, self._recipe = actors, model, recipe
+            yield
         finally:
+            self._actors = self._model = self._recipe = None
             for actor in actors:
                 ray.kill(actor, no_restart=True)
             if started_here:
                 ray.shutdown()
+
+    def _distribute(self, model, submit, items, on_result, cancelled):
+        """Hand the actors `items` (two queued each), and pass each result to `on_result`."""
+        with self.started(model):
+            self._gather(_ray(), self._actors, submit, items, on_result, cancelled)
 
     def _placements(self, ray):
         """Ray options of each actor: by default one per node, holding all its CPUs; else `workers` sharing them.

@@ -595,6 +595,9 @@ def _trust(explanation, label):
         stopped = (explanation.params.get("auto") or {}).get("stopped")
         if stopped:
             trust["stability"]["stopped"] = stopped
+    elif getattr(explanation, "stability_note", ""):
+        # A deterministic map: a rerun repeats it exactly, so there is no stability to measure.
+        trust["stability"] = {"value": None, "word": "n/a", "note": explanation.stability_note}
     curves = (getattr(explanation, "faithfulness", None) or {}).get(int(label))
     if curves is not None:
         trust["faithfulness"] = {"deletion_auc": curves.deletion_auc, "insertion_auc": curves.insertion_auc,

@@ -68,7 +68,7 @@ class PerturbationRuntime:
             except Exception as error:  # the converter raises many kinds; any of them means Keras
                 self.note = f"the model could not be converted to LiteRT ({_first_line(error)})"
                 return
-            difference = _probe_difference(self._run_litert, self._keras, input_shape, outputs_probabilities)
+            difference = _probe_difference(self._run_litert, self.keras, input_shape, outputs_probabilities)
         if not difference <= PROBE_TOLERANCE:
             self._interpreter = None
             self.note = (f"LiteRT's probabilities differ from Keras's by {difference:.1e} on a probe batch "
@@ -94,10 +94,12 @@ class PerturbationRuntime:
         ndarray of shape (N, num_classes), float32
         """
         if self._interpreter is None:
-            return self._keras(x)
+            return self.keras(x)
         return self._run_litert(x)
 
-    def _keras(self, x):
+    def keras(self, x):
+        """Return the model's outputs for `x` through Keras, which reads the Keras model's weights as they are now
+        (LiteRT's converted file keeps those of the conversion)."""
         return np.asarray(self._keras_forward(x), dtype=np.float32)
 
     def _run_litert(self, x):

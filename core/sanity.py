@@ -7,13 +7,12 @@ import math
 import threading
 import time
 import warnings
-import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
-from limelight.core.errors import Cancelled, ExplanationError, one_line
+from limelight.core.errors import Cancelled, ExplanationError
 
 __all__ = ["STEPS", "PASS_BELOW", "PASS_SHARE", "Sanity", "check_sanity", "describe_cost", "spearman", "ssim"]
 
@@ -194,7 +193,7 @@ def describe_cost(explanation, *, steps: int = STEPS) -> str:
     samples = f" of {explanation.num_samples:,} samples" if explanation.kind == "lime" else ""
     seconds = runs * float(explanation.timings.get("total", 0.0))
     took = f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
-    return f"up to {runs} {title} runs{samples}, about {took} (the first check of a model also copies it)"
+    return f"up to {runs} {title} runs{samples}, about {took}"
 
 
 # --- The check -----------------------------------------------------------------------------
@@ -202,7 +201,8 @@ def describe_cost(explanation, *, steps: int = STEPS) -> str:
 def check_sanity(model, explain: Callable[..., np.ndarray], *, target: int, method: str,
                  original: np.ndarray | None = None, steps: int = STEPS, random_state=None,
                  progress: Callable[[int, int], Any] | None = None,
-                 cancelled: Callable[[], bool] | None = None) -> Sanity:
+                 cancelled: Callable[[], bool] | None = None,
+                 step: Callable[[int, str, np.ndarray, float], Any] | None = None) -> Sanity:
     """Randomise the model's layers from the top, step by step, and measure how much the map changes.
 
     The cascading model randomisation test of Adebayo et al. (2018, "Sanity Checks for Saliency
@@ -210,7 +210,8 @@ def check_sanity(model, explain: Callable[..., np.ndarray], *, target: int, meth
     initialisers (BatchNormalization back to its identity), and after each step the map is made
     again and compared to the original. A map that stays alike is showing the image, not what the
     model learned. Also the random-class test: the map of another class on the unchanged model.
-    The randomised layers are those of a copy; `model` and its file are never changed.
+    The layers are randomised in place and restored exactly before it returns, also when cancelled
+    or failing; the model's file is never touched.
 
     Parameters
     ----------
@@ -235,6 +236,9 @@ def check_sanity(model, explain: Callable[..., np.ndarray], *, target: int, meth
         Called as ``progress(done, total)`` as maps are made.
     cancelled : callable, optional
         Polled before each map and passed to `explain`; when it returns True, `Cancelled` is raised.
+    step : callable, optional
+        Called as ``step(randomised, layer, map, spearman)`` with each map of the cascade as it is
+        made, the original first (0, "", its map, 1.0), so that a strip can fill step by step.
 
     Returns
     -------
@@ -243,7 +247,7 @@ def check_sanity(model, explain: Callable[..., np.ndarray], *, target: int, meth
     Raises
     ------
     ExplanationError
-        For a model with no layer with weights, one that cannot be copied, a model with one class,
+        For a model with no layer with weights, a model with one class,
         or an original map that is constant (there is nothing to compare).
     Cancelled
         When `cancelled` returned True.
@@ -287,19 +291,23 @@ def check_sanity(model, explain: Callable[..., np.ndarray], *, target: int, meth
     if original.ndim != 2 or np.ptp(original) == 0:
         raise ExplanationError("the explanation's map is constant, so the sanity check has nothing to compare; "
                                "explain another class or use another layer")
+    if step is not None:
+        step(0, "", original, 1.0)
     other = [c for c in range(int(model.num_classes)) if c != int(target)]
     random_class = int(rng.choice(other))
     random_map = make(model, random_class)
 
     ordered = units[::-1]
     maps, layers, done_units = [original], [""], 0
-    with _randomisable(model) as randomised:
+    with _randomisable(model) as (randomised, redraw):
         for count in counts:
             for path, _ in ordered[done_units:count]:
-                _redraw(randomised.keras_model, path, rng)
+                redraw(path, rng)
             done_units = count
             layers.append(ordered[count - 1][0])
             maps.append(make(randomised, int(target)))
+            if step is not None:
+                step(count, layers[-1], maps[-1], spearman(original, maps[-1]))
     return Sanity(method=str(method), target=int(target), total_layers=len(units), randomised=[0, *counts],
                   layers=layers, spearman=[spearman(original, m) for m in maps],
                   ssim=[ssim(original, m) for m in maps], maps=maps, random_class=random_class,
@@ -307,7 +315,7 @@ def check_sanity(model, explain: Callable[..., np.ndarray], *, target: int, meth
                   random_class_map=random_map, seed=seed, seconds=time.perf_counter() - started)
 
 
-# --- Randomising a copy --------------------------------------------------------------------
+# --- Randomising in place ------------------------------------------------------------------
 
 def _units(keras_model, prefix: str = "") -> list[tuple[str, Any]]:
     """The layers with float weights as (path, layer), in the order the model lists them; nested models' one by one."""
@@ -327,58 +335,48 @@ def _is_float(variable) -> bool:
     return np.dtype(variable.dtype).kind == "f"
 
 
-class _Copy:
-    """A copy of a Keras model for randomising, kept per model: its traced functions outlive one check."""
-
-    def __init__(self, keras_model):
-        import keras
-        import tensorflow as tf
-
-        try:
-            # Keras' clone_model rebuilds every layer from its config, nested models included.
-            self.keras_model = keras.models.clone_model(keras_model)
-        except Exception as error:  # Custom layers fail in many ways; the user gets one line.
-            raise ExplanationError(f"the sanity check could not copy the model ({_first_line(error)})") from error
-        spec = tf.TensorSpec((None, None, None, keras_model.inputs[0].shape[-1]), tf.float32)
-        clone = self.keras_model
-        self.forward = tf.function(lambda x: clone(x, training=False), input_signature=[spec])
-        self.lock = threading.Lock()
-
-
-# Tracing the copy's Grad-CAM costs more than the whole cascade; a second check of the same model reuses it.
-_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_COPIES_LOCK = threading.Lock()
+# One check randomises at a time: the weights it re-draws are the model's own until it restores them.
+_RANDOMISING = threading.Lock()
 
 
 @contextlib.contextmanager
 def _randomisable(model):
-    """A shallow copy of `model` around a copy of its Keras model with the same weights, run by Keras
-    (its LiteRT file holds the original weights), for the duration of the block."""
-    with _COPIES_LOCK:
-        copied = _COPIES.get(model.keras_model)
-        if copied is None:
-            copied = _COPIES[model.keras_model] = _Copy(model.keras_model)
-    with copied.lock:
-        copied.keras_model.set_weights(model.keras_model.get_weights())
+    """A shallow copy of `model` and ``redraw(path, rng)``, which re-draws a layer's weights (see `_redraw`).
+
+    The weights are the loaded model's own, re-drawn in place and restored exactly (the values
+    saved before each layer's first re-draw are assigned back) when the block ends, whether it ends
+    normally, cancelled or by an error. So the functions already traced for the model (its first
+    Grad-CAM) serve every step: no copy of the model and no new tracing. While the block runs, the
+    model must serve nobody else (the window runs one TensorFlow job at a time; other checks wait).
+    The copy predicts with Keras: LiteRT's converted file holds the trained weights.
+    """
+    saved: dict = {}
+
+    def redraw(path: str, rng: np.random.Generator) -> None:
+        _redraw(model.keras_model, path, rng, saved)
+
+    with _RANDOMISING:
         randomised = copy.copy(model)
-        randomised.keras_model = copied.keras_model
-        randomised.runtime = lambda x: np.asarray(copied.forward(x), dtype=np.float32)
-        yield randomised
+        randomised.runtime = model.runtime.keras
+        try:
+            yield randomised, redraw
+        finally:
+            for variable, values in saved.values():
+                variable.assign(values)
 
 
-def _first_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return one_line(lines[0][:200]) if lines else type(error).__name__
+def _redraw(keras_model, path: str, rng: np.random.Generator, saved: dict) -> None:
+    """Re-draw the weights of the layer at `path` of `keras_model` with its own initialisers, seeded from `rng`.
 
-
-def _redraw(keras_model, path: str, rng: np.random.Generator) -> None:
-    """Re-draw the weights of the layer at `path` of `keras_model` with its own initialisers, seeded from `rng`."""
+    Each variable's values before its first re-draw go into `saved` (by ``id``, as (variable, values)).
+    """
     layer = keras_model
     for name in path.split("/"):
         layer = layer.get_layer(name)
     for owner in layer._flatten_layers(include_self=True):
         for variable in [*owner._trainable_variables, *owner._non_trainable_variables]:
             if _is_float(variable):
+                saved.setdefault(id(variable), (variable, np.array(variable.numpy())))
                 variable.assign(_draw(owner, variable, rng))
 
 

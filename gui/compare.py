@@ -25,6 +25,17 @@ def faithfulness_margin(result) -> float | None:
     return None if curves is None else curves.insertion_auc - curves.deletion_auc
 
 
+def model_choices(session) -> list[tuple[str, str]]:
+    """(source, title) of the models to choose from: the built-in ones, the recent ones and the current one."""
+    sources = list(builtin_sources())
+    current = session.model_source()
+    for path in session.settings.recent_models():
+        sources.append((path, Path(path).name))
+    if current and current not in [s for s, _ in sources]:
+        sources.insert(0, (current, Path(current).name))
+    return sources
+
+
 class CompareDialog(QDialog):
     """Explanations of the same image side by side in a grid, one method (and model) a pane, ranked by faithfulness.
 
@@ -133,12 +144,8 @@ class CompareDialog(QDialog):
     @Slot()
     def refresh_models(self) -> None:
         """Offer the built-in models, the recent ones and the current one in every pane."""
-        sources = [(s, t) for s, t in builtin_sources()]
+        sources = model_choices(self._session)
         current = self._session.model_source()
-        for path in self._session.settings.recent_models():
-            sources.append((path, Path(path).name))
-        if current and current not in [s for s, _ in sources]:
-            sources.insert(0, (current, Path(current).name))
         for pane in self._panes:
             combo = pane["model"]
             chosen = combo.currentData() or current

@@ -28,6 +28,7 @@ class _Live:
     on_progress: Callable | None = None
     on_cancelled: Callable | None = None
     on_finished: Callable | None = None
+    on_partial: Callable | None = None
     token: threading.Event = field(default_factory=threading.Event)
 
 
@@ -141,6 +142,7 @@ class WorkerController(QObject):
         self._sig_run.connect(self._worker.run_job)
         self._worker.sig_started.connect(self._on_started)
         self._worker.sig_progress.connect(self._on_progress)
+        self._worker.sig_partial.connect(self._on_partial)
         self._worker.sig_result.connect(self._on_result)
         self._worker.sig_failed.connect(self._on_failed)
         self._worker.sig_cancelled.connect(self._on_cancelled)
@@ -154,7 +156,8 @@ class WorkerController(QObject):
 
     def submit(self, job, *, channel: str | None = None, on_result: Callable | None = None,
                on_failed: Callable | None = None, on_progress: Callable | None = None,
-               on_cancelled: Callable | None = None, on_finished: Callable | None = None) -> JobHandle:
+               on_cancelled: Callable | None = None, on_finished: Callable | None = None,
+               on_partial: Callable | None = None) -> JobHandle:
         """Queue `job` for the worker; its answer goes to the callbacks given here, on the GUI thread.
 
         Parameters
@@ -173,6 +176,8 @@ class WorkerController(QObject):
             ``on_cancelled()`` when the job stops because it was cancelled while running.
         on_finished : callable, optional
             ``on_finished()`` when the job ends, whatever the outcome, unless cancelled first.
+        on_partial : callable, optional
+            ``on_partial(part)`` with each part of the answer the job tells as it goes (a sanity step).
 
         Returns
         -------
@@ -184,7 +189,7 @@ class WorkerController(QObject):
         if channel is not None:
             self.cancel_channel(channel)
         request_id = next(self._ids)
-        live = _Live(job, channel, on_result, on_failed, on_progress, on_cancelled, on_finished)
+        live = _Live(job, channel, on_result, on_failed, on_progress, on_cancelled, on_finished, on_partial)
         was_busy = self.busy
         self._live[request_id] = live
         self._sig_run.emit(request_id, job, live.token)
@@ -260,6 +265,12 @@ class WorkerController(QObject):
         if live is not None:
             _call(live.on_progress, done, total)
             self.sig_progress.emit(request_id, done, total)
+
+    @Slot(int, object)
+    def _on_partial(self, request_id: int, part) -> None:
+        live = self._live.get(request_id)
+        if live is not None:
+            _call(live.on_partial, part)
 
     @Slot(object)
     def _on_result(self, result: JobResult) -> None:

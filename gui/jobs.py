@@ -115,6 +115,48 @@ class ExplainAll:
     overwrite: bool = False
 
 
+@dataclass(frozen=True, eq=False)
+class EvaluateDataset:
+    """Predict every image of a labelled folder (a core Dataset) and measure the model with the class mapping.
+
+    Predictions kept in the prediction store from an earlier run are not predicted again.
+    """
+
+    model: str
+    dataset: Any
+    mapping: Any
+
+
+@dataclass(frozen=True, eq=False)
+class ExplainWhy:
+    """Why the model predicted one image's class, and why not its true class: one run for both.
+
+    `evaluation` is a core Evaluation and `position` the image's place in it; the image's seed
+    comes from its content, as the command line's (limelight.core.selection.image_request).
+    """
+
+    model: str
+    evaluation: Any
+    position: int
+    request: ExplainRequest
+
+
+@dataclass(frozen=True, eq=False)
+class ExplainSelection:
+    """Explain images of an evaluation (their predicted and true classes) and save them with an index CSV.
+
+    As `limelight explain FOLDER --only ...` does: limelight.core.selection.explain_selection.
+    """
+
+    model: str
+    evaluation: Any
+    positions: tuple
+    request: ExplainRequest
+    style: Any
+    folder: str
+    overwrite: bool = False
+
+
 @dataclass(frozen=True)
 class Versions:
     """The library versions and compute device, for Help > About."""
@@ -169,6 +211,14 @@ class ExplainResult:
     frame: np.ndarray
     explanation: Any
     seconds: float
+
+
+@dataclass(frozen=True, eq=False)
+class WhyResult:
+    """An ExplainWhy's answer: the photo and one ExplainResult per class, the predicted one first."""
+
+    photo: np.ndarray
+    results: tuple
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow,
 from limelight.core.images import is_supported_image
 from limelight.core.methods import SUPERPIXEL_METHODS
 from limelight.gui.compare import CompareDialog
+from limelight.gui.dataset_dialogs import DatasetDialogs
+from limelight.gui.dataset_explain import DatasetExplanations
 from limelight.gui.drawing import OverlayPainter
 from limelight.gui.file_dialogs import FileDialogs
 from limelight.gui.image_browser import ImageBrowser
@@ -107,6 +109,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.overlay.note)
         layout.addWidget(self.image_view, 1)
         self.files = FileDialogs(self)
+        self.datasets = DatasetDialogs(self)
+        self.dataset_explanations = DatasetExplanations(self)
         self.commands = WindowCommands(self)
         self.run_status.cancel.setDefaultAction(self.commands.cancel)
         self.browser.set_actions([self.commands.open_images, self.commands.open_folder])
@@ -490,6 +494,7 @@ class MainWindow(QMainWindow):
         # Cancel, quit, bounded wait: never terminate() a thread that may be inside TensorFlow.
         self.session.shutdown(SHUTDOWN_WAIT_MS)
         self.browser.shutdown()
+        self.datasets.shutdown()
         event.accept()
 
 

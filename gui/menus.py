@@ -30,6 +30,8 @@ class WindowCommands:
                                         tip="Add image files to the browser")
         self.open_folder = self._action("Open &Folder…", files.open_folder_dialog, shortcut="Ctrl+Shift+O",
                                         tip="Add every image in a folder and its subfolders")
+        self.open_dataset = self._action("Open &Dataset…", window.datasets.open_dataset_dialog,
+                                         tip="Evaluate the model on a folder with one sub-folder of images per class")
         self.open_report = self._action("Open &Report…", files.open_report_dialog,
                                         tip="Show a saved JSON report again, with its scores; no model needed")
         self.open_model = self._action("Open &Model…", files.open_model_dialog, shortcut="Ctrl+M",
@@ -103,7 +105,7 @@ class WindowCommands:
         window = self._window
         bar = window.menuBar()
         file_menu = bar.addMenu("&File")
-        for action in (self.open_images, self.open_folder, self.open_report, None, self.open_model,
+        for action in (self.open_images, self.open_folder, self.open_dataset, self.open_report, None, self.open_model,
                        self.open_saved_model, None, self.save, self.save_captioned, self.export,
                        self.batch, None, self.quit):
             file_menu.addSeparator() if action is None else file_menu.addAction(action)
@@ -118,7 +120,7 @@ class WindowCommands:
                        *self.view_modes.values(), None, self.compare, None):
             view_menu.addSeparator() if action is None else view_menu.addAction(action)
         panels = view_menu.addMenu("&Panels")
-        for dock in window.docks():
+        for dock in (*window.docks(), window.datasets.dock):
             panels.addAction(dock.toggleViewAction())
         view_menu.addAction(self.reset_layout)
         help_menu = bar.addMenu("&Help")

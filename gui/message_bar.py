@@ -11,8 +11,8 @@ class MessageBar(QFrame):
     """
 
     #: What a message is about: the photo on screen, an explanation or batch run, the superpixel
-    #: preview, a model, a report being opened, a save, or files given to the window.
-    CAUSES = ("photo", "explain", "preview", "model", "report", "save", "files")
+    #: preview, a model, a report being opened, a save, files given to the window, or a dataset.
+    CAUSES = ("photo", "explain", "preview", "model", "report", "save", "files", "dataset")
 
     def __init__(self, parent=None):
         super().__init__(parent)

@@ -8,8 +8,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
 from limelight.core.lime import HIDE_MODES
-from limelight.core.methods import BASELINES, GRADIENT_METHODS, METHOD_TITLES, SUPERPIXEL_METHODS
-from limelight.core.pipeline import MIN_SAMPLES, ExplainRequest
+from limelight.core.methods import BASELINES, GRADIENT_METHODS, METHOD_TITLES, NOISY_METHODS, SUPERPIXEL_METHODS
+from limelight.core.pipeline import MIN_SAMPLES, SAMPLED_DEFAULTS, ExplainRequest
 from limelight.core.scores import MAX_SAMPLES, STABLE, TOP_K
 from limelight.core.segmentation import SEGMENTATION_DEFAULTS
 
@@ -218,10 +218,29 @@ class ParameterPanel(QWidget):
             self.baseline_combo.addItem(_BASELINE_TITLES[baseline], baseline)
         self.baseline_combo.setToolTip("The image Integrated Gradients starts from: the attributions add up to "
                                        "the score's change from it to the photo")
+        self.noise = QDoubleSpinBox(self)
+        self.noise.setRange(0.0, 1.0)
+        self.noise.setDecimals(2)
+        self.noise.setSingleStep(0.05)
+        self.noise.setToolTip("The noise added to each copy: its standard deviation as a share of the input's "
+                              "range. The SmoothGrad paper finds 0.1 to 0.2 best; 0 gives the plain gradients")
+        self.copies = _spin(self, MIN_SAMPLES, 100_000, 10, "How many noisy copies are averaged: more gives a "
+                            "steadier map (see its stability) and takes longer, one pass per copy")
+        self.copies.setValue(SAMPLED_DEFAULTS["smoothgrad"])
+        noise_row = QHBoxLayout()
+        noise_row.addWidget(self.noise, 1)
+        noise_row.addWidget(QLabel("Copies:", self))
+        noise_row.addWidget(self.copies, 1)
+        self._noise_row = QWidget(self)
+        self._noise_row.setLayout(noise_row)
+        noise_row.setContentsMargins(0, 0, 0, 0)
         form = self._map_form = QFormLayout(self.cam_box.body)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("&Layer:", self.layer_combo)
         form.addRow("Base&line:", self.baseline_combo)
+        noise_label = QLabel("&Noise:", self)
+        noise_label.setBuddy(self.noise)
+        form.addRow(noise_label, self._noise_row)
         form.addRow(self.use_logits)
         form.addRow(self.show_negative)
         form.addRow(self.cam_faithfulness)
@@ -274,14 +293,17 @@ class ParameterPanel(QWidget):
         """Return the parameters shown, as an `ExplainRequest`."""
         segmentation = self.segmentation_combo.currentData()
         params = tuple((name, editor.value()) for name, editor in self._param_editors[segmentation].items())
+        method = self.method_combo.currentData()
+        samples = "auto" if self.auto_samples.isChecked() else self.samples.value()
         return ExplainRequest(
-            method=self.method_combo.currentData(), segmentation=segmentation, segmentation_params=params,
-            num_samples="auto" if self.auto_samples.isChecked() else self.samples.value(),
+            method=method, segmentation=segmentation, segmentation_params=params,
+            num_samples=self.copies.value() if method in NOISY_METHODS else samples,
             batch_size=self.batch_size.value(),
             hide=self.hide_combo.currentData(), kernel_width=round(self.kernel_width.value(), 6),
             seed=None if self.random_seed.isChecked() else self.seed.value(),
             layer=self.layer_combo.currentData(), use_logits=self.use_logits.isChecked(),
             relu=not self.show_negative.isChecked(), baseline=self.baseline_combo.currentData(),
+            noise=round(self.noise.value(), 6),
             # LIME, KernelSHAP and RISE always measure faithfulness (their default); the maps when asked.
             faithfulness=(None if self.method_combo.currentData() in SUPERPIXEL_METHODS
                           else self.cam_faithfulness.isChecked()))
@@ -296,9 +318,14 @@ class ParameterPanel(QWidget):
             for name, value in request.segmentation_params:
                 if name in editors:
                     editors[name].setValue(value)
-            self.auto_samples.setChecked(request.num_samples == "auto")
-            if request.num_samples != "auto":
-                self.samples.setValue(request.num_samples)
+            if request.method in NOISY_METHODS:
+                self.copies.setValue(SAMPLED_DEFAULTS[request.method] if request.num_samples == "auto"
+                                     else request.num_samples)
+            else:
+                self.auto_samples.setChecked(request.num_samples == "auto")
+                if request.num_samples != "auto":
+                    self.samples.setValue(request.num_samples)
+            self.noise.setValue(request.noise)
             self.batch_size.setValue(request.batch_size)
             if self.hide_combo.findData(request.hide) < 0:
                 self.hide_combo.addItem(str(request.hide), request.hide)
@@ -431,6 +458,7 @@ class ParameterPanel(QWidget):
         self._map_form.setRowVisible(self.layer_combo, not gradient)
         self._map_form.setRowVisible(self.show_negative, not gradient)
         self._map_form.setRowVisible(self.baseline_combo, method == "integrated-gradients")
+        self._map_form.setRowVisible(self._noise_row, method in NOISY_METHODS)
         self.sampling_box.body.layout().setRowVisible(self.kernel_width, method == "lime")
         # Grad-CAM and its kin take one forward and backward pass: no batches to size.
         self._top_form.setRowVisible(self.batch_size, lime or method == "scorecam")

@@ -249,6 +249,9 @@ class PredictionsPanel(QWidget):
         stability = (info or {}).get("stability")
         faithfulness = (info or {}).get("faithfulness")
         hint = stability.hint if stability is not None else ""
+        if "copies" in (info or {}):
+            # A noisy gradient map's samples are its noisy copies, set in the Gradient map section.
+            hint = hint.replace("samples", "noisy copies")
         # The button is the fix the hint names; the other fix is a change of superpixels.
         offer = hint == "add samples" and bool((info or {}).get("add_samples"))
         self.hint.setText("To make it stable:" if offer else f"To make it stable, {hint}." if hint else "")
@@ -279,7 +282,8 @@ class PredictionsPanel(QWidget):
             named = index is not None and str(title) != f"class {index}"
             suffix = f" <span style='color: gray'>(class {index})</span>" if named else ""
             rows.append(f"<tr><td colspan=3><b>{html.escape(str(title))}</b>{suffix}</td></tr>")
-        rows += _score_rows(stability, info.get("fit"), faithfulness, "faithfulness" in info)
+        rows += _score_rows(stability, info.get("fit"), faithfulness, "faithfulness" in info,
+                            info.get("stability_note"))
         facts = []
         # Known facts in a fixed order, whatever order the dict has; unknown ones after them.
         keys = [key for key in _INFO_LABELS if key in info]
@@ -324,10 +328,11 @@ _INFO_TIP = ("<b>Probability</b>: the model's confidence in the class for this i
 # A label never wraps ("\u00a0" is a space that does not break): the label column stays one line.
 _INFO_LABELS = {"report": "Report", "method": "Method", "probability": "Probability",
                 "local_prediction": "Fit's\u00a0estimate", "samples": "Samples", "superpixels": "Superpixels",
-                "seed": "Seed", "layer": "Layer", "class_score": "Class\u00a0score", "time": "Time"}
+                "copies": "Noisy\u00a0copies", "noise": "Noise", "seed": "Seed", "layer": "Layer",
+                "class_score": "Class\u00a0score", "time": "Time"}
 _SCORE_LABELS = ("Stability", "Fit (R²)", "AUC", "Random")
 # Keys set_info reads for something other than a row of its own.
-_NOT_ROWS = ("label", "index", "auto", "stability", "fit", "faithfulness", "add_samples")
+_NOT_ROWS = ("label", "index", "auto", "stability", "stability_note", "fit", "faithfulness", "add_samples")
 
 
 def _info_label(parent):
@@ -346,9 +351,12 @@ def _row(label, *cells, span=1):
     return f"<tr><td style='color: gray; padding-right: 8px'>{label}</td>{cells}</tr>"
 
 
-def _score_rows(stability, fit, faithfulness, faithfulness_known):
-    """Stability and LIME's fit, then the deletion and insertion AUC over the random order's, in columns like the plot's."""
+def _score_rows(stability, fit, faithfulness, faithfulness_known, stability_note=None):
+    """Stability (or why it does not apply) and LIME's fit, then the deletion and insertion AUC over the random
+    order's, in columns like the plot's."""
     rows = []
+    if stability_note:
+        rows.append(_row("Stability", f"<span style='color: gray'>{html.escape(stability_note)}</span>", span=2))
     if stability is not None:
         colour = _WORD_COLOURS[stability.word]
         text = f"{stability.value:.2f} <b style='color: {colour}'>{stability.word}</b>"
@@ -391,7 +399,9 @@ def _describe(key, value):
         return label, f"{value:.1%}" if clipped == value else f"{clipped:.0%} (clipped)"
     if key == "time":
         return label, f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
-    if key in ("samples", "superpixels") and isinstance(value, (int, float)):
+    if key == "noise":
+        return label, f"{value * 100:g}% of the range"
+    if key in ("samples", "superpixels", "copies") and isinstance(value, (int, float)):
         return label, f"{int(value):,}"
     if isinstance(value, float):
         return label, f"{value:.3f}"

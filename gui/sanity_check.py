@@ -31,6 +31,8 @@ class SanityChecks(QObject):
     """A check started; what it costs."""
     sig_progress = Signal(int, int)
     """Work done and total of the running check."""
+    sig_step = Signal(int, str, object, float)
+    """A step of the running check: layers randomised, the lowest one, its map and its Spearman to the original."""
     sig_failed = Signal(str)
     """The check failed: a one-line message."""
     sig_cancelled = Signal()
@@ -54,6 +56,7 @@ class SanityChecks(QObject):
         self.sig_shown.connect(strip.show_check)
         self.sig_started.connect(strip.set_running)
         self.sig_progress.connect(strip.set_progress)
+        self.sig_step.connect(strip.add_step)
         self.sig_failed.connect(strip.set_failed)
         self.sig_cancelled.connect(strip.set_cancelled)
 
@@ -77,7 +80,8 @@ class SanityChecks(QObject):
         self._job_key = key
         self._job = self._session.controller.submit(
             job, channel="sanity", on_result=lambda sanity: self._on_checked(key, sanity),
-            on_failed=self._on_failed, on_progress=self.sig_progress.emit, on_cancelled=self._on_cancelled)
+            on_failed=self._on_failed, on_progress=self.sig_progress.emit, on_cancelled=self._on_cancelled,
+            on_partial=lambda step: self.sig_step.emit(*step))
         self.sig_started.emit(cost)
 
     @Slot()

@@ -20,7 +20,8 @@ class SanityStrip(QWidget):
     """Offers the sanity check of the shown explanation, shows its progress, then its verdict and maps.
 
     The owner connects `sig_check_requested` and `sig_cancel_requested` to the worker and calls
-    `set_running`, `set_progress`, `set_result`, `set_failed` and `clear` with what comes back.
+    `set_running`, `set_progress`, `add_step` (the strip fills as layers are randomised),
+    `set_result`, `set_failed` and `clear` with what comes back.
     """
 
     sig_check_requested = Signal()
@@ -54,6 +55,7 @@ class SanityStrip(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.maps, 0, Qt.AlignmentFlag.AlignLeft)
         self._running = False
+        self._signed = False  # the running check's maps: signed, as its original is
         self.clear()
 
     @property
@@ -96,6 +98,20 @@ class SanityStrip(QWidget):
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(min(done, total))
 
+    @Slot(int, str, object, float)
+    def add_step(self, randomised: int, layer: str, picture, spearman: float) -> None:
+        """Show the next map of the running check: `randomised` layers re-drawn down to `layer` (0: the original)."""
+        if not self._running:
+            return
+        if randomised == 0:
+            self._clear_maps()
+            self._signed = bool((np.asarray(picture) < 0).any())
+        where = f" (down to {layer})" if layer else ""
+        layers = "1 layer" if randomised == 1 else f"{randomised} layers"
+        self._add_thumbnail(picture, self._signed, "original" if randomised == 0 else f"{spearman:.2f}",
+                            f"{layers} randomised{where}; Spearman {spearman:.2f}")
+        self.maps.setVisible(True)
+
     def set_result(self, sanity) -> None:
         """Show a `Sanity`: its verdict, the numbers behind it and the map at each step."""
         self._set_running(False)
@@ -115,17 +131,27 @@ class SanityStrip(QWidget):
                                                                    sanity.spearman, sanity.ssim)))
         self._clear_maps()
         signed = bool((sanity.maps < 0).any())
-        for step, (picture, count, rho) in enumerate(zip(sanity.maps, sanity.randomised, sanity.spearman)):
-            thumbnail = QLabel(self.maps)
-            thumbnail.setPixmap(QPixmap.fromImage(_thumbnail(picture, signed)))
-            thumbnail.setToolTip(f"{count} of {sanity.total_layers} layers randomised; Spearman {rho:.2f}")
-            caption = QLabel("original" if count == 0 else f"{rho:.2f}", self.maps)
-            caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-            caption.setStyleSheet("color: gray; font-size: 9px;")
-            row, column = divmod(step, MAPS_PER_ROW)
-            self._grid.addWidget(thumbnail, 2 * row, column)
-            self._grid.addWidget(caption, 2 * row + 1, column)
+        for picture, count, rho in zip(sanity.maps, sanity.randomised, sanity.spearman):
+            self._add_thumbnail(picture, signed, "original" if count == 0 else f"{rho:.2f}",
+                                f"{count} of {sanity.total_layers} layers randomised; Spearman {rho:.2f}")
         self.maps.setVisible(True)
+
+    def step_captions(self) -> list[str]:
+        """The captions under the maps shown, in order ("original", then each step's Spearman)."""
+        return [self._grid.itemAtPosition(2 * row + 1, column).widget().text()
+                for row, column in (divmod(step, MAPS_PER_ROW) for step in range(self._grid.count() // 2))]
+
+    def _add_thumbnail(self, picture, signed: bool, caption_text: str, tip: str) -> None:
+        step = self._grid.count() // 2
+        thumbnail = QLabel(self.maps)
+        thumbnail.setPixmap(QPixmap.fromImage(_thumbnail(picture, signed)))
+        thumbnail.setToolTip(tip)
+        caption = QLabel(caption_text, self.maps)
+        caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        caption.setStyleSheet("color: gray; font-size: 9px;")
+        row, column = divmod(step, MAPS_PER_ROW)
+        self._grid.addWidget(thumbnail, 2 * row, column)
+        self._grid.addWidget(caption, 2 * row + 1, column)
 
     @Slot(str)
     def set_failed(self, message: str) -> None:

@@ -14,7 +14,8 @@ from limelight.gui.predictions_panel import MEASURING
 from limelight.gui.settings import Settings
 from limelight.gui.background_tasks import BackgroundTasks
 from limelight.gui.controller import JobHandle, WorkerController
-from limelight.gui.jobs import (REPORT_PREFIX, ComparePreprocessing, Continue, Explain, ExplainAll, ExplainResult,
+from limelight.gui.jobs import (REPORT_PREFIX, ComparePreprocessing, Continue, EvaluateDataset, Explain, ExplainAll,
+                                ExplainResult,
                                 LoadModel, OpenReport, Predict, Predictions, SegmentPreview, SegmentPreviewResult,
                                 TrustRequired, Versions, more_samples)
 
@@ -88,6 +89,8 @@ class Session(QObject):
     """The current model's top classes under each preprocessing mode: a PreprocessingChoices."""
     sig_batch_done = Signal(object)
     """A batch export ended: a BatchResult."""
+    sig_evaluation_changed = Signal(object)
+    """The model's evaluation on the dataset opened: an Evaluation (limelight.core.dataset)."""
     sig_error = Signal(str, str)
     """Something failed: a one-line message and its cause (one of MessageBar.CAUSES)."""
     sig_errors_cleared = Signal(object)
@@ -130,6 +133,9 @@ class Session(QObject):
         # Class names of the report whose explanation is shown.
         self._report_names: dict[int, str] = {}
         self._versions: dict | None = None
+        # The labelled folder opened with File > Open Dataset, and the last evaluation of it.
+        self._dataset = None
+        self._evaluation = None
         self._closing = False
 
     # --- What is shown -----------------------------------------------------------------------
@@ -533,9 +539,9 @@ class Session(QObject):
         self.sig_status.emit(f"Explaining {len(paths)} images into {folder}…", 0)
         return self._run
 
-    def _start_run(self, job, *, on_result, auto: bool = False) -> None:
+    def _start_run(self, job, *, on_result, on_failed=None, auto: bool = False) -> None:
         self._run = self._submit(job, channel="explain", on_result=on_result,
-                                 on_failed=lambda message: self.sig_error.emit(message, "explain"),
+                                 on_failed=on_failed or (lambda message: self.sig_error.emit(message, "explain")),
                                  on_progress=self.sig_progress.emit, on_cancelled=self._on_run_cancelled,
                                  on_finished=self._on_run_finished)
         if self._run is not None:
@@ -626,6 +632,13 @@ class Session(QObject):
                         tie=_tie(explanation, label),
                         auto_stop=_auto_stop(explanation, label),
                         add_samples=self.can_add_samples(result))
+        elif explanation.kind == "gradient":
+            params = explanation.params
+            info.update(probability=explanation.probability, layer=explanation.layer,
+                        class_score=explanation.class_score, stability=explanation.stability.get(label),
+                        stability_note=explanation.stability_note or None)
+            if "noise" in params:
+                info.update(copies=params["num_samples"], noise=params["noise"], seed=params.get("seed"))
         else:
             info.update(probability=explanation.probability, layer=explanation.layer,
                         class_score=explanation.class_score)
@@ -637,6 +650,46 @@ class Session(QObject):
         info = self.explanation_info(result)
         return (f"{model_title(result.model)} · {info['method']}: “{info['label']}” "
                 f"{info['probability']:.0%} · {describe_seconds(result.seconds)}")
+
+    # --- Datasets ----------------------------------------------------------------------------
+
+    @property
+    def dataset(self):
+        """The labelled folder opened (a core Dataset), or None."""
+        return self._dataset
+
+    @property
+    def evaluation(self):
+        """The current model's evaluation on the dataset (a core Evaluation), or None before the first."""
+        return self._evaluation
+
+    def evaluate_dataset(self, dataset, mapping) -> None:
+        """Predict every image of `dataset` in the background and measure the model with `mapping`.
+
+        It runs as the window's one run: Cancel stops it, and predictions made so far are kept
+        in the prediction store, so the next run starts from them.
+        """
+        source = self._source()
+        if not source:
+            self.sig_error.emit("Choose a model first.", "dataset")
+            return
+        if self._model is not None and tuple(mapping.label_names) != tuple(self._model.class_names):
+            self.sig_error.emit(f"The class mapping was made for another model's classes; open {dataset.root.name} "
+                                "again (File > Open Dataset…) to map its folders to this model's.", "dataset")
+            return
+        self._dataset = dataset
+        self.sig_errors_cleared.emit(("dataset",))
+        self._start_run(EvaluateDataset(source, dataset, mapping), on_result=self._on_evaluated,
+                        on_failed=lambda message: self.sig_error.emit(message, "dataset"))
+        self.sig_status.emit(f"Evaluating {model_title(source)} on {len(dataset):,} images of "
+                             f"{dataset.root.name}…", 0)
+
+    def _on_evaluated(self, evaluation) -> None:
+        self._evaluation = evaluation
+        self.sig_evaluation_changed.emit(evaluation)
+        unreadable = f"; {len(evaluation.failures)} unreadable" if evaluation.failures else ""
+        self.sig_status.emit(f"Accuracy {evaluation.accuracy:.1%} on {len(evaluation.paths):,} images"
+                             f"{unreadable}.", 8000)
 
     # --- Superpixel preview ------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import QByteArray, QSettings
 #: How many model files the model picker remembers.
 MAX_RECENT_MODELS = 8
 #: Folder kinds the file dialogs remember separately.
-FOLDER_KINDS = ("images", "models", "labels", "save", "export")
+FOLDER_KINDS = ("images", "models", "labels", "save", "export", "datasets")
 #: Points the app at another settings file (an INI file), e.g. for a clean first run.
 SETTINGS_ENV = "LIMELIGHT_SETTINGS"
 _SHA256 = re.compile("[0-9a-f]{64}")

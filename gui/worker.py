@@ -14,9 +14,10 @@ from PySide6.QtCore import QObject, Signal, Slot
 from limelight.core import pipeline
 from limelight.core.errors import Cancelled, LimelightError, UntrustedModelError
 from limelight.core.pipeline import BUILTIN_PREFIX, ModelInfo, PredictionCaches, model_info, open_report
-from limelight.gui.jobs import (BatchResult, CheckSanity, ComparePreprocessing, Continue, Explain, ExplainAll,
-                                ExplainResult, LoadModel, OpenReport, Predict, Predictions, PreprocessingChoices, SegmentPreview,
-                                SegmentPreviewResult, TrustRequired, Versions)
+from limelight.gui.jobs import (BatchResult, CheckSanity, ComparePreprocessing, Continue, EvaluateDataset, Explain,
+                                ExplainAll, ExplainResult, ExplainSelection, ExplainWhy, LoadModel, OpenReport, Predict,
+                                Predictions, PreprocessingChoices, SegmentPreview, SegmentPreviewResult, TrustRequired,
+                                Versions, WhyResult)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ class Worker(QObject):
     """A job with this request id started."""
     sig_progress = Signal(int, int, int)
     """Request id, work done and total of the running job, at most PROGRESS_RATE times a second."""
+    sig_partial = Signal(int, object)
+    """Request id and a part of the running job's answer as it comes (a sanity check's step)."""
     sig_result = Signal(object)
     """A JobResult."""
     sig_failed = Signal(int, str)
@@ -65,7 +68,9 @@ class Worker(QObject):
         self._handlers = {LoadModel: self._load, Versions: self._versions, Predict: self._predict,
                           ComparePreprocessing: self._compare_preprocessing, SegmentPreview: self._segment_preview,
                           Explain: self._explain, Continue: self._continue, OpenReport: self._open_report,
-                          ExplainAll: self._explain_all, CheckSanity: self._check_sanity}
+                          ExplainAll: self._explain_all, CheckSanity: self._check_sanity,
+                          EvaluateDataset: self._evaluate_dataset, ExplainWhy: self._explain_why,
+                          ExplainSelection: self._explain_selection}
 
     @Slot(int, object, object)
     def run_job(self, request_id: int, job, token: threading.Event) -> None:
@@ -196,8 +201,9 @@ class Worker(QObject):
     def _check_sanity(self, job: CheckSanity, cancelled):
         result = job.result
         return pipeline.check_sanity(job.image, self._model(job.model), result.explanation, result.request,
-                                     target=result.target, random_state=0, progress=self._progress,
-                                     cancelled=cancelled)
+                                     target=result.target, random_state=0, caches=self._caches,
+                                     progress=self._progress, cancelled=cancelled,
+                                     step=lambda *step: self.sig_partial.emit(self._request_id, step))
 
     def _continue(self, job: Continue, cancelled) -> ExplainResult:
         started = time.perf_counter()
@@ -206,6 +212,12 @@ class Worker(QObject):
                                       progress=self._progress, cancelled=cancelled)
         return ExplainResult(job.model, job.result.path, job.result.request, job.target, job.result.frame,
                              explanation, time.perf_counter() - started)
+
+    def _evaluate_dataset(self, job: EvaluateDataset, cancelled):
+        from limelight.core.dataset import PredictionStore, evaluate
+
+        return evaluate(self._model(job.model), job.dataset, mapping=job.mapping, store=PredictionStore.default(),
+                        progress=self._progress, cancelled=cancelled)
 
     def _explain_all(self, job: ExplainAll, cancelled) -> BatchResult:
         from limelight.core.images import load_image
@@ -237,6 +249,29 @@ class Worker(QObject):
                 failures.append(str(error))
         self._progress(total * steps, total * steps)
         return BatchResult(tuple(written), tuple(failures))
+
+
+    def _explain_why(self, job: ExplainWhy, cancelled) -> WhyResult:
+        from limelight.core.images import load_image
+        from limelight.core.selection import image_request, image_targets
+
+        started = time.perf_counter()
+        model = self._model(job.model)
+        path = job.evaluation.paths[job.position]
+        photo = load_image(path)
+        request = image_request(job.request, job.evaluation, job.position)
+        explanations = pipeline.explain(photo, model, request, target=image_targets(job.evaluation, job.position),
+                                        caches=self._caches, progress=self._progress, cancelled=cancelled)
+        frame, seconds = model.frame(photo), time.perf_counter() - started
+        return WhyResult(photo, tuple(ExplainResult(job.model, str(path), request, target, frame, explanation, seconds)
+                                      for target, explanation in explanations.items()))
+
+    def _explain_selection(self, job: ExplainSelection, cancelled):
+        from limelight.core.selection import SaveOptions, explain_selection
+
+        return explain_selection(self._model(job.model), job.evaluation, job.positions, job.request,
+                                 folder=job.folder, options=SaveOptions(job.style, force=job.overwrite),
+                                 progress=self._progress, cancelled=cancelled)
 
 
 def _warm_up(model, cancelled) -> None:
@@ -294,6 +329,8 @@ def _unexpected_message(job, error: BaseException) -> str:
         return ("The model ran out of memory; lower the batch size or the number of samples "
                 "and try again.")
     what = {LoadModel: "Loading the model", Predict: "Predicting", Explain: "Explaining",
-            ExplainAll: "The batch export", SegmentPreview: "The superpixel preview"}.get(
+            ExplainAll: "The batch export", SegmentPreview: "The superpixel preview",
+            EvaluateDataset: "Evaluating the dataset", ExplainWhy: "Explaining why and why not",
+            ExplainSelection: "The batch export"}.get(
         type(job), "The job")
     return f"{what} failed: {text}"

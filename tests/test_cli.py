@@ -218,7 +218,8 @@ def test_layers_lists_the_demo_models_feature_maps(capsys):
 
 @pytest.mark.parametrize("method, extra, trust", [
     ("integrated-gradients", ["--baseline", "200,30,30", "--faithfulness"], "deletion AUC"),
-    ("smoothgrad", ["--samples", "12"], ""),
+    ("smoothgrad", ["--samples", "12", "--noise", "0.25"], "12 noisy copies  stability 0."),
+    ("gradients", [], "Gradients  stability n/a, deterministic\n"),
     ("kernelshap", ["--samples", "200"], "fit R²"),
     ("rise", ["--samples", "200"], "stability"),
 ])
@@ -230,8 +231,12 @@ def test_explain_with_the_new_methods_writes_their_report(demo_scene, tmp_path, 
     assert report["parameters"]["method"] == method
     if method == "integrated-gradients":
         assert report["kind"] == "gradient" and report["parameters"]["baseline"] == [200, 30, 30]
+    if method == "integrated-gradients":
+        assert report["labels"][0]["stability"]["note"].startswith("n/a, deterministic; attributions add up")
     if method == "smoothgrad":
-        assert report["parameters"]["num_samples"] == 12
+        assert report["parameters"]["num_samples"] == 12 and report["parameters"]["noise"] == 0.25
+        stability = report["labels"][0]["stability"]
+        assert stability["num_samples"] == 12 and stability["word"] in ("stable", "borderline", "unstable")
     printed = capsys.readouterr().out
     assert trust in printed and (method != "rise" or "fit R²" not in printed)
     # The trust line names the method as the window does, not its family ("LIME" for KernelSHAP).

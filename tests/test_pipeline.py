@@ -126,6 +126,30 @@ def test_a_request_is_checked_in_core_with_the_engines_words():
     assert ExplainRequest(method="gradcam", faithfulness=True).key() != ExplainRequest(method="gradcam").key()
 
 
+@pytest.mark.parametrize("noise", [-0.1, float("nan"), "0.2", True])
+def test_smoothgrads_noise_is_checked_in_core_with_the_engines_words(noise):
+    from limelight.core.pipeline import ExplainRequest
+
+    with pytest.raises(ExplanationError) as refused:
+        ExplainRequest(method="smoothgrad", noise=noise)
+    assert str(refused.value) == (f"noise must be a share of the input range of at least 0, not {noise!r}; "
+                                  "the SmoothGrad paper uses 0.1 to 0.2")
+
+
+def test_smoothgrads_noise_and_copies_reach_the_map_and_only_noisy_maps_depend_on_the_noise():
+    from limelight.core.pipeline import ExplainRequest, explain
+    from limelight.core.zoo import load_builtin
+
+    demo = load_builtin("demo_shapes")
+    request = ExplainRequest(method="vargrad", num_samples=12, noise=0.3, seed=2)
+    (explanation,) = explain(_scene(), demo, request).values()
+    assert explanation.params["noise"] == 0.3 and explanation.params["num_samples"] == 12
+    assert explanation.stability[explanation.target].num_samples == 12
+    assert request.key() != ExplainRequest(method="vargrad", num_samples=12, seed=2).key()
+    integrated = ExplainRequest(method="integrated-gradients")
+    assert integrated.key() == ExplainRequest(method="integrated-gradients", noise=0.3).key()
+
+
 def _scene():
     from limelight.core.demo import make_scene
 

@@ -114,3 +114,26 @@ def test_a_two_node_cluster_gives_the_local_engines_predictions(demo, shapes, lo
         assert len(engine.worker_pids) == 2
     finally:
         two_nodes.shutdown()
+
+
+def test_predicting_then_explaining_starts_the_actors_once_and_writes_the_local_engines_files(
+        demo, shapes, local, cluster, tmp_path):
+    from limelight.core.overlay import OverlayStyle
+    from limelight.core.pipeline import ExplainRequest
+    from limelight.core.selection import SaveOptions, explain_selection
+
+    request, options = ExplainRequest(method="gradcam"), SaveOptions(OverlayStyle(display="heatmap"))
+    expected = explain_selection(demo, local, local.wrong(), request, folder=tmp_path / "local", options=options)
+    engine = RayEngine(workers=2)
+    with engine.started(demo):
+        evaluation = evaluate(demo, shapes, engine=engine, batch_size=3)
+        result = explain_selection(demo, evaluation, evaluation.wrong(), request, folder=tmp_path / "ray",
+                                   options=options, engine=engine)
+    assert engine.starts == 1
+    _same(evaluation, local)
+    assert len(result.images) == len(expected.images) > 0
+    for one, other in zip(expected.written, result.written):
+        assert one.relative_to(tmp_path / "local") == other.relative_to(tmp_path / "ray")
+        if one.suffix == ".png":
+            assert one.read_bytes() == other.read_bytes()
+    _wait_until(lambda: ray.available_resources().get("CPU") == 2)

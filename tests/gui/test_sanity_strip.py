@@ -81,3 +81,19 @@ def test_nine_steps_wrap_into_rows_that_fit_the_narrow_info_panel(qtbot):
                             random_class_ssim=0.1, random_class_map=many.maps[2], seed=0))
     assert strip._grid.itemAtPosition(2, 0) is not None and strip._grid.itemAtPosition(0, MAPS_PER_ROW) is None
     assert strip.maps.minimumSizeHint().width() <= 220
+
+
+def test_steps_fill_the_strip_while_it_runs_and_the_result_replaces_them(qtbot):
+    strip = SanityStrip()
+    qtbot.addWidget(strip)
+    sanity = made_up()
+    strip.add_step(0, "", sanity.maps[0], 1.0)  # not running: a late step of a cancelled check is dropped
+    assert strip._grid.count() == 0
+    strip.set_running("3 gradient passes")
+    for count, layer, picture, rho in zip(sanity.randomised, sanity.layers, sanity.maps, sanity.spearman):
+        strip.add_step(count, layer, picture, rho)
+        assert len(strip.step_captions()) == count + 1 and strip.maps.isVisibleTo(strip)
+    assert strip.step_captions() == ["original", "0.10", "0.05"] and strip.running
+    assert strip._grid.itemAtPosition(0, 1).widget().toolTip() == "1 layer randomised (down to dense); Spearman 0.10"
+    strip.set_result(sanity)
+    assert strip.step_captions() == ["original", "0.10", "0.05"] and not strip.running

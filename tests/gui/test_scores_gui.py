@@ -270,3 +270,33 @@ def test_an_explanation_over_too_few_superpixels_is_flagged_not_called_stable(qt
     assert "1.00" not in text and "stable" not in text.replace("superpixels", "")
     assert panel.hint.text() == "To make it stable, use more, smaller superpixels."
     assert not panel.add_samples_button.isVisibleTo(panel)
+
+
+def test_noise_and_copies_show_only_for_the_noisy_maps_and_reach_the_request_and_the_info(qtbot, make_window,
+                                                                                        shapes, settings):
+    window = make_window(images=[shapes[0][0]])
+    panel = window.parameter_panel
+    for method, shown in (("lime", False), ("gradcam", False), ("integrated-gradients", False),
+                          ("smoothgrad", True), ("vargrad", True)):
+        panel.set_request(ExplainRequest(method=method))
+        assert panel.noise.isVisibleTo(panel) == shown and panel.copies.isVisibleTo(panel) == shown, method
+    # The defaults are the paper's, and LIME's own samples stay as they were.
+    assert (panel.noise.value(), panel.copies.value()) == (0.15, 50) and panel.request().num_samples == 50
+    panel.noise.setValue(0.3)
+    panel.copies.setValue(20)
+    assert (panel.request().noise, panel.request().num_samples) == (0.3, 20)
+    with qtbot.waitSignal(window.sig_explanation_shown, timeout=JOB_TIMEOUT_MS) as blocker:
+        panel.sig_explain_requested.emit()
+    explanation = blocker.args[0].explanation
+    assert (explanation.params["noise"], explanation.params["num_samples"]) == (0.3, 20)
+    stability = explanation.stability[explanation.target]
+    text = window.predictions_panel.info_text()
+    assert f"Stability\n{stability.value:.2f} {stability.word}" in text
+    assert "Noisy copies\n20" in text and "Noise\n30% of the range" in text
+    if stability.word != "stable":
+        assert window.predictions_panel.hint.text() == "To make it stable, add noisy copies."
+    plain = explain(qtbot, window, "gradients")
+    assert plain.explanation.stability == {}
+    assert "Stability\nn/a, deterministic" in window.predictions_panel.info_text()
+    window.close()
+    assert (settings.last_request()["noise"], make_window(images=None).parameter_panel.noise.value()) == (0.3, 0.3)
