@@ -18,10 +18,15 @@ from PIL import Image
 from limelight.core.errors import Cancelled, ExplanationError
 from limelight.core.scores import SAMPLE_BATCH_SIZE, Faithfulness, frozen_scores
 
-__all__ = ["CAM_METHODS", "RESAMPLE", "LayerInfo", "CamExplanation", "candidate_layers", "explain_cam"]
+__all__ = ["CAM_METHODS", "RESAMPLE", "LayerInfo", "CamExplanation", "candidate_layers", "explain_cam",
+           "layercam_layers"]
 
 #: The class activation map methods `explain_cam` makes (keys of `limelight.core.methods.METHODS`).
 CAM_METHODS = ("gradcam", "gradcam++", "hirescam", "layercam", "scorecam")
+#: Layer-CAM fuses the maps of this many stages (resolutions) by default, and scales each map with
+#: tanh(LAYERCAM_GAMMA * map / max) before fusing, as Jiang et al. (2021) do with gamma 2.
+LAYERCAM_STAGES = 3
+LAYERCAM_GAMMA = 2.0
 RESAMPLE = {
     "bilinear": Image.Resampling.BILINEAR,
     "box": Image.Resampling.BOX,
@@ -79,7 +84,8 @@ class CamExplanation:
     method : str
         One of `METHODS`.
     heatmap : ndarray of shape (h, w), float32
-        The map at the layer's resolution; non-negative unless made with ``relu=False``.
+        The map at the layer's resolution (a fused Layer-CAM's at its finest layer's);
+        non-negative unless made with ``relu=False``.
         With ``counterfactual=True`` it is large where the image speaks against the class.
     input_heatmap : ndarray of shape (rows, cols), float32
         `heatmap` resampled to the model's input resolution.
@@ -288,6 +294,7 @@ class _Survey:
     layers: tuple[LayerInfo, ...]
     final_path: str
     class_score_source: str  # for a model with probability outputs: how its logits are recovered
+    padding: frozenset = frozenset()  # paths of layers that only pad or crop a feature map
 
 
 _SURVEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -306,12 +313,15 @@ def _survey(model) -> _Survey:
     if _input_shape(model) in surveys:
         return surveys[_input_shape(model)]
     found: dict[str, LayerInfo] = {}
+    padding: set = set()
     last: list = []
 
     def hook(path, op, args, out):
         shape = getattr(out, "shape", None)
         if shape is not None and len(shape) == 4 and path not in found:
             found[path] = LayerInfo(op.name, path, tuple(int(n) for n in shape[1:]))
+            if isinstance(op, (keras.layers.ZeroPadding2D, keras.layers.Cropping2D)):
+                padding.add(path)
         elif shape is not None and len(shape) == 3 and path not in found:
             grid = _token_grid(int(shape[1]))
             if grid is not None:
@@ -340,7 +350,7 @@ def _survey(model) -> _Survey:
         source = "activation-input"
     else:
         source = "log-probability"
-    survey = _Survey(tuple(found.values()), final_path, source)
+    survey = _Survey(tuple(found.values()), final_path, source, frozenset(padding))
     surveys[_input_shape(model)] = survey
     return survey
 
@@ -414,6 +424,57 @@ def _resolve_layer(survey: _Survey, layer) -> LayerInfo:
                            f"not {type(layer).__name__}")
 
 
+def _resolve_layers(survey: _Survey, layer, method: str) -> tuple[LayerInfo, ...]:
+    """The layers `method` takes its map from: Layer-CAM's stages by default (see `layercam_layers`), else one."""
+    if isinstance(layer, (list, tuple)):
+        if method != "layercam":
+            raise ExplanationError(f"only Layer-CAM fuses several layers; pass one layer for {method}")
+        if not layer:
+            raise ExplanationError("pass at least one layer for Layer-CAM to fuse, or None for its default")
+        return tuple(dict.fromkeys(_resolve_layer(survey, one) for one in layer))
+    if layer is None and method == "layercam":
+        return _stages(survey)
+    return (_resolve_layer(survey, layer),)
+
+
+def _stages(survey: _Survey) -> tuple[LayerInfo, ...]:
+    """The last feature map of each of the last `LAYERCAM_STAGES` resolutions, in execution order.
+
+    A stage is a run of consecutive feature maps larger than 1x1 at one resolution; its last map
+    is what the stage hands on. Padding before a strided convolution (MobileNet's "block_13_pad",
+    7x7 between two stages at 6x6 and 3x3) is no stage. A model with one resolution gives its last
+    feature map alone.
+    """
+    spatial = [info for info in survey.layers
+               if info.output_shape[0] * info.output_shape[1] > 1 and info.path not in survey.padding]
+    if not spatial:
+        return (_resolve_layer(survey, None),)
+    ends = [info for info, following in zip(spatial, spatial[1:])
+            if info.output_shape[:2] != following.output_shape[:2]] + [spatial[-1]]
+    return tuple(ends[-LAYERCAM_STAGES:])
+
+
+def layercam_layers(model) -> list[LayerInfo]:
+    """The layers Layer-CAM fuses by default: the last feature map of each of the last `LAYERCAM_STAGES` resolutions."""
+    return list(_stages(_survey(model)))
+
+
+def _fuse(heatmaps: list[np.ndarray], resample: str) -> np.ndarray:
+    """Layer-CAM's maps of several layers as one (Jiang et al. 2021, eq. 9 and the element-wise maximum).
+
+    Each map is scaled to ``tanh(gamma * map / max |map|)``, so that an earlier layer's small values
+    count as much as a later one's, resampled to the finest map's resolution, and the largest value
+    at each pixel is kept.
+    """
+    size = max((heatmap.shape for heatmap in heatmaps), key=lambda shape: shape[0] * shape[1])
+    scaled = []
+    for heatmap in heatmaps:
+        largest = float(np.abs(heatmap).max())
+        unit = heatmap / largest if largest > 0 else np.zeros_like(heatmap)
+        scaled.append(_resample(np.tanh(LAYERCAM_GAMMA * unit), size, resample))
+    return np.maximum.reduce(scaled).astype(np.float32)
+
+
 # --- Compiled computations -----------------------------------------------------------------
 # One tf.function per (model, layer, computation), traced once thanks to a fixed input signature
 # and kept in a weak dictionary keyed by the Keras model. The functions reach the model through a
@@ -466,48 +527,51 @@ def _cached(model, key, build):
     return functions[key]
 
 
-def _forward(keras_model, x, survey: _Survey, path: str | None, head: str, *, tape=None):
-    """Run the model once, catching the layer at `path` (watched by `tape`, if given).
+def _forward(keras_model, x, survey: _Survey, paths: tuple[str, ...], head: str, *, tape=None):
+    """Run the model once, catching the layers at `paths` (watched by `tape`, if given).
 
-    Returns (activations, logits, probabilities); activations are None when `path` is None.
+    Returns (activations, logits, probabilities); activations is a tuple, one per path.
     """
-    seen = {}
+    seen, final = {}, {}
 
     def hook(p, op, args, out):
-        if p == path:
+        if p in paths:
             if tape is not None:
                 tape.watch(out)
-            seen["activations"] = out
+            seen[p] = out
         if p == survey.final_path:
-            seen["final"] = (op, args)
+            final["final"] = (op, args)
         return out
 
     output = _run_model(keras_model, [x], hook)
     logits, probabilities = _logits_and_probabilities(
-        output, seen.get("final"), survey.class_score_source, head)
-    return seen.get("activations"), logits, probabilities
+        output, final.get("final"), survey.class_score_source, head)
+    return tuple(seen[p] for p in paths), logits, probabilities
 
 
-def _gradient_function(model, survey: _Survey, info: LayerInfo, use_logits: bool):
+def _gradient_function(model, survey: _Survey, infos: tuple[LayerInfo, ...], use_logits: bool):
     """Return f(x, target) -> (activations, gradients of the score, logits, probabilities).
 
-    A negative target stands for the top prediction. Activations and gradients are maps of shape
-    (batch, rows, cols, channels), a transformer's tokens reshaped after differentiating.
+    A negative target stands for the top prediction. Activations and gradients are tuples with
+    one map per layer of `infos`, of shape (batch, rows, cols, channels), a transformer's tokens
+    reshaped after differentiating.
     """
     model_ref = weakref.ref(model.keras_model)
     head = model.head
+    paths = tuple(info.path for info in infos)
     signature = (tf.TensorSpec((None, *_input_shape(model)), tf.float32), tf.TensorSpec((None,), tf.int32))
 
     @tf.function(input_signature=signature)
     def activations_and_gradients(x, target):
         with tf.GradientTape() as tape:
-            activations, logits, probabilities = _forward(model_ref(), x, survey, info.path, head, tape=tape)
+            activations, logits, probabilities = _forward(model_ref(), x, survey, paths, head, tape=tape)
             scores = logits if use_logits else probabilities
             top = tf.argmax(probabilities, axis=1, output_type=tf.int32)
             target = tf.where(target < 0, top, target)
             score = tf.gather(scores, target, axis=1, batch_dims=1)
         gradients = tape.gradient(score, activations)
-        return _as_map(activations, info), _as_map(gradients, info), logits, probabilities
+        return (tuple(_as_map(a, info) for a, info in zip(activations, infos)),
+                tuple(_as_map(g, info) for g, info in zip(gradients, infos)), logits, probabilities)
 
     return activations_and_gradients
 
@@ -519,7 +583,7 @@ def _activation_function(model, survey: _Survey, info: LayerInfo):
 
     @tf.function(input_signature=(tf.TensorSpec((None, *_input_shape(model)), tf.float32),))
     def activations(x):
-        activations, logits, probabilities = _forward(model_ref(), x, survey, info.path, head)
+        (activations,), logits, probabilities = _forward(model_ref(), x, survey, (info.path,), head)
         return _as_map(activations, info), logits, probabilities
 
     return activations
@@ -631,14 +695,18 @@ def explain_cam(image: np.ndarray, model, *, method: str = "gradcam", target: in
         covers several instances of a class better; HiResCAM (Draelos & Carin 2020) multiplies
         each activation by its own gradient, which for a network ending in pooling and one dense
         layer shows exactly which pixels raise the score; Layer-CAM (Jiang et al. 2021) does so
-        with positive gradients only, and stays sharp on earlier layers; Score-CAM (Wang et al. 2020) uses no
+        with positive gradients only, which stays sharp on earlier layers, and by default fuses
+        the maps of the last three stages (see `layercam_layers`) for a finer map; Score-CAM (Wang et al. 2020) uses no
         gradients: each feature map masks the image, and the rise in the class probability over
         a blank image weighs it. Score-CAM costs one forward pass per non-constant feature map.
     target : int, optional
         The class to explain; by default the top prediction.
-    layer : str or int, optional
+    layer : str, int or sequence of them, optional
         A layer path or unique name, or an index into `candidate_layers`; by default the last
-        feature map larger than 1x1.
+        feature map larger than 1x1, and for Layer-CAM those of `layercam_layers`. Layer-CAM also
+        takes several layers and fuses their maps (scaled with tanh, resampled to the finest
+        one's resolution, the maximum at each pixel); `CamExplanation.layer` then joins their
+        paths with " + " and ``params["layers"]`` lists them.
     use_logits : bool
         Differentiate the pre-softmax score, which does not saturate when the model is sure.
         For a softmax Dense output the logits are the layer's kernel and bias applied without
@@ -675,43 +743,48 @@ def explain_cam(image: np.ndarray, model, *, method: str = "gradcam", target: in
     if cancelled is not None and cancelled():
         raise Cancelled(f"{method} cancelled before it started.")
     survey = _survey(model)
-    info = _resolve_layer(survey, layer)
+    infos = _resolve_layers(survey, layer, method)
+    paths = tuple(info.path for info in infos)
     x = tf.constant(np.asarray(model.preprocess(image[None]), dtype=np.float32))
     timings = {}
 
     if method == "scorecam":
+        info, = infos
         compute = _cached(model, ("activations", info.path), lambda: _activation_function(model, survey, info))
         activations, logits, probabilities = (t.numpy() for t in compute(x))
+        activations = (activations,)
     else:
-        compute = _cached(model, ("gradients", info.path, bool(use_logits)),
-                          lambda: _gradient_function(model, survey, info, bool(use_logits)))
+        compute = _cached(model, ("gradients", paths, bool(use_logits)),
+                          lambda: _gradient_function(model, survey, infos, bool(use_logits)))
         # -1 asks the function for the top prediction, so that one pass finds and explains it.
         chosen = -1 if target is None else int(target)
-        activations, gradients, logits, probabilities = (
-            t.numpy() for t in compute(x, tf.constant([chosen], tf.int32)))
+        activations, gradients, logits, probabilities = compute(x, tf.constant([chosen], tf.int32))
+        logits, probabilities = logits.numpy(), probabilities.numpy()
     timings["forward"] = time.perf_counter() - started
     target = int(np.argmax(probabilities[0])) if target is None else int(target)
-    activations = activations[0].astype(np.float32)
 
-    if method == "scorecam":
-        weights = _scorecam_weights(model, x, activations, target, batch_size, progress, cancelled)
-        weights = -weights if counterfactual else weights
-    else:
-        gradients = gradients[0].astype(np.float32)
-        gradients = -gradients if counterfactual else gradients
-        if method in _ELEMENTWISE:
-            weights = _ELEMENTWISE[method](gradients)
+    heatmaps = []
+    for index, layer_activations in enumerate(activations):
+        layer_activations = np.asarray(layer_activations)[0].astype(np.float32)
+        if method == "scorecam":
+            weights = _scorecam_weights(model, x, layer_activations, target, batch_size, progress, cancelled)
+            weights = -weights if counterfactual else weights
         else:
-            rule = _gradcam_weights if method == "gradcam" else _gradcam_plus_plus_weights
-            weights = rule(activations, gradients)
-        if progress is not None:
-            progress(1, 1)
-    if weights.ndim == 3:
-        heatmap = (activations * weights).sum(axis=2, dtype=np.float32)
-    else:
-        heatmap = np.tensordot(activations, weights.astype(np.float32), axes=([2], [0])).astype(np.float32)
-    if relu:
-        heatmap = np.maximum(heatmap, 0.0)
+            layer_gradients = np.asarray(gradients[index])[0].astype(np.float32)
+            layer_gradients = -layer_gradients if counterfactual else layer_gradients
+            if method in _ELEMENTWISE:
+                weights = _ELEMENTWISE[method](layer_gradients)
+            else:
+                rule = _gradcam_weights if method == "gradcam" else _gradcam_plus_plus_weights
+                weights = rule(layer_activations, layer_gradients)
+        if weights.ndim == 3:
+            heatmap = (layer_activations * weights).sum(axis=2, dtype=np.float32)
+        else:
+            heatmap = np.tensordot(layer_activations, weights.astype(np.float32), axes=([2], [0])).astype(np.float32)
+        heatmaps.append(np.maximum(heatmap, 0.0) if relu else heatmap)
+    if method != "scorecam" and progress is not None:
+        progress(1, 1)
+    heatmap = heatmaps[0] if len(heatmaps) == 1 else _fuse(heatmaps, resample)
     input_heatmap = _resample(heatmap, tuple(model.input_size), resample)
     if relu:
         # Lanczos overshoots below zero near sharp edges.
@@ -723,12 +796,15 @@ def explain_cam(image: np.ndarray, model, *, method: str = "gradcam", target: in
     class_score_source = (survey.class_score_source if model.head != "logits" else "model-logits") \
         if by_logits else "probability"
     class_score = logits[0, target] if by_logits else probabilities[0, target]
-    params = {"method": method, "layer": info.path, "target": target, "use_logits": bool(use_logits),
+    layer = " + ".join(paths)
+    params = {"method": method, "layer": layer, "target": target, "use_logits": bool(use_logits),
               "relu": bool(relu), "counterfactual": bool(counterfactual), "resample": resample,
               "class_score_source": class_score_source}
     if method == "scorecam":
         params["batch_size"] = int(batch_size)
-    return CamExplanation(method=method, heatmap=heatmap, input_heatmap=input_heatmap, layer=info.path,
+    if len(paths) > 1:
+        params["layers"] = list(paths)
+    return CamExplanation(method=method, heatmap=heatmap, input_heatmap=input_heatmap, layer=layer,
                           target=target, class_score=float(class_score), probability=float(probabilities[0, target]),
                           timings=timings, params=params)
 

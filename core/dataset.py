@@ -347,17 +347,18 @@ class LocalEngine:
         yield
 
     def map(self, model, function, items, *, on_result, cancelled):
-        """Call ``function(model, item)`` for each item in turn, passing ``on_result(position, result)`` each.
+        """Call ``function(model, item, cancelled=cancelled)`` for each item in turn, passing
+        ``on_result(position, result)`` each; `function` polls `cancelled` inside an item too.
 
         Raises
         ------
         Cancelled
-            When `cancelled()` turns true between two items.
+            When `cancelled()` turns true, between two items or inside one.
         """
         for position, item in enumerate(items):
             if cancelled():
                 raise Cancelled()
-            on_result(position, function(model, item))
+            on_result(position, function(model, item, cancelled=cancelled))
 
 
 def _yield_to_the_model():

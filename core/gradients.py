@@ -23,9 +23,11 @@ COMPLETENESS = 0.01
 _FIRST_INTERVALS, _MOST_INTERVALS = 32, 1024
 #: Where the map is taken: the gradients are of the score with respect to the model's input.
 INPUT_LAYER = "input"
+#: The noisy copies' windows come from a pool of this many inputs' worth of Gaussian noise (see `_Noise`).
+NOISE_POOL = 2
 #: The stability of a noisy map follows its top regions among this many by this many square cells.
 STABILITY_GRID = 8
-# The noisy copies are summed in this many groups (copy i in group i % groups), so that the stability
+# The noisy copies are summed in this many groups (consecutive copies together), so that the stability
 # can resample them without keeping one gradient per copy.
 _STABILITY_GROUPS = 20
 
@@ -65,12 +67,14 @@ class GradientExplanation(CamExplanation):
 
 
 def _weighted_gradient_function(model, survey, use_logits: bool):
-    """Return f(origin, direction, alphas, noise, weights, target, seed) -> the batch's gradient sums.
+    """Return f(origin, direction, per_row, z, weights, target) -> the batch's gradient sums.
 
-    Row i of the batch is ``origin + alphas[i] * direction + noise[i] * z`` with z standard normal
-    noise drawn from `seed` (stateless, so a seed repeats exactly). `weights` has one row per group of
-    rows summed. The function returns each group's weighted sums over rows of the score's gradient and of
-    its square, each row's score and probabilities, and
+    `per_row` holds each row's alpha and noise, as columns; `weights` has one row per group of rows
+    summed. Row i of the batch is ``origin + alpha[i] * direction + noise[i] * z[i]``, with z
+    standard normal (see `_Noise`); when no row has noise, z is not read and may be empty. The row
+    values travel in one tensor because each argument costs a small model's pass 1%. The function
+    returns each group's weighted sums over rows of the score's gradient and of its square, each
+    row's score and probabilities, and
     the class explained: `target`, or row 0's top class when `target` is negative. Only the sums
     leave TensorFlow, not a gradient per row. The sums are float32 within a batch and float64
     across batches (see `_Passes.run`): float64 inside the pass cost a small model a third more time.
@@ -79,24 +83,21 @@ def _weighted_gradient_function(model, survey, use_logits: bool):
     head = model.head
     shape = _input_shape(model)
     image = tf.TensorSpec((1, *shape), tf.float32)
-    per_row = tf.TensorSpec((None,), tf.float32)
-    per_group_and_row = tf.TensorSpec((None, None), tf.float32)
-    signature = (image, image, per_row, per_row, per_group_and_row, tf.TensorSpec((), tf.int32),
-                 tf.TensorSpec((2,), tf.int64))
+    signature = (image, image, tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None, *shape), tf.float32),
+                 tf.TensorSpec((None, None), tf.float32), tf.TensorSpec((), tf.int32))
 
     @tf.function(input_signature=signature)
-    def weighted_gradients(origin, direction, alphas, noise, weights, target, seed):
+    def weighted_gradients(origin, direction, per_row, z, weights, target):
+        alphas, noise = per_row[:, 0], per_row[:, 1]
+
         def column(values):
             return values[:, None, None, None]
 
         rows = origin + column(alphas) * direction
-        # Drawing the noise costs a small model a quarter of its pass: only when there is noise.
-        rows = tf.cond(tf.reduce_any(noise != 0),
-                       lambda: rows + column(noise) * tf.random.stateless_normal(tf.shape(rows), seed),
-                       lambda: rows)
+        rows = tf.cond(tf.reduce_any(noise != 0), lambda: rows + column(noise) * z, lambda: rows)
         with tf.GradientTape() as tape:
             tape.watch(rows)
-            _, logits, probabilities = _forward(model_ref(), rows, survey, None, head)
+            _, logits, probabilities = _forward(model_ref(), rows, survey, (), head)
             scores = logits if use_logits else probabilities
             chosen = tf.where(target < 0, tf.argmax(probabilities[0], output_type=tf.int32), target)
             score = scores[:, chosen]
@@ -107,6 +108,29 @@ def _weighted_gradient_function(model, survey, use_logits: bool):
                 probabilities, chosen)
 
     return weighted_gradients
+
+
+class _Noise:
+    """The noisy copies' standard normal noise: windows of one pool of values, drawn once per map from `seed`.
+
+    The pool holds `NOISE_POOL` inputs' worth of values; a copy's noise is the window of an
+    input's size that starts at the copy's offset. So each copy's noise is exactly standard normal
+    and independent pixel by pixel, and, the offsets being distinct (while there are enough), no
+    two copies give a pixel the same value. Drawing fresh values for every copy cost a small model
+    a quarter of its pass (a fifth with NumPy's generator); a window costs a copy of memory.
+    """
+
+    def __init__(self, shape: tuple, copies: int, seed: int):
+        self._shape, size = tuple(shape), int(np.prod(shape))
+        starts = (NOISE_POOL - 1) * size + 1
+        rng = np.random.default_rng(seed)
+        self._offsets = rng.choice(starts, copies, replace=copies > starts)
+        self._windows = np.lib.stride_tricks.sliding_window_view(rng.standard_normal(NOISE_POOL * size,
+                                                                                     dtype=np.float32), size)
+
+    def rows(self, copies: slice) -> np.ndarray:
+        """The noise of `copies`, an ndarray of shape (len(copies), *shape), float32."""
+        return self._windows[self._offsets[copies]].reshape(-1, *self._shape)
 
 
 def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", target: int | None = None,
@@ -184,10 +208,11 @@ def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", t
                                "the SmoothGrad paper uses 0.1 to 0.2")
     seed = _seed(random_state)
     survey = _survey(model)
+    # The concrete function: calling it skips matching the arguments to the signature (3% of a small model's map).
     compute = _cached(model, ("weighted-gradients", bool(use_logits)),
-                      lambda: _weighted_gradient_function(model, survey, bool(use_logits)))
+                      lambda: _weighted_gradient_function(model, survey, bool(use_logits))).get_concrete_function()
     x = np.asarray(model.preprocess(image[None]), dtype=np.float32)
-    passes = _Passes(compute, -1 if target is None else int(target), seed, batch_size, progress, cancelled, method)
+    passes = _Passes(compute, -1 if target is None else int(target), batch_size, progress, cancelled, method)
     params = {"method": method, "layer": INPUT_LAYER, "use_logits": bool(use_logits)}
 
     # Row 0 of every method's first batch is the image itself: its score, its probabilities and,
@@ -201,12 +226,15 @@ def explain_gradients(image: np.ndarray, model, *, method: str = "smoothgrad", t
         params.update(baseline=baseline_name, completeness=completeness)
     else:
         sigma = float(noise) * float(x.max() - x.min())
-        # The image first, weighing nothing, then the noisy copies in their groups.
+        # The image first, weighing nothing, then the noisy copies in their groups (the image's own noise
+        # is never read).
         groups = min(_STABILITY_GROUPS, num_samples)
         membership = np.zeros((groups, num_samples + 1))
-        membership[np.arange(num_samples) % groups, np.arange(1, num_samples + 1)] = 1.0
+        # Consecutive copies share a group, so that a batch adds to few groups (see `_Passes.run`).
+        membership[np.arange(num_samples) * groups // num_samples, np.arange(1, num_samples + 1)] = 1.0
         group_sums, group_squares = passes.run(x, 0 * x, np.zeros(num_samples + 1), [0.0] + [sigma] * num_samples,
-                                               membership, total=num_samples + 1)
+                                               membership, total=num_samples + 1,
+                                               noise_rows=_Noise(x.shape[1:], num_samples + 1, seed))
         heatmap = _noisy_map(method, group_sums.sum(axis=0), group_squares.sum(axis=0), num_samples)
         params.update(num_samples=int(num_samples), noise=float(noise), seed=seed, batch_size=int(batch_size))
         if groups > 1:
@@ -259,39 +287,44 @@ class _Passes:
         The image's class probabilities.
     """
 
-    def __init__(self, compute, target, seed, batch_size, progress, cancelled, method):
-        self._compute, self.target, self._seed = compute, target, seed
+    def __init__(self, compute, target, batch_size, progress, cancelled, method):
+        self._compute, self.target = compute, target
         self._batch_size, self._progress, self._cancelled, self._method = int(batch_size), progress, cancelled, method
         self._done = 0
         self.class_score = self.probabilities = None
         self.scores = []
 
-    def run(self, origin, direction, alphas, noise, weights, *, total):
+    def run(self, origin, direction, alphas, noise, weights, *, total, noise_rows=None):
         """The weighted sums over rows of the gradients and squared gradients; every row's score is kept in `scores`.
 
         `weights` of shape (rows,) gives one sum of each; of shape (groups, rows), one per group.
-        `total` is the number of rows the whole explanation will take, for progress.
+        `total` is the number of rows the whole explanation will take, for progress. Rows with
+        noise take their standard normal values from `noise_rows` (a `_Noise`).
         """
         alphas, noise, weights = (np.asarray(v) for v in (alphas, noise, weights))
         grouped = weights.ndim == 2
         weights = np.atleast_2d(weights)
+        empty = np.zeros((0, *origin.shape[1:]), np.float32)
         origin, direction = tf.constant(origin, tf.float32), tf.constant(direction, tf.float32)
         sums = [np.zeros((len(weights), *origin.shape[1:])), np.zeros((len(weights), *origin.shape[1:]))]
         for start in range(0, len(alphas), self._batch_size):
             if self._cancelled is not None and self._cancelled():
                 raise Cancelled(f"{self._method} cancelled after {self._done} of {total} passes.")
             chosen = slice(start, start + self._batch_size)
-            # Each batch its own noise: the seed and the rows done so far.
+            per_row = np.stack([alphas[chosen], noise[chosen]], axis=1)
+            z = empty if noise_rows is None else noise_rows.rows(chosen)
+            # Only the groups this batch adds to: summing into all of them cost a small model's SmoothGrad 25%.
+            touched = np.flatnonzero(weights[:, chosen].any(axis=1))
+            groups = slice(touched.min(initial=0), touched.max(initial=-1) + 1)
             total_gradients, total_squares, scores, probabilities, target = self._compute(
-                origin, direction, tf.constant(alphas[chosen], tf.float32), tf.constant(noise[chosen], tf.float32),
-                tf.constant(weights[:, chosen], tf.float32), tf.constant(self.target, tf.int32),
-                tf.constant([self._seed, self._done], tf.int64))
+                origin, direction, tf.constant(per_row, tf.float32), tf.constant(z),
+                tf.constant(weights[groups, chosen], tf.float32), tf.constant(self.target, tf.int32))
             if self.class_score is None:
                 self.target = int(target)
                 self.class_score, self.probabilities = float(scores[0]), probabilities.numpy()[0]
             # float64 across batches: with one row a batch, the mean of n equal gradients is exactly that gradient.
-            sums[0] += total_gradients.numpy()
-            sums[1] += total_squares.numpy()
+            sums[0][groups] += total_gradients.numpy()
+            sums[1][groups] += total_squares.numpy()
             self.scores.extend(scores.numpy().astype(np.float64))
             self._done += len(alphas[chosen])
             if self._progress is not None:

@@ -46,7 +46,7 @@ _SPAN_TO_PROJECT = 3
 # (seeds 0-7, EfficientNet-Lite0), two in a row of these closer rounds let rocket's reruns agree
 # only 0.89 (at a median 625 samples); three agree 0.91-0.99 on the four photos. On seeds 8-15
 # three gave 0.94-0.99 except rocket, 0.89: its reruns agree only 0.88-0.92 from 500 to 1000
-# samples, and there the plain bootstrap ran 0.03-0.05 high (0.02-0.04 with its bias subtracted,
+# samples, and there the plain bootstrap ran 0.03-0.05 high (0.01-0.04 with its bias subtracted,
 # see limelight.core.scores.top_k_stability).
 _ESTIMATES_TO_STOP = 3
 

@@ -173,8 +173,12 @@ def explain_selection(model, evaluation: Evaluation, positions, request: Explain
     return SelectionExplained(images, failures, index, cancelled=stopped)
 
 
-def _explain_task(model, task: _Task):
-    """Explain and save one image (on whichever engine runs it): an ImageExplained, or why it failed."""
+def _explain_task(model, task: _Task, cancelled=None):
+    """Explain and save one image (on whichever engine runs it): an ImageExplained, or why it failed.
+
+    `cancelled` (the local engine's; a Ray worker has none) stops the explanation midway by raising
+    `limelight.core.errors.Cancelled`, before anything of the image is written.
+    """
     from limelight.core.images import load_image
 
     info = model_info(model)
@@ -185,9 +189,9 @@ def _explain_task(model, task: _Task):
             export_paths(task.folder, task.path, target, info, task.request.method, image_format=options.image_format,
                          figure=options.figure, force=options.force)
         photo = load_image(task.path)
-        explanations = explain(photo, model, task.request, target=list(task.targets))
+        explanations = explain(photo, model, task.request, target=list(task.targets), cancelled=cancelled)
         sanity = {target: check_sanity(photo, model, explanation, task.request, target=target,
-                                       random_state=task.request.seed)
+                                       random_state=task.request.seed, cancelled=cancelled)
                   for target, explanation in explanations.items()} if options.sanity else {}
         task.folder.mkdir(parents=True, exist_ok=True)
         written_for = {}

@@ -26,6 +26,7 @@ def fill_confusion(table: QTableWidget, evaluation) -> None:
         for column, count in enumerate(counts):
             table.setItem(row, column, QTableWidgetItem(str(int(count))))
     table.resizeColumnsToContents()
+    table.resizeRowsToContents()
 
 
 class CompareModelsDialog(QDialog):
@@ -72,6 +73,7 @@ class CompareModelsDialog(QDialog):
         self.disagreements.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.disagreements.horizontalHeader().setStretchLastSection(True)
         self.disagreements.setToolTip("Click an image to show it in the window")
+        self.disagreements.verticalHeader().hide()
         self.disagreements.cellClicked.connect(self._on_disagreement_clicked)
         self.run_progress = RunProgress(self)
         self.run_progress.sig_cancel_requested.connect(self.cancel)
@@ -102,7 +104,8 @@ class CompareModelsDialog(QDialog):
         for source, title in model_choices(self._session):
             if source != self._session.model_source():
                 self.model_combo.addItem(title, source)
-        self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(chosen)))
+        if chosen:
+            self.choose_model(chosen)
         first = self._session.evaluation
         if first is not None and first is not self._first:
             self._first = first
@@ -180,6 +183,7 @@ class CompareModelsDialog(QDialog):
                 item.setToolTip(str(path))
                 self.disagreements.setItem(row, column, item)
         self.disagreements.resizeColumnsToContents()
+        self.disagreements.resizeRowsToContents()
         self.summary.setText(f"The two models disagree on {len(self._rows):,} of {len(first.paths):,} images"
                              + ("; click one to show it." if len(self._rows) else "."))
         self.sig_compared.emit(second)

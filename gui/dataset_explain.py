@@ -336,6 +336,12 @@ class DatasetExplanations(QObject):
         self.compare_dialog.show()
         self.compare_dialog.raise_()
 
+    def close_dialogs(self) -> None:
+        """Close Why and Why Not and Compare Models with the window (their runs are cancelled as they close)."""
+        for dialog in (self.why_dialog, self.compare_dialog):
+            if dialog is not None:
+                dialog.close()
+
     def _restyle(self, _style) -> None:
         if self.why_dialog is not None and self.why_dialog.isVisible():
             self.why_dialog.restyle()

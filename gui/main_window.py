@@ -491,6 +491,7 @@ class MainWindow(QMainWindow):
             self.compare.close()
         if self.preprocessing_dialog is not None:
             self.preprocessing_dialog.close()
+        self.dataset_explanations.close_dialogs()
         # Cancel, quit, bounded wait: never terminate() a thread that may be inside TensorFlow.
         self.session.shutdown(SHUTDOWN_WAIT_MS)
         self.browser.shutdown()

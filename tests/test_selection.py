@@ -50,6 +50,25 @@ def test_each_wrong_image_gets_its_predicted_and_true_class_in_its_class_folder_
         str(p) for p in tmp_path.rglob("*") if p.is_file() and p.name != INDEX_FILE)
 
 
+def test_cancelling_inside_an_image_stops_it_before_anything_of_it_is_written(demo, evaluation, tmp_path):
+    # A LIME image takes long on a busy laptop: Cancel must not wait for it to finish.
+    explained, polls_since_first = [], []
+
+    def cancelled():
+        if explained:
+            polls_since_first.append(1)
+        return len(polls_since_first) >= 2  # the poll between images passes, the first inside the next stops
+
+    request = ExplainRequest(method="lime", segmentation="slic", segmentation_params={"n_segments": 60},
+                             num_samples=150, seed=0, hide="blur")  # the scenes' shapes are flat: blur, not mean
+    result = explain_selection(demo, evaluation, np.arange(3), request, folder=tmp_path,
+                               options=SaveOptions(OverlayStyle()), on_image=explained.append, cancelled=cancelled)
+    assert result.cancelled and [image.position for image in result.images] == [0]
+    second = evaluation.paths[1].stem
+    assert not [p for p in tmp_path.rglob(f"{second}_*")]
+    assert {row["path"] for row in _index(result)} == {str(evaluation.paths[0])}
+
+
 def test_cancelling_stops_between_images_and_the_index_lists_exactly_what_was_written(demo, evaluation, tmp_path):
     everything = np.arange(len(evaluation.paths))
     explained = []

@@ -150,3 +150,14 @@ def test_compare_models_shows_both_matrices_and_the_images_they_disagree_on(
     dialog.disagreements.cellClicked.emit(0, 0)
     qtbot.waitUntil(lambda: window.session.current_path() == str(first), timeout=JOB_TIMEOUT_MS)
     dialog.close()
+
+
+def test_closing_the_window_closes_why_and_compare_models_and_cancels_their_runs(qtbot, make_window, evaluation):
+    window = _evaluated_window(qtbot, make_window, evaluation)
+    explanations = window.dataset_explanations
+    window.datasets.panel.sig_why_requested.emit(int(window.session.evaluation.wrong()[0]))
+    window.datasets.panel.sig_compare_requested.emit()
+    why, compare = explanations.why_dialog, explanations.compare_dialog
+    assert why.isVisible() and compare.isVisible()
+    window.close()  # while Why and Why Not is still explaining
+    assert not why.isVisible() and not compare.isVisible()
