@@ -21,7 +21,7 @@ from limelight.core.images import list_images, load_model_input
 
 #: How a class folder was matched to a model class, in the words shown to the user.
 MATCH_RULES = {
-    "name": "by name (case, spaces, underscores and hyphens ignored)",
+    "name": "by name (case, spaces and punctuation ignored)",
     "sorted order": "by sorted order, as Keras' image_dataset_from_directory assigns indices",
     "set by hand": "set by hand",
 }
@@ -133,7 +133,11 @@ class ClassMapping:
 
 
 def match_classes(folders, label_names, *, chosen=None) -> ClassMapping:
-    """Map class folders to a model's classes: by name where every folder names a class, else by sorted order.
+    """Map class folders to a model's classes: by name where every folder names a class; by sorted order
+    where none does and there are as many folders as classes.
+
+    Sorted order never overrides a folder that names a class: with the classes' names in some other
+    order it would map that folder to another class.
 
     Parameters
     ----------
@@ -147,8 +151,8 @@ def match_classes(folders, label_names, *, chosen=None) -> ClassMapping:
     Raises
     ------
     DatasetError
-        When some folders name no class and sorted order cannot apply (the counts differ, or
-        some folders were set by hand); the message names the folders.
+        When some folders name no class and sorted order cannot apply (other folders match by
+        name or were set by hand, or the counts differ); the message names the folders.
     """
     folders, label_names, chosen = tuple(folders), tuple(label_names), dict(chosen or {})
     by_name = name_matches(folders, label_names)
@@ -163,17 +167,21 @@ def match_classes(folders, label_names, *, chosen=None) -> ClassMapping:
     if not unmatched:
         rules = tuple("set by hand" if f in chosen else "name" for f in folders)
         return ClassMapping(folders, _checked_classes(tuple(classes), label_names), rules, label_names)
-    if not chosen and len(folders) == len(label_names):
+    if not chosen and not by_name and len(folders) == len(label_names):
         return ClassMapping(folders, tuple(range(len(folders))), ("sorted order",) * len(folders),
                             label_names)
     shown = ", ".join(f"'{f}'" for f in unmatched[:3]) + (" ..." if len(unmatched) > 3 else "")
-    raise DatasetError(f"class folders {shown} name none of the model's {len(label_names)} classes, and "
-                       f"{len(folders)} folders for {len(label_names)} classes rule out sorted order; "
+    matched = len(folders) - len(unmatched)
+    why = (f"the other {matched} are matched by name or by hand, so sorted order would contradict them" if matched else
+           f"{len(folders)} folders for {len(label_names)} classes rule out sorted order")
+    raise DatasetError(f"class folders {shown} name none of the model's {len(label_names)} classes, and {why}; "
                        "name the folders after the classes or map them by hand (--class-map FOLDER=CLASS)")
 
 
 def name_matches(folders, label_names) -> dict:
-    """The folders that name exactly one of the model's classes (case, spaces, underscores and hyphens ignored).
+    """The folders that name exactly one of the model's classes (case, spaces and punctuation ignored).
+
+    A folder name cannot hold a slash, so Fashion-MNIST's 'T-shirt/top' is found as 'T-shirt_top' too.
 
     Returns
     -------
@@ -188,7 +196,7 @@ def name_matches(folders, label_names) -> dict:
 
 
 def _name_key(name: str) -> str:
-    return re.sub(r"[\s_\-]+", "", str(name).casefold())
+    return re.sub(r"[\W_]+", "", str(name).casefold())
 
 
 def _checked_classes(classes: tuple, label_names: tuple) -> tuple:

@@ -72,8 +72,22 @@ def test_folders_match_classes_by_name_ignoring_case_spaces_underscores_and_hyph
     mapping = match_classes(("Ankle_Boot", "t shirt-top"), ("T-shirt top", "trouser", "ankle boot"))
     assert mapping.classes == (2, 0)
     assert mapping.rules == ("name", "name")
-    assert mapping.describe()[0] == ("Ankle_Boot -> ankle boot [2] (by name (case, spaces, underscores and "
-                                     "hyphens ignored))")
+    assert mapping.describe()[0] == "Ankle_Boot -> ankle boot [2] (by name (case, spaces and punctuation ignored))"
+
+
+def test_fashion_folders_match_the_tutorials_class_names_though_a_folder_name_cannot_hold_a_slash():
+    # The Fashion-MNIST tutorial's names, in its order; on disk 'T-shirt/top' can only be 'T-shirt_top'.
+    folders = tuple(sorted(name.replace("/", "_") for name in FASHION_CLASSES))
+    mapping = match_classes(folders, FASHION_CLASSES)
+    assert set(mapping.rules) == {"name"}
+    assert mapping.class_of("T-shirt_top") == 0 and mapping.class_of("Ankle boot") == 9
+
+
+def test_sorted_order_never_overrides_folders_that_match_by_name():
+    # Sorted order would make 'cat' class 0, which this model calls 'dog'.
+    with pytest.raises(DatasetError, match="'kitten' name none of the model's 3 classes, and the other 2 are matched "
+                                           "by name or by hand, so sorted order would contradict them"):
+        match_classes(("cat", "dog", "kitten"), ("dog", "cat", "bird"))
 
 
 def test_folders_that_name_no_class_match_by_sorted_order_and_say_so():
