@@ -10,14 +10,14 @@ from limelight.core.methods import METHOD_TITLES
 from limelight.gui.controller import JobHandle
 from limelight.gui.image_view import ImageView
 from limelight.gui.jobs import ExplainSelection, ExplainWhy
+from limelight.gui.run_status import duration_text
 
 
 def time_left_text(started: float, done: int, total: int) -> str:
     """'About 12 s left' from the time since `started` (time.monotonic) and the work done so far."""
     if done <= 0:
         return "Estimating time left…"
-    left = (time.monotonic() - started) / done * max(total - done, 0)
-    return f"About {left:.0f} s left" if left < 60 else f"About {left / 60:.0f} min left"
+    return f"About {duration_text((time.monotonic() - started) / done * max(total - done, 0))} left"
 
 
 class RunProgress(QWidget):

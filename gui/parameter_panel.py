@@ -12,6 +12,7 @@ from limelight.core.methods import BASELINES, GRADIENT_METHODS, METHOD_TITLES, N
 from limelight.core.pipeline import MIN_SAMPLES, SAMPLED_DEFAULTS, ExplainRequest
 from limelight.core.scores import MAX_SAMPLES, STABLE, TOP_K
 from limelight.core.segmentation import SEGMENTATION_DEFAULTS
+from limelight.gui.run_status import duration_text
 
 __all__ = ["ParameterPanel"]
 
@@ -397,8 +398,8 @@ class ParameterPanel(QWidget):
             return "Estimating time left…"
         elapsed = time.monotonic() - self._started
         if done >= total:
-            return f"Finishing… ({_duration(elapsed)} so far)"
-        left = _duration(elapsed / done * (total - done))
+            return f"Finishing… ({duration_text(elapsed)} so far)"
+        left = duration_text(elapsed / done * (total - done))
         return f"Stops once stable; at most {left} left" if self._auto_run else f"About {left} left"
 
     # --- Reactions -------------------------------------------------------------------------------
@@ -551,15 +552,6 @@ def _param_editor(parent, name, default):
 
 def _select(combo, data):
     combo.setCurrentIndex(max(0, combo.findData(data)))
-
-
-def _duration(seconds):
-    if seconds < 1:
-        return "1 s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    return f"{minutes} min {seconds:02d} s"
 
 
 def _preview():

@@ -38,6 +38,16 @@ class RunStatus(QWidget):
         self.eta.setText(eta)
 
 
+def duration_text(seconds: float) -> str:
+    """A time left or taken as the window writes it: "12 s", "2 min 05 s" (never "0 s")."""
+    if seconds < 1:
+        return "1 s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {seconds:02d} s"
+
+
 if __name__ == "__main__":
     import sys
 
