@@ -1,4 +1,5 @@
 """Explaining a dataset's images in the window: why and why not side by side, and a selection saved as one batch."""
+import glob
 import time
 from pathlib import Path
 
@@ -241,13 +242,9 @@ def existing_outputs(evaluation, positions, folder) -> list:
     found = [folder / INDEX_FILE] if (folder / INDEX_FILE).exists() else []
     for position in positions:
         path = Path(evaluation.paths[position])
-        found += sorted(p for p in (folder / path.parent.name).glob(f"{_glob_escape(path.stem)}_*")
+        found += sorted(p for p in (folder / path.parent.name).glob(f"{glob.escape(path.stem)}_*")
                         if p.suffix.lower() in (".png", ".json", ".npz"))
     return found
-
-
-def _glob_escape(text: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[]" else c for c in text)
 
 
 class DatasetExplanations(QObject):
