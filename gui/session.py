@@ -13,7 +13,7 @@ from limelight.core.pipeline import BUILTIN_PREFIX, ExplainRequest, ModelInfo, O
 from limelight.gui.predictions_panel import MEASURING
 from limelight.gui.settings import Settings
 from limelight.gui.background_tasks import BackgroundTasks
-from limelight.gui.controller import JobHandle, WorkerController
+from limelight.gui.controller import JobHandle, WorkerController, settle_garbage
 from limelight.gui.jobs import (REPORT_PREFIX, ComparePreprocessing, Continue, EvaluateDataset, Explain, ExplainAll,
                                 ExplainResult,
                                 LoadModel, OpenReport, Predict, Predictions, SegmentPreview, SegmentPreviewResult,
@@ -398,6 +398,7 @@ class Session(QObject):
         self._refresh_for_image()
         if self._versions is None:
             self.ask_versions()
+        settle_garbage()
         self.sig_model_loaded.emit(info)
 
     def _on_model_failed(self, source: str, message: str) -> None:
