@@ -278,7 +278,7 @@ def _warm_up(model, cancelled) -> None:
     """Do once, while the model loads, what would otherwise make the first explanation slow.
 
     Traces the model's forward and Grad-CAM graphs (seconds on a large model), and imports the
-    libraries LIME and the overlays use (seconds more). Imported here, they neither hold up the
+    libraries the methods and the overlays use (seconds more). Imported here, they neither hold up the
     window's start nor hold the interpreter during the first run while the window draws progress.
     """
     from limelight.core.cam import explain_cam
@@ -289,15 +289,25 @@ def _warm_up(model, cancelled) -> None:
         explain_cam(grey, model, cancelled=cancelled)
     except LimelightError:
         pass  # No feature map to explain: LIME still works, and says so if asked.
-    # The histogram and plots (importing makes no Qt object), the overlays, the superpixels, LIME's fit.
+    # The histogram and plots (importing makes no Qt object), the overlays, LIME's fit, the methods.
+    # Loading an extension module holds the interpreter lock, which would stall the window mid-run.
     import matplotlib.backends.backend_qtagg  # noqa: F401
     import matplotlib.figure  # noqa: F401
     import scipy.ndimage  # noqa: F401
     from skimage.color import label2rgb  # noqa: F401
     from skimage.filters import gaussian  # noqa: F401
-    from skimage.segmentation import find_boundaries, quickshift  # noqa: F401
+    from skimage.segmentation import find_boundaries  # noqa: F401
     import sklearn.linear_model  # noqa: F401
     import sklearn.metrics  # noqa: F401
+
+    import limelight.core.gradients  # noqa: F401
+    import limelight.core.perturbation  # noqa: F401
+    from limelight.core.segmentation import SEGMENTATION_DEFAULTS, segment
+
+    # Each superpixel algorithm, once: skimage imports some of what they use only when first called.
+    tiny = np.full((16, 16, 3), 128, np.uint8)
+    for method in SEGMENTATION_DEFAULTS:
+        segment(tiny, method=method)
 
 
 def _library_versions() -> dict:
