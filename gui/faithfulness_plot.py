@@ -1,7 +1,8 @@
 """A small plot of an explanation's deletion and insertion curves beside their random-order baselines."""
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+
+from limelight.gui.plot_canvas import PlotCanvas
 
 __all__ = ["FaithfulnessPlot"]
 
@@ -15,7 +16,7 @@ _TIP = ("<b>Deletion</b>: the class probability as the superpixels are hidden, t
         "<b>Dashed</b>: the same with superpixels in random order, the baseline to beat.")
 
 
-class FaithfulnessPlot(FigureCanvasQTAgg):
+class FaithfulnessPlot(PlotCanvas):
     """Deletion (left) and insertion (right) curves of one class, each over its random baseline."""
 
     def __init__(self, parent=None):
@@ -30,7 +31,7 @@ class FaithfulnessPlot(FigureCanvasQTAgg):
         self.setMaximumHeight(125)
         self.setToolTip(_TIP)
         # The axes are styled once; a new class only moves the lines and refills the area under
-        # them, which keeps the GUI thread's share of showing a result to a few milliseconds.
+        # them (animated artists, drawn over the cached axes), a few milliseconds of the GUI thread.
         text = self.palette().color(self.foregroundRole()).name()
         face = self.palette().color(self.backgroundRole()).name()
         self._figure.set_facecolor(face)
@@ -51,12 +52,14 @@ class FaithfulnessPlot(FigureCanvasQTAgg):
                 label.set_horizontalalignment(align)
             axes.set_yticks([0, 1])
             axes.set_title(title, fontsize=8, color=text, pad=2)
-            baseline, = axes.plot([], [], color=text, alpha=0.55, linestyle="--", linewidth=1, gid="random")
-            curve, = axes.plot([], [], color=colour, linewidth=1.6, gid="curve")
+            baseline, = axes.plot([], [], color=text, alpha=0.55, linestyle="--", linewidth=1, gid="random",
+                                  animated=True)
+            curve, = axes.plot([], [], color=colour, linewidth=1.6, gid="curve", animated=True)
             self._panels.append({"axes": axes, "colour": colour, "baseline": baseline, "curve": curve,
                                  "fill": None})
         self._not_measured = self._insertion.text(-0.06, 0.5, "Not measured", transform=self._insertion.transAxes,
-                                                  ha="center", va="center", color=text, fontsize=8, alpha=0.7)
+                                                  ha="center", va="center", color=text, fontsize=8, alpha=0.7,
+                                                  animated=True)
         self._draw()
 
     def set_faithfulness(self, faithfulness) -> None:
@@ -88,9 +91,15 @@ class FaithfulnessPlot(FigureCanvasQTAgg):
             panel["baseline"].set_data(f.fractions, baseline)
             panel["curve"].set_data(f.fractions, curve)
             panel["fill"] = panel["axes"].fill_between(f.fractions, curve, color=panel["colour"], alpha=0.18,
-                                                       linewidth=0)
+                                                       linewidth=0, animated=True)
         self._not_measured.set_visible(f is None)
-        self.draw_idle()
+        self.refresh()
+
+    def animated_artists(self):
+        artists = [self._not_measured]
+        for panel in self._panels:
+            artists += [a for a in (panel["fill"], panel["baseline"], panel["curve"]) if a is not None]
+        return artists
 
 
 def _preview():

@@ -302,6 +302,9 @@ class MainWindow(QMainWindow):
         self.model_picker.set_model_info(info)
         self.predictions_panel.set_class_names(list(info.class_names))
         self.parameter_panel.set_layers(list(info.layers))
+        # The worker has imported matplotlib while loading; the plots are built now, not with the first result.
+        self.overlay_controls.build_histogram()
+        self.predictions_panel.build_faithfulness_plot()
         self.model_status.setText(info.name)
         self.statusBar().showMessage(f"Loaded {info.name} in {describe_seconds(info.seconds)}, ready to explain.",
                                      8000)

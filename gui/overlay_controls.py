@@ -172,15 +172,24 @@ class OverlayControls(QWidget):
 
         `signed` says whether its heatmap is zero-centred (see `limelight.core.overlay.weight_scale`).
         """
-        if self.histogram is None and weights is not None:
+        if weights is not None:
+            self.build_histogram()
+        if self.histogram is not None:
+            self.histogram.set_weights(weights, signed=signed)
+        self._update_enabled()
+
+    def build_histogram(self) -> None:
+        """Make the histogram, which says "No explanation yet" until it has weights to show.
+
+        Its matplotlib canvas takes tens of milliseconds to build and draw: the window builds it when
+        a model has loaded, so that showing the first explanation does not hold up the GUI thread.
+        """
+        if self.histogram is None:
             from limelight.gui.weight_histogram import WeightHistogram
 
             self.histogram = WeightHistogram(self._histogram_box)
             self._histogram_box.layout().addWidget(self.histogram)
             self._update_labels()  # its display, colours and threshold
-        if self.histogram is not None:
-            self.histogram.set_weights(weights, signed=signed)
-        self._update_enabled()
 
     def set_shown_display(self, display) -> None:
         """Colour the histogram for the display the shown explanation keeps (an out-of-date result's),

@@ -237,6 +237,19 @@ class PredictionsPanel(QWidget):
 
     # --- Explanation info ------------------------------------------------------------------------
 
+    def build_faithfulness_plot(self) -> None:
+        """Make the faithfulness plot, hidden until an explanation has curves to show.
+
+        Its matplotlib canvas takes tens of milliseconds to build: the window builds it when a model
+        has loaded, so that showing the first explanation does not hold up the GUI thread.
+        """
+        if self.faithfulness_plot is None:
+            from limelight.gui.faithfulness_plot import FaithfulnessPlot
+
+            self.faithfulness_plot = FaithfulnessPlot(self._plot_box)
+            self.faithfulness_plot.hide()
+            self._plot_box.layout().addWidget(self.faithfulness_plot)
+
     def set_info(self, info) -> None:
         """Show facts about the explanation shown (a dict, see the keys below), or clear them with None.
 
@@ -260,11 +273,8 @@ class PredictionsPanel(QWidget):
         measured = faithfulness not in (None, MEASURING)
         # A CAM without faithfulness has no curves to show; LIME's are on their way.
         wanted = bool(info) and (measured or faithfulness == MEASURING)
-        if wanted and self.faithfulness_plot is None:
-            from limelight.gui.faithfulness_plot import FaithfulnessPlot
-
-            self.faithfulness_plot = FaithfulnessPlot(self._plot_box)
-            self._plot_box.layout().addWidget(self.faithfulness_plot)
+        if wanted:
+            self.build_faithfulness_plot()
         if self.faithfulness_plot is not None:
             self.faithfulness_plot.set_faithfulness(faithfulness if measured else None)
             self.faithfulness_plot.setVisible(wanted)

@@ -1,9 +1,10 @@
 """The overlay panel's histogram of an explanation's weights, with the threshold; drawn with matplotlib."""
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from limelight.core.overlay import HeatmapScale, OverlayStyle, colormap_name
+from limelight.gui.plot_canvas import PlotCanvas
 
 __all__ = ["WeightHistogram"]
 
@@ -12,7 +13,7 @@ _MAX_HISTOGRAM_VALUES = 20_000
 _HISTOGRAM_BINS = 41
 
 
-class WeightHistogram(FigureCanvasQTAgg):
+class WeightHistogram(PlotCanvas):
     """A small histogram of an explanation's weights (as fractions of the largest) with the threshold.
 
     For a heatmap it is also the heatmap's legend: bars and a strip under them in the colormap's colours.
@@ -23,10 +24,6 @@ class WeightHistogram(FigureCanvasQTAgg):
         self._figure = Figure(figsize=(3, 1.15), dpi=100)
         self._figure.subplots_adjust(left=0.04, right=0.96, bottom=0.24, top=0.84)
         super().__init__(self._figure)
-        # Threshold lines are drawn over a cached image of the bars (blitting), so dragging the
-        # slider redraws two lines, not the whole figure.
-        self._background = None
-        self.mpl_connect("draw_event", self._on_draw)
         self.setParent(parent)
         self._axes = self._figure.add_subplot()
         self._values = None
@@ -44,6 +41,29 @@ class WeightHistogram(FigureCanvasQTAgg):
         self.setMaximumHeight(115)
         self.setToolTip("How the explanation's weights are spread, as a share of the strongest; regions "
                         "beyond the dashed line(s) are shown, the greyed-out ones are not")
+        # The axes and their artists are made once. A new explanation, style or threshold changes the
+        # animated artists (bars, count, threshold), drawn over the cached rest: a few milliseconds.
+        text = self.palette().color(self.foregroundRole()).name()
+        face = self.palette().color(self.backgroundRole()).name()
+        axes = self._axes
+        self._figure.set_facecolor(face)
+        axes.set_facecolor(face)
+        for spine in ("top", "right", "left"):
+            axes.spines[spine].set_visible(False)
+        axes.spines["bottom"].set_color(text)
+        axes.tick_params(colors=text, labelsize=8, length=2, pad=1)
+        axes.set_yticks([])
+        self._empty = axes.text(0.5, 0.5, "No explanation yet", transform=axes.transAxes, ha="center",
+                                va="center", color=text, fontsize=8, alpha=0.7)
+        self._count_title = axes.set_title("", fontsize=8, color=text, loc="right", pad=2, animated=True)
+        self._unit_title = axes.set_title("", fontsize=8, color=text, loc="left", pad=2)
+        # The heatmap's colour strip under the bars, shown only for a heatmap.
+        self._strip = axes.imshow(np.zeros((1, 256, 3), np.uint8), aspect="auto", interpolation="bilinear",
+                                  visible=False)
+        # The bars, as one collection of rectangles: updated in place, quicker to draw than patches.
+        self._bars = axes.add_collection(PolyCollection([], alpha=0.85, linewidths=0, animated=True))
+        # What the cached background shows: the x scale ("signed", "unsigned" or "none") and colormap.
+        self._drawn_axes = None
         self._draw_histogram()
 
     def values(self):
@@ -63,8 +83,9 @@ class WeightHistogram(FigureCanvasQTAgg):
 
     def bar_colours(self):
         """Return the RGB colours of the bars drawn, left to right: ndarray of shape (n, 3), uint8."""
-        bars = [patch for patch in self._axes.patches if patch not in (self._shade,)]
-        return np.array([np.rint(np.asarray(bar.get_facecolor()[:3]) * 255) for bar in bars], np.uint8)
+        if not self._bars.get_visible():
+            return np.zeros((0, 3), np.uint8)
+        return np.rint(self._bars.get_facecolor()[:, :3] * 255).astype(np.uint8)
 
     def set_style(self, style):
         """Colour the bars as `style` draws the weights: its two colours, or its heatmap's colormap."""
@@ -105,46 +126,27 @@ class WeightHistogram(FigureCanvasQTAgg):
         self._threshold = float(threshold)
         self._show_negative = bool(show_negative)
         self._draw_lines()
-        if self._background is None:
-            self.draw_idle()
-            return
-        self.restore_region(self._background)
-        self._draw_animated()
-        self.blit(self._figure.bbox)
+        self.refresh()
 
-    def _on_draw(self, _event):
-        self._background = self.copy_from_bbox(self._figure.bbox)
-        self._draw_animated()
-
-    def _draw_animated(self):
-        if self._shade is not None:
-            self._axes.draw_artist(self._shade)
-        for line in self._lines:
-            self._axes.draw_artist(line)
+    def animated_artists(self):
+        return [self._bars, *([self._shade] if self._shade is not None else []), *self._lines, self._count_title]
 
     def _draw_histogram(self):
-        self._background = None
         axes = self._axes
-        axes.clear()
-        self._lines = []
-        self._shade = None
-        colour = self.palette().color(self.foregroundRole())
-        face = self.palette().color(self.backgroundRole())
-        self._figure.set_facecolor(face.name())
-        axes.set_facecolor(face.name())
-        text = colour.name()
-        for spine in ("top", "right", "left"):
-            axes.spines[spine].set_visible(False)
-        axes.spines["bottom"].set_color(text)
-        axes.tick_params(colors=text, labelsize=8, length=2, pad=1)
-        axes.set_yticks([])
         values = self._values
         signed = values is not None and self._signed
-        axes.set_xlim(-1.02 if signed else -0.02, 1.02)
+        x_scale = "none" if values is None else "signed" if signed else "unsigned"
+        axes_changed = (x_scale, self._colormap) != self._drawn_axes
+        if axes_changed:
+            self._drawn_axes = x_scale, self._colormap
+            axes.set_xlim(-1.02 if signed else -0.02, 1.02)
+            axes.set_xticks([] if values is None else [-1, 0, 1] if signed else [0, 0.5, 1])
+            self._empty.set_visible(values is None)
+            self._unit_title.set_text("" if values is None else "weight / strongest")
+            self._strip.set_visible(False)
+        self._bars.set_visible(values is not None)
         if values is None:
-            axes.set_xticks([])
-            axes.text(0.5, 0.5, "No explanation yet", transform=axes.transAxes, ha="center", va="center",
-                      color=text, fontsize=8, alpha=0.7)
+            self._count_title.set_text("")
         else:
             bins = np.linspace(-1 if signed else 0, 1, _HISTOGRAM_BINS if signed else _HISTOGRAM_BINS // 2 + 1)
             counts, edges = np.histogram(values, bins=bins)
@@ -159,17 +161,25 @@ class WeightHistogram(FigureCanvasQTAgg):
                 lut = scale.colours()
                 position = (centres + 1) / 2 if signed else centres
                 colours = lut[np.clip(np.rint(position * 255), 0, 255).astype(int)] / 255
+                # A strip under the bars, a fixed share of the axes' height whatever the counts.
                 strip = top * 0.14
-                axes.imshow(lut[None], extent=(scale.low, scale.high, -strip, 0), aspect="auto",
-                            interpolation="bilinear")
+                self._strip.set_data(lut[None])
+                self._strip.set_extent((scale.low, scale.high, -strip, 0))
+                self._strip.set_visible(True)
                 axes.set_ylim(-strip, top)
-            axes.bar(centres, counts, width=np.diff(edges) * 0.9, color=colours, alpha=0.85)
-            axes.set_xticks([-1, 0, 1] if signed else [0, 0.5, 1])
+            half = np.diff(edges) * 0.45
+            left, right = centres - half, centres + half
+            zero = np.zeros_like(centres)
+            self._bars.set_verts(np.stack([np.stack([left, zero], 1), np.stack([left, counts], 1),
+                                           np.stack([right, counts], 1), np.stack([right, zero], 1)], 1))
+            self._bars.set_facecolor(colours)
             unit = "superpixels" if self._per_region else "pixels"
-            axes.set_title(f"{values.size:,} {unit}", fontsize=8, color=text, loc="right", pad=2)
-            axes.set_title("weight / strongest", fontsize=8, color=text, loc="left", pad=2)
+            self._count_title.set_text(f"{values.size:,} {unit}")
         self._draw_lines()
-        self.draw_idle()
+        if axes_changed:
+            self.redraw()
+        else:
+            self.refresh()
 
     def _draw_lines(self):
         for artist in [*self._lines, self._shade]:
