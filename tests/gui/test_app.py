@@ -384,13 +384,14 @@ def runnable_but_waiting_ms() -> dict:
     return waits
 
 
-def test_the_gui_thread_keeps_ticking_while_lime_runs(qtbot, make_window, shapes):
+def explain_ticking(qtbot, window):
+    """Click Explain and tick every 10 ms until the result is shown and painted.
+
+    Returns the gaps between ticks (ms) that the app caused, and how many of them came before the
+    result was shown: those are the run's, the rest are showing it (histogram and plots included).
+    """
     import threading
 
-    window = make_window(images=[shapes[0][0]])
-    # 49 grid cells: no sample repeats, so all 1500 go to the model and the run lasts many ticks.
-    set_method(window, "lime", num_samples=1500, batch_size=50, seed=0, segmentation="grid",
-               segmentation_params=(("n_segments", 49),))
     gaps, clock = [], QElapsedTimer()
     waited = [runnable_but_waiting_ms()]
     timer = QTimer()
@@ -407,14 +408,44 @@ def test_the_gui_thread_keeps_ticking_while_lime_runs(qtbot, make_window, shapes
         gaps.append(clock.restart() - gui - max(deltas.values(), default=0.0))
 
     timer.timeout.connect(tick)
-
     with qtbot.waitSignal(window.sig_explanation_shown, timeout=JOB_TIMEOUT_MS):
         window.parameter_panel.sig_explain_requested.emit()
         clock.start()
         timer.start()
+    shown = len(gaps)
+    qtbot.waitUntil(lambda: len(gaps) >= shown + 5, timeout=JOB_TIMEOUT_MS)
     timer.stop()
-    assert len(gaps) > 5
-    assert max(gaps[1:]) <= 100, f"the GUI thread stalled for {max(gaps[1:])} ms"
+    return gaps, shown
+
+
+def test_the_gui_thread_keeps_ticking_while_lime_runs_and_while_its_result_is_shown(qtbot, make_window, shapes):
+    window = make_window(images=[shapes[0][0]])
+    # 49 grid cells: no sample repeats, so all 1500 go to the model and the run lasts many ticks.
+    set_method(window, "lime", num_samples=1500, batch_size=50, seed=0, segmentation="grid",
+               segmentation_params=(("n_segments", 49),))
+    gaps, shown = explain_ticking(qtbot, window)
+    assert shown > 5
+    running = gaps[1:shown]
+    assert max(running) <= 100, f"the GUI thread stalled for {max(running)} ms while LIME ran"
+    # The first result draws the plots' axes and text once; showing each later one redraws their bars
+    # and curves over them.
+    set_method(window, "lime", num_samples=1500, batch_size=50, seed=1, segmentation="grid",
+               segmentation_params=(("n_segments", 49),))
+    gaps, shown = explain_ticking(qtbot, window)
+    showing = gaps[shown:]
+    assert max(showing) <= 100, f"showing a result stalled the GUI thread for {max(showing)} ms"
+
+
+def test_a_full_garbage_collection_after_a_model_loads_takes_the_gui_thread_little_time(make_window, shapes):
+    import gc
+    import time
+
+    # The window collects garbage on the GUI thread; a full collection of everything TensorFlow and the
+    # model made took it a quarter of a second, every dozen seconds or so of a long run.
+    make_window(images=[shapes[0][0]])
+    started = time.thread_time()
+    gc.collect()
+    assert time.thread_time() - started < 0.05
 
 
 # --- Worker --------------------------------------------------------------------------------
