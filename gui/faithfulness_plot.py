@@ -27,6 +27,7 @@ class FaithfulnessPlot(PlotCanvas):
         self.setParent(parent)
         self._deletion, self._insertion = self._figure.subplots(1, 2, sharey=True)
         self._faithfulness = None
+        self._note = ""
         self.setMinimumHeight(95)
         self.setMaximumHeight(125)
         self.setToolTip(_TIP)
@@ -57,15 +58,21 @@ class FaithfulnessPlot(PlotCanvas):
             curve, = axes.plot([], [], color=colour, linewidth=1.6, gid="curve", animated=True)
             self._panels.append({"axes": axes, "colour": colour, "baseline": baseline, "curve": curve,
                                  "fill": None})
-        self._not_measured = self._insertion.text(-0.06, 0.5, "Not measured", transform=self._insertion.transAxes,
-                                                  ha="center", va="center", color=text, fontsize=8, alpha=0.7,
-                                                  animated=True)
+        # Why there are no curves, said over the empty axes, on the panel's colour where it crosses the insertion axis.
+        self._note_text = self._insertion.text(-0.06, 0.5, "", transform=self._insertion.transAxes, ha="center",
+                                               va="center", color=text, fontsize=8, alpha=0.7, animated=True,
+                                               bbox={"facecolor": face, "edgecolor": "none", "pad": 2})
         self._draw()
 
-    def set_faithfulness(self, faithfulness) -> None:
-        """Plot a `limelight.core.scores.Faithfulness`, or nothing with None."""
+    def set_faithfulness(self, faithfulness, note="") -> None:
+        """Plot a `limelight.core.scores.Faithfulness`, or with None, empty axes that say `note`."""
         self._faithfulness = faithfulness
+        self._note = note
         self._draw()
+
+    def note(self) -> str:
+        """What the empty axes say; "" while curves are drawn."""
+        return self._note_text.get_text() if self._note_text.get_visible() else ""
 
     def plotted(self) -> dict:
         """Return the curves drawn, by name, as (fractions, probabilities) arrays; {} when empty."""
@@ -92,11 +99,12 @@ class FaithfulnessPlot(PlotCanvas):
             panel["curve"].set_data(f.fractions, curve)
             panel["fill"] = panel["axes"].fill_between(f.fractions, curve, color=panel["colour"], alpha=0.18,
                                                        linewidth=0, animated=True)
-        self._not_measured.set_visible(f is None)
+        self._note_text.set_text(self._note)
+        self._note_text.set_visible(f is None)
         self.refresh()
 
     def animated_artists(self):
-        artists = [self._not_measured]
+        artists = [self._note_text]
         for panel in self._panels:
             artists += [a for a in (panel["fill"], panel["baseline"], panel["curve"]) if a is not None]
         return artists

@@ -189,6 +189,7 @@ class OverlayControls(QWidget):
 
             self.histogram = WeightHistogram(self._histogram_box)
             self._histogram_box.layout().addWidget(self.histogram)
+            self.histogram.show()
             self._update_labels()  # its display, colours and threshold
 
     def set_shown_display(self, display) -> None:

@@ -241,7 +241,8 @@ class PredictionsPanel(QWidget):
         """Make the faithfulness plot, hidden until an explanation has curves to show.
 
         Its matplotlib canvas takes tens of milliseconds to build: the window builds it when a model
-        has loaded, so that showing the first explanation does not hold up the GUI thread.
+        has loaded, so that showing the first explanation does not hold up the GUI thread. Hidden,
+        it leaves the predictions their room on a small screen.
         """
         if self.faithfulness_plot is None:
             from limelight.gui.faithfulness_plot import FaithfulnessPlot
@@ -276,7 +277,8 @@ class PredictionsPanel(QWidget):
         if wanted:
             self.build_faithfulness_plot()
         if self.faithfulness_plot is not None:
-            self.faithfulness_plot.set_faithfulness(faithfulness if measured else None)
+            note = "Measuring…" if faithfulness == MEASURING else ""
+            self.faithfulness_plot.set_faithfulness(faithfulness if measured else None, note=note)
             self.faithfulness_plot.setVisible(wanted)
         self.facts.setVisible(bool(info))
         if not info:

@@ -72,6 +72,24 @@ def test_auto_samples_is_the_default_and_the_info_shows_the_shown_labels_scores(
     assert not panel.hint_row.isVisibleTo(panel) and window.commands.add_samples.isEnabled()
 
 
+def test_the_plots_are_built_when_the_model_loads_and_an_explanation_fills_them(qtbot, make_window, shapes):
+    from limelight.gui.predictions_panel import MEASURING
+
+    window = make_window(images=[shapes[0][0]])
+    panel, histogram = window.predictions_panel, window.overlay_controls.histogram
+    # The histogram waits, empty; the faithfulness plot, hidden, leaves the predictions their room.
+    assert histogram.isVisibleTo(window.overlay_controls) and histogram.values() is None
+    assert not panel.faithfulness_plot.isVisibleTo(panel)
+    lime(qtbot, window)
+    wait_idle(qtbot, window)
+    assert panel.faithfulness_plot.isVisibleTo(panel) and panel.faithfulness_plot.note() == ""
+    assert set(panel.faithfulness_plot.plotted()) == {
+        "deletion", "deletion_random", "insertion", "insertion_random"}
+    assert histogram.values() is not None
+    panel.set_info({"method": "LIME", "faithfulness": MEASURING})
+    assert panel.faithfulness_plot.note() == "Measuring…" and panel.faithfulness_plot.plotted() == {}
+
+
 def test_an_unstable_explanation_says_so_and_add_samples_sends_only_the_new_samples(
         qtbot, make_window, shapes, model_rows):
     window = make_window(images=[shapes[1][0]])
