@@ -17,6 +17,8 @@ class PlotCanvas(FigureCanvasQTAgg):
     def __init__(self, figure):
         super().__init__(figure)
         self._background = None
+        # A draw asked for while hidden, made when shown; a canvas never drawn needs one.
+        self._draw_when_shown = True
         self.mpl_connect("draw_event", self._on_draw)
 
     def animated_artists(self) -> list:
@@ -40,10 +42,15 @@ class PlotCanvas(FigureCanvasQTAgg):
     def draw_idle(self):
         if self.isVisible():
             super().draw_idle()
+        else:
+            self._draw_when_shown = True
 
     def showEvent(self, event):
         super().showEvent(event)
-        super().draw_idle()
+        # Refreshed while hidden, the image is already current: shown again, it needs no draw.
+        if self._draw_when_shown:
+            self._draw_when_shown = False
+            super().draw_idle()
 
     def _on_draw(self, _event):
         self._background = self.copy_from_bbox(self.figure.bbox)
